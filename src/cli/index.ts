@@ -1,0 +1,85 @@
+import { parseArgs } from "node:util";
+import { ConfigError } from "@/errors";
+import { VERSION } from "@/version";
+import { configCheck, configPrint } from "./config";
+import { serve } from "./serve";
+
+/** A CLI command: its usage line, what it does, and its run function (resolves to the exit code). */
+interface Command {
+  usage: string;
+  summary: string;
+  run(flags: { config?: string }): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: "aurora serve [--config FILE]",
+    summary: "Run the PDS (the default command).",
+    run: (flags) => serve(flags.config),
+  },
+  "config check": {
+    usage: "aurora config check [--config FILE]",
+    summary: "Validate the config and exit non-zero naming each bad field.",
+    run: (flags) => configCheck(flags.config),
+  },
+  "config print": {
+    usage: "aurora config print [--config FILE]",
+    summary: "Print the resolved config as JSON, secrets redacted.",
+    run: (flags) => configPrint(flags.config),
+  },
+};
+
+const HELP = `aurora ${VERSION}: an AT Protocol Personal Data Server
+
+Usage:
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage.padEnd(40)} ${c.summary}`)
+  .join("\n")}
+  ${"aurora --version".padEnd(40)} Print the version.
+  ${"aurora --help".padEnd(40)} Print this help.
+
+--config FILE defaults to ./aurora.config.ts when present, else built-in
+defaults read from the environment (see README for every variable).
+`;
+
+/** Usage errors: one line on stderr, exit code 2. */
+class UsageError extends Error {}
+
+/** Run the CLI with arguments (without the executable); resolves to the process exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+    if (values.help) return print(HELP);
+    if (values.version) return print(`${VERSION}\n`);
+    const name = positionals.length === 0 ? "serve" : positionals.join(" ");
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(`unknown command "${name}"; run \`aurora --help\` for the list`);
+    }
+    return await command.run({ config: values.config });
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`aurora: ${(err as Error).message.split(/\.\s|\n/)[0]}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`aurora: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}

@@ -1,0 +1,32 @@
+import type { ResolvedConfig } from "./resolve";
+
+export const REDACTED = "[redacted]";
+
+/** `postgresql://u:secret@h/db` → `postgresql://u:[redacted]@h/db`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = REDACTED;
+    return parsed.toString().replace(encodeURIComponent(REDACTED), REDACTED);
+  } catch {
+    return REDACTED;
+  }
+}
+
+/** The resolved config as plain JSON for `aurora config print`: no secret leaves. */
+export function printableConfig(config: ResolvedConfig): Record<string, unknown> {
+  const plugin = (p: { name: string; describe(): Record<string, unknown> }) => ({ plugin: p.name, ...p.describe() });
+  return {
+    ...config,
+    secrets: Object.fromEntries(
+      (["jwtSecret", "adminPassword", "plcRotationKeyHex"] as const).map((k) => [
+        k,
+        config.secrets[k] ? REDACTED : config.service.devMode ? "(generated on first start)" : "(missing)",
+      ]),
+    ),
+    db: plugin(config.db),
+    blobs: plugin(config.blobs),
+    cache: plugin(config.cache),
+  };
+}

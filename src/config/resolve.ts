@@ -1,0 +1,134 @@
+import { Value } from "@sinclair/typebox/value";
+import { resolve as resolvePath } from "node:path";
+import { memory } from "@/cache/memory";
+import type { BlobStorePlugin } from "@/contracts/blob-store";
+import type { CachePlugin } from "@/contracts/cache";
+import type { DatabasePlugin } from "@/contracts/db";
+import { ConfigError } from "@/errors";
+import type { LogLevel } from "@/log";
+import { disk } from "@plugins/storage-disk";
+import { sqlite } from "@plugins/db-sqlite";
+import { type UserConfig, UserConfigSchema } from "./schema";
+
+type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+type Secrets = { jwtSecret: string; adminPassword: string; plcRotationKeyHex: string };
+
+/** The config after validation and defaults: complete and read-only. */
+export type ResolvedConfig = DeepReadonly<{
+  service: Required<Omit<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl">> &
+    Pick<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl">;
+  dataDir: string;
+  /** Missing secrets are filled in by `loadSecrets` before the server starts. */
+  secrets: Partial<Secrets>;
+  identity: { plcUrl: string };
+  crawlers: string[];
+  appView: { url: string; did: string } | undefined;
+  log: { level: LogLevel };
+  db: DatabasePlugin;
+  blobs: BlobStorePlugin;
+  cache: CachePlugin;
+  caching: Required<NonNullable<UserConfig["caching"]>>;
+  rateLimit: Required<NonNullable<UserConfig["rateLimit"]>>;
+}>;
+
+/** A resolved config whose secrets are all present: what the server runs with. */
+export type RunConfig = ResolvedConfig & { readonly secrets: Readonly<Secrets> };
+
+/** Validate a user config and apply every default. Throws `ConfigError` naming each bad field. */
+export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConfig {
+  assertValid(input);
+  const user = input;
+  const s = user.service ?? {};
+  const hostname = s.hostname ?? "localhost";
+  const port = s.port ?? 2583;
+  const local = hostname === "localhost";
+  const config: ResolvedConfig = {
+    service: {
+      hostname,
+      port,
+      bind: s.bind ?? "0.0.0.0",
+      publicUrl: trimSlash(s.publicUrl ?? (local ? `http://localhost:${port}` : `https://${hostname}`)),
+      did: s.did ?? `did:web:${hostname}`,
+      handleDomains: s.handleDomains ?? (local ? [".test"] : [`.${hostname}`]),
+      inviteRequired: s.inviteRequired ?? true,
+      devMode: s.devMode ?? local,
+      blobUploadLimit: s.blobUploadLimit ?? 100 * 1024 * 1024,
+      maxJsonBodyBytes: s.maxJsonBodyBytes ?? 150 * 1024,
+      contactEmail: s.contactEmail,
+      privacyPolicyUrl: s.privacyPolicyUrl,
+      termsOfServiceUrl: s.termsOfServiceUrl,
+      shutdownTimeoutMs: s.shutdownTimeoutMs ?? 10_000,
+      migrateOnStart: s.migrateOnStart ?? true,
+    },
+    dataDir: resolvePath(cwd, user.dataDir ?? "./data"),
+    secrets: { ...user.secrets },
+    identity: { plcUrl: trimSlash(user.identity?.plcUrl ?? "https://plc.directory") },
+    crawlers: (user.crawlers ?? []).map(trimSlash),
+    appView: user.appView ? { url: trimSlash(user.appView.url), did: user.appView.did } : undefined,
+    log: { level: user.log?.level ?? "info" },
+    db: user.db ?? sqlite(),
+    blobs: user.blobs ?? disk(),
+    cache: user.cache ?? memory(),
+    caching: {
+      enabled: user.caching?.enabled ?? true,
+      defaultTtl: user.caching?.defaultTtl ?? 300,
+      didDocTtl: user.caching?.didDocTtl ?? 3600,
+      handleTtl: user.caching?.handleTtl ?? 1800,
+      sessionTtl: user.caching?.sessionTtl ?? 600,
+      repoTtl: user.caching?.repoTtl ?? 300,
+    },
+    rateLimit: {
+      enabled: user.rateLimit?.enabled ?? true,
+      distributed: user.rateLimit?.distributed ?? false,
+      authenticated: user.rateLimit?.authenticated ?? 6000,
+      unauthenticated: user.rateLimit?.unauthenticated ?? 600,
+      admin: user.rateLimit?.admin ?? 60_000,
+    },
+  };
+  if (config.rateLimit.distributed && !config.cache.shared) {
+    throw new ConfigError(
+      `config rateLimit.distributed: needs a shared cache plugin such as redis(), but cache is ${config.cache.name}`,
+    );
+  }
+  return deepFreeze(config);
+}
+
+function assertValid(input: unknown): asserts input is UserConfig {
+  if (Value.Check(UserConfigSchema, input)) return;
+  const lines = [...Value.Errors(UserConfigSchema, input)]
+    // A union reports every branch; the first error per path is the useful one.
+    .filter((e, i, all) => all.findIndex((o) => o.path === e.path) === i)
+    .slice(0, 20)
+    .map((e) => `  ${dotted(e.path)}: ${e.message}${describeValue(e.path, e.value)}`);
+  throw new ConfigError(`invalid config:\n${lines.join("\n")}`);
+}
+
+function dotted(path: string): string {
+  return path === "" ? "(root)" : path.slice(1).replaceAll("/", ".");
+}
+
+function describeValue(path: string, value: unknown): string {
+  if (path.startsWith("/secrets")) return "";
+  if (value === undefined || typeof value === "function") return "";
+  const text = typeof value === "object" && value !== null ? (Array.isArray(value) ? "an array" : "an object") : JSON.stringify(value);
+  return `, got ${text}`;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    // Plugins are live objects with internal state: freeze the config around them, not them.
+    if ("kind" in value && "init" in value) return value;
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

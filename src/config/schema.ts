@@ -1,0 +1,146 @@
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import type { BlobStorePlugin } from "@/contracts/blob-store";
+import type { CachePlugin } from "@/contracts/cache";
+import type { DatabasePlugin } from "@/contracts/db";
+import { LOG_LEVELS } from "@/log";
+
+/**
+ * The schema of `aurora.config.ts`. Everything is optional: `resolveConfig`
+ * applies the defaults documented on each field. The TypeScript types come
+ * from this schema, so the checked shape and the typed shape cannot drift.
+ */
+
+const lifecycle = {
+  name: Type.String({ minLength: 1 }),
+  init: Type.Function([], Type.Any()),
+  health: Type.Function([], Type.Any()),
+  close: Type.Function([], Type.Any()),
+};
+
+/** A plugin slot: checked structurally (kind + lifecycle), typed as its contract. */
+function pluginSlot<T>(kind: string, description: string, extra: Record<string, TSchema> = {}) {
+  return Type.Unsafe<T>(
+    Type.Object({ kind: Type.Literal(kind), ...lifecycle, ...extra }, { description }),
+  );
+}
+
+/** Unknown keys are typos: refuse them rather than silently ignore them. */
+const strict = { additionalProperties: false } as const;
+
+const fn = () => Type.Function([], Type.Any());
+
+const port = Type.Integer({ minimum: 0, maximum: 65535 });
+const seconds = Type.Integer({ minimum: 1 });
+const httpUrl = Type.String({ pattern: "^https?://[^\\s]+$", description: "an http(s) URL" });
+
+export const ServiceSchema = Type.Object({
+  /** Public hostname (PDS_HOSTNAME). @default "localhost" */
+  hostname: Type.Optional(Type.String({ minLength: 1, pattern: "^[A-Za-z0-9.-]+$" })),
+  /** Port to listen on (PDS_PORT). @default 2583 */
+  port: Type.Optional(port),
+  /** Address to bind. @default "0.0.0.0" */
+  bind: Type.Optional(Type.String({ minLength: 1 })),
+  /** Public URL (PDS_PUBLIC_URL). @default `https://<hostname>`, or `http://localhost:<port>` for localhost */
+  publicUrl: Type.Optional(httpUrl),
+  /** The server's DID (PDS_SERVICE_DID). @default `did:web:<hostname>` */
+  did: Type.Optional(Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" })),
+  /** Handle suffixes users may register (PDS_SERVICE_HANDLE_DOMAINS). @default [".test"] on localhost, else [`.<hostname>`] */
+  handleDomains: Type.Optional(Type.Array(Type.String({ pattern: "^\\.[a-z0-9.-]+$" }), { minItems: 1 })),
+  /** New accounts need an invite code (PDS_INVITE_REQUIRED). @default true */
+  inviteRequired: Type.Optional(Type.Boolean()),
+  /** Development mode (PDS_DEV_MODE): secrets are generated when missing. @default true when hostname is localhost */
+  devMode: Type.Optional(Type.Boolean()),
+  /** Largest blob upload in bytes (PDS_BLOB_UPLOAD_LIMIT). @default 104857600 */
+  blobUploadLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Largest JSON request body in bytes. @default 153600 */
+  maxJsonBodyBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+  /** Contact address in describeServer (PDS_CONTACT_EMAIL_ADDRESS). */
+  contactEmail: Type.Optional(Type.String({ minLength: 3 })),
+  /** Privacy policy link in describeServer (PDS_PRIVACY_POLICY_URL). */
+  privacyPolicyUrl: Type.Optional(httpUrl),
+  /** Terms of service link in describeServer (PDS_TERMS_OF_SERVICE_URL). */
+  termsOfServiceUrl: Type.Optional(httpUrl),
+  /** Milliseconds to let in-flight requests finish on SIGTERM. @default 10000 */
+  shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Run pending database migrations when `serve` starts. @default true */
+  migrateOnStart: Type.Optional(Type.Boolean()),
+}, strict);
+
+export const SecretsSchema = Type.Object({
+  /** HMAC key for session JWTs (PDS_JWT_SECRET). Generated in dev mode when missing. */
+  jwtSecret: Type.Optional(Type.String({ minLength: 16 })),
+  /** Password of the `admin` user for admin endpoints (PDS_ADMIN_PASSWORD). Generated in dev mode. */
+  adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  /** secp256k1 private key, 64 hex chars, for PLC operations (PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX). Generated in dev mode. */
+  plcRotationKeyHex: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
+}, strict);
+
+export const CachingSchema = Type.Object({
+  /** Cache identity and session lookups (CACHE_ENABLED). @default true */
+  enabled: Type.Optional(Type.Boolean()),
+  /** Seconds, when no category TTL applies (CACHE_DEFAULT_TTL). @default 300 */
+  defaultTtl: Type.Optional(seconds),
+  /** DID documents, seconds (CACHE_DID_DOC_TTL). @default 3600 */
+  didDocTtl: Type.Optional(seconds),
+  /** Handle resolution, seconds (CACHE_HANDLE_TTL). @default 1800 */
+  handleTtl: Type.Optional(seconds),
+  /** Session validation, seconds (CACHE_SESSION_TTL). @default 600 */
+  sessionTtl: Type.Optional(seconds),
+  /** Repository metadata, seconds. @default 300 */
+  repoTtl: Type.Optional(seconds),
+}, strict);
+
+export const RateLimitSchema = Type.Object({
+  /** Enforce rate limits. @default true */
+  enabled: Type.Optional(Type.Boolean()),
+  /** Share counters through the cache plugin (RATE_LIMIT_DISTRIBUTED). @default false */
+  distributed: Type.Optional(Type.Boolean()),
+  /** Requests per minute per DID (RATE_LIMIT_AUTHENTICATED). @default 6000 */
+  authenticated: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Requests per minute per client IP (RATE_LIMIT_UNAUTHENTICATED). @default 600 */
+  unauthenticated: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Requests per minute for admin calls (RATE_LIMIT_ADMIN). @default 60000 */
+  admin: Type.Optional(Type.Integer({ minimum: 1 })),
+}, strict);
+
+export const UserConfigSchema = Type.Object(
+  {
+    service: Type.Optional(ServiceSchema),
+    /** Data directory for files, relative to the working directory (PDS_DATA_DIRECTORY). @default "./data" */
+    dataDir: Type.Optional(Type.String({ minLength: 1 })),
+    secrets: Type.Optional(SecretsSchema),
+    identity: Type.Optional(
+      Type.Object({
+        /** PLC directory (PDS_DID_PLC_URL). @default "https://plc.directory" */
+        plcUrl: Type.Optional(httpUrl),
+      }, strict),
+    ),
+    /** Relays told to crawl us after new events (PDS_CRAWLERS). @default [] */
+    crawlers: Type.Optional(Type.Array(httpUrl)),
+    /** AppView that app.bsky.* calls are proxied to (PDS_BSKY_APP_VIEW_URL / _DID). */
+    appView: Type.Optional(Type.Object({ url: httpUrl, did: Type.String({ pattern: "^did:" }) }, strict)),
+    log: Type.Optional(
+      Type.Object({
+        /** (LOG_LEVEL) @default "info" */
+        level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
+      }, strict),
+    ),
+    /** Database backend: `sqlite()` or `postgres({ url })`. @default sqlite() */
+    db: Type.Optional(pluginSlot<DatabasePlugin>("db", "a database plugin such as sqlite() or postgres()")),
+    /** Blob storage backend: `disk()` or `s3({ bucket })`. @default disk() */
+    blobs: Type.Optional(pluginSlot<BlobStorePlugin>("blobs", "a blob storage plugin such as disk() or s3()")),
+    /** Cache backend: `memory()` or `redis({ url })`. @default memory() */
+    cache: Type.Optional(
+      pluginSlot<CachePlugin>("cache", "a cache plugin such as memory() or redis()", {
+        get: fn(),
+        set: fn(),
+        delete: fn(),
+      }),
+    ),
+    caching: Type.Optional(CachingSchema),
+    rateLimit: Type.Optional(RateLimitSchema),
+  },
+  strict,
+);
+
+export type UserConfig = Static<typeof UserConfigSchema>;

@@ -1,0 +1,83 @@
+import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { AppContext } from "@/context";
+import { InvalidRequestError, MethodNotImplementedError, PayloadTooLargeError } from "@/errors";
+import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
+import { json } from "./respond";
+
+/** Run one XRPC method for a request whose path named it. */
+export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod, request: Request): Promise<Response> {
+  const expected = method.type === "query" ? "GET" : "POST";
+  // HEAD is GET without a body; Bun strips the body for us.
+  const verb = request.method === "HEAD" ? "GET" : request.method;
+  if (verb !== expected) {
+    throw new InvalidRequestError(`Incorrect HTTP method (${request.method}) for ${nsid}: expected ${expected}`);
+  }
+  const params = method.params ? decodeParams(method.params, new URL(request.url).searchParams) : {};
+  const input = method.input ? await readJsonInput(request, method.input, ctx.config.service.maxJsonBodyBytes) : undefined;
+  return toResponse(await method.handler({ ctx, params, input, request }));
+}
+
+export function unknownMethod(nsid: string): never {
+  throw new MethodNotImplementedError(`Method not implemented: ${nsid}`);
+}
+
+function toResponse(output: XrpcOutput): Response {
+  if (output instanceof Response) return output;
+  if (output === undefined) return new Response(null, { status: 200 });
+  return json(output);
+}
+
+/** Query strings carry strings; convert them to the schema's types, then check. */
+function decodeParams(schema: TObject, search: URLSearchParams): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [name, prop] of Object.entries(schema.properties)) {
+    const values = search.getAll(name);
+    if (values.length === 0) continue;
+    raw[name] = (prop as TSchema)[Kind] === "Array" ? values : values[0];
+  }
+  const params = Value.Default(schema, Value.Convert(schema, raw));
+  const error = Value.Errors(schema, params).First();
+  if (error) {
+    const name = error.path.slice(1).split("/")[0] || "params";
+    throw new InvalidRequestError(`Invalid param ${name}: ${error.message}`);
+  }
+  return params as Record<string, unknown>;
+}
+
+async function readJsonInput(request: Request, schema: TSchema, limit: number): Promise<unknown> {
+  const type = request.headers.get("content-type");
+  if (!type) throw new InvalidRequestError("Request encoding (Content-Type) required but not provided");
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new InvalidRequestError(`Wrong request encoding (Content-Type): ${type}; expected application/json`);
+  }
+  const text = await readLimited(request, limit);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError("Request body is not valid JSON");
+  }
+  const error = Value.Errors(schema, body).First();
+  if (error) {
+    const where = error.path ? `Input${error.path.replaceAll("/", ".")}` : "Input";
+    throw new InvalidRequestError(`${where}: ${error.message}`);
+  }
+  return body;
+}
+
+/** Read a body as text, refusing (413) as soon as it passes `limit` bytes. */
+async function readLimited(request: Request, limit: number): Promise<string> {
+  const tooLarge = () => new PayloadTooLargeError(`Request body exceeds ${limit} bytes`);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > limit) throw tooLarge();
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}

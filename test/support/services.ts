@@ -1,0 +1,154 @@
+/**
+ * Real backing services for tests: PostgreSQL, Redis and s3rver, each an
+ * ephemeral process on a free loopback port with its data in a temp dir.
+ * scripts/with-services.ts starts one shared set for the whole run and puts
+ * their URLs in the environment; tests that kill or restart a service start
+ * a private one with these same functions.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface Service {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+  /** Stop and start again on the same port with the same data. */
+  restart(): Promise<void>;
+  /** Stop without removing the data, for outage tests; `start()` brings it back. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+export async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+function run(cmd: string, args: string[], opts: { user?: string } = {}) {
+  const [bin, argv] = opts.user ? ["runuser", ["-u", opts.user, "--", cmd, ...args]] : [cmd, args];
+  const res = spawnSync(bin, argv as string[], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${res.stderr || res.stdout}`);
+  return res.stdout;
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await Promise.resolve().then(check).catch(() => false)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`${what} did not become ready within ${ms} ms`);
+}
+
+function pgBin(): string {
+  const base = "/usr/lib/postgresql";
+  const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
+  if (!versions[0]) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  return join(base, versions[0], "bin");
+}
+
+const asRoot = process.getuid?.() === 0;
+
+export async function startPostgres(): Promise<Service> {
+  const bin = pgBin();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "aurora-pg-"));
+  const user = asRoot ? { user: "postgres" } : {};
+  if (asRoot) spawnSync("chown", ["-R", "postgres:postgres", dir]);
+  run(join(bin, "initdb"), ["-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"], user);
+  const start = async () => {
+    run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-l", join(dir, "log"), "-w", "-t", "30", "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`, "start"], user);
+  };
+  const kill = async () => {
+    run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], user);
+  };
+  await start();
+  return {
+    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    kill,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: async () => {
+      spawnSync(asRoot ? "runuser" : join(bin, "pg_ctl"),
+        asRoot ? ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "fast", "-w", "stop"]
+          : ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startRedis(): Promise<Service> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "aurora-redis-"));
+  const start = async () => {
+    run("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+      "--daemonize", "yes", "--dir", dir, "--pidfile", join(dir, "redis.pid")]);
+    await waitFor(() => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG", "redis");
+  };
+  const kill = async () => {
+    spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
+    await waitFor(() => spawnSync("redis-cli", ["-p", String(port), "ping"]).status !== 0, "redis shutdown");
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    kill,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: async () => {
+      await kill().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const S3_BUCKET = "aurora-test";
+export const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export async function startS3(): Promise<Service> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "aurora-s3-"));
+  let child: ReturnType<typeof spawn> | undefined;
+  const url = `http://127.0.0.1:${port}`;
+  const start = async () => {
+    child = spawn("node", [join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
+      String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: "ignore" });
+    await waitFor(async () => (await fetch(url)).status > 0, "s3rver");
+  };
+  const kill = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child!.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  };
+  await start();
+  return {
+    url,
+    port,
+    start,
+    kill,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
