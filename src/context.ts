@@ -7,7 +7,8 @@ import { createApp } from "@/http/app";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
 import { type Logger, createLogger } from "@/log";
-import { methods } from "@/xrpc";
+import { methods as allMethods } from "@/xrpc";
+import type { XrpcMethod } from "@/xrpc/method";
 
 export interface AppContext {
   readonly config: RunConfig;
@@ -16,6 +17,7 @@ export interface AppContext {
   readonly db: DatabasePlugin;
   readonly blobs: BlobStorePlugin;
   readonly cache: CachePlugin;
+  readonly methods: Readonly<Record<string, XrpcMethod>>;
   /** The server's fetch function: the whole HTTP surface, usable without a socket in tests. */
   readonly handle: (request: Request) => Promise<Response>;
   /** Close every backend, newest first. Safe to call twice. */
@@ -28,6 +30,8 @@ export interface ContextOverrides {
   db?: DatabasePlugin;
   blobs?: BlobStorePlugin;
   cache?: CachePlugin;
+  /** The XRPC route table (tests mount extra methods to exercise the XRPC layer). */
+  methods?: Readonly<Record<string, XrpcMethod>>;
 }
 
 /**
@@ -64,9 +68,10 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     db,
     blobs,
     cache,
+    methods: overrides.methods ?? allMethods,
     handle: (request) => handler(request),
     close: closeAll,
   };
-  const handler = createHandler(createApp(ctx), log, metrics, new Set(Object.keys(methods)));
+  const handler = createHandler(createApp(ctx), log, metrics, new Set(Object.keys(ctx.methods)));
   return ctx;
 }

@@ -4,6 +4,7 @@ import { memory } from "@/cache/memory";
 import type { BlobStorePlugin } from "@/contracts/blob-store";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
+import { PLUGIN_KINDS } from "@/contracts/plugin";
 import { ConfigError } from "@/errors";
 import type { LogLevel } from "@/log";
 import { disk } from "@plugins/storage-disk";
@@ -100,12 +101,19 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
 
 function assertValid(input: unknown): asserts input is UserConfig {
   if (Value.Check(UserConfigSchema, input)) return;
-  const lines = [...Value.Errors(UserConfigSchema, input)]
-    // A union reports every branch; the first error per path is the useful one.
-    .filter((e, i, all) => all.findIndex((o) => o.path === e.path) === i)
-    .slice(0, 20)
-    .map((e) => `  ${dotted(e.path)}: ${e.message}${describeValue(e.path, e.value)}`);
-  throw new ConfigError(`invalid config:\n${lines.join("\n")}`);
+  const lines = new Set<string>();
+  for (const e of Value.Errors(UserConfigSchema, input)) {
+    const slot = PLUGIN_KINDS.find((name) => e.path === `/${name}` || e.path.startsWith(`/${name}/`));
+    if (slot) {
+      // One line per bad plugin slot, not one per missing method.
+      lines.add(`  ${slot}: expected ${UserConfigSchema.properties[slot].description}`);
+      continue;
+    }
+    const allowed = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const);
+    const expected = allowed?.every((v) => v !== undefined) ? `Expected one of ${allowed.join(", ")}` : e.message;
+    lines.add(`  ${dotted(e.path)}: ${expected}${describeValue(e.path, e.value)}`);
+  }
+  throw new ConfigError(`invalid config:\n${[...lines].slice(0, 20).join("\n")}`);
 }
 
 function dotted(path: string): string {

@@ -1,7 +1,6 @@
 import { Elysia } from "elysia";
 import type { AppContext } from "@/context";
 import { VERSION } from "@/version";
-import { methods } from "@/xrpc";
 import { checkReadiness } from "./health";
 import { errorResponse, json } from "./respond";
 import { dispatch, unknownMethod } from "./xrpc";
@@ -37,7 +36,7 @@ export function createApp(ctx: AppContext) {
       return new Response(body, { headers: { "content-type": ctx.metrics.registry.contentType } });
     });
 
-  for (const [nsid, method] of Object.entries(methods)) {
+  for (const [nsid, method] of Object.entries(ctx.methods)) {
     // parse: "none": the XRPC layer reads bodies itself, with a size limit and XRPC errors.
     const run = ({ request }: { request: Request }) => dispatch(ctx, nsid, method, request);
     app.get(`/xrpc/${nsid}`, run, { parse: "none" });
