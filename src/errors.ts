@@ -45,7 +45,7 @@ export class NotFoundError extends XrpcError {
 }
 
 export class MethodNotImplementedError extends XrpcError {
-  constructor(message = "Method not implemented") {
+  constructor(message = "Method Not Implemented") {
     super(501, "MethodNotImplemented", message);
   }
 }

@@ -25,6 +25,13 @@ export type { RedisOptions } from "@plugins/cache-redis";
 // For third-party plugins: the contracts they implement and the error they throw.
 export type { Plugin, PluginContext } from "@/contracts/plugin";
 export type { DatabasePlugin } from "@/contracts/db";
-export type { BlobStorePlugin } from "@/contracts/blob-store";
-export type { CachePlugin } from "@/contracts/cache";
+export type { BlobStorePlugin, BlobRead, BlobRange, BlobSource, BlobStat, BlobPage } from "@/contracts/blob-store";
+export type {
+  CachePlugin,
+  CacheScript,
+  LocalScriptStore,
+  LocalValue,
+  MessageHandler,
+  Unsubscribe,
+} from "@/contracts/cache";
 export { PluginError } from "@/errors";

@@ -90,7 +90,7 @@ describe("fromEnv", () => {
       REDIS_POOL_SIZE: "20",
     });
     expect(config.db.name).toBe("db-postgres");
-    expect(config.db.describe()).toEqual({
+    expect(config.db.describe()).toMatchObject({
       url: "postgresql://aurora:[redacted]@db:5432/aurora",
       maxConnections: 50,
       minConnections: 5,

@@ -1,6 +1,6 @@
-import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import type { BlobStorePlugin } from "@/contracts/blob-store";
-import type { CachePlugin } from "@/contracts/cache";
+import { type Static, Type } from "@sinclair/typebox";
+import { BLOB_STORE_METHODS, type BlobStorePlugin } from "@/contracts/blob-store";
+import { CACHE_METHODS, type CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import { LOG_LEVELS } from "@/log";
 
@@ -15,19 +15,17 @@ const lifecycle = {
   init: Type.Function([], Type.Any()),
   health: Type.Function([], Type.Any()),
   close: Type.Function([], Type.Any()),
+  describe: Type.Function([], Type.Any()),
 };
 
-/** A plugin slot: checked structurally (kind + lifecycle), typed as its contract. */
-function pluginSlot<T>(kind: string, description: string, extra: Record<string, TSchema> = {}) {
-  return Type.Unsafe<T>(
-    Type.Object({ kind: Type.Literal(kind), ...lifecycle, ...extra }, { description }),
-  );
+/** A plugin slot: checked structurally (kind, lifecycle, the contract's methods), typed as its contract. */
+function pluginSlot<T>(kind: string, description: string, methods: readonly string[] = []) {
+  const required = Object.fromEntries(methods.map((m) => [m, Type.Function([], Type.Any())]));
+  return Type.Unsafe<T>(Type.Object({ kind: Type.Literal(kind), ...lifecycle, ...required }, { description }));
 }
 
 /** Unknown keys are typos: refuse them rather than silently ignore them. */
 const strict = { additionalProperties: false } as const;
-
-const fn = () => Type.Function([], Type.Any());
 
 const port = Type.Integer({ minimum: 0, maximum: 65535 });
 const seconds = Type.Integer({ minimum: 1 });
@@ -128,14 +126,10 @@ export const UserConfigSchema = Type.Object(
     /** Database backend: `sqlite()` or `postgres({ url })`. @default sqlite() */
     db: Type.Optional(pluginSlot<DatabasePlugin>("db", "a database plugin such as sqlite() or postgres()")),
     /** Blob storage backend: `disk()` or `s3({ bucket })`. @default disk() */
-    blobs: Type.Optional(pluginSlot<BlobStorePlugin>("blobs", "a blob storage plugin such as disk() or s3()")),
+    blobs: Type.Optional(pluginSlot<BlobStorePlugin>("blobs", "a blob storage plugin such as disk() or s3()", BLOB_STORE_METHODS)),
     /** Cache backend: `memory()` or `redis({ url })`. @default memory() */
     cache: Type.Optional(
-      pluginSlot<CachePlugin>("cache", "a cache plugin such as memory() or redis()", {
-        get: fn(),
-        set: fn(),
-        delete: fn(),
-      }),
+      pluginSlot<CachePlugin>("cache", "a cache plugin such as memory() or redis()", CACHE_METHODS),
     ),
     caching: Type.Optional(CachingSchema),
     rateLimit: Type.Optional(RateLimitSchema),

@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-const post = (nsid: string, body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }) =>
+const post = (nsid: string, body: string | null, headers: Record<string, string> = { "content-type": "application/json" }) =>
   ctx.request(`/xrpc/${nsid}`, { method: "POST", body, headers });
 
 describe("XRPC errors", () => {

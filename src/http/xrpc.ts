@@ -19,7 +19,7 @@ export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod
 }
 
 export function unknownMethod(nsid: string): never {
-  throw new MethodNotImplementedError(`Method not implemented: ${nsid}`);
+  throw new MethodNotImplementedError(`Method Not Implemented: ${nsid}`);
 }
 
 function toResponse(output: XrpcOutput): Response {

@@ -126,12 +126,14 @@ export async function startS3(): Promise<Service> {
   let child: ReturnType<typeof spawn> | undefined;
   const url = `http://127.0.0.1:${port}`;
   const start = async () => {
-    child = spawn("node", [join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
+    // s3rver signs ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only has in its legacy provider.
+    child = spawn("node", ["--openssl-legacy-provider", join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
       String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: "ignore" });
     await waitFor(async () => (await fetch(url)).status > 0, "s3rver");
   };
   const kill = async () => {
-    if (!child || child.exitCode !== null) return;
+    // A child killed by a signal has signalCode set and exitCode null.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once("exit", r));
     child.kill("SIGKILL");
     await exited;

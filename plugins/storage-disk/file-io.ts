@@ -1,0 +1,98 @@
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import type { BlobSource } from "@/contracts/blob-store";
+import { PluginError } from "@/errors";
+
+/** Bytes read per chunk when serving a file: large enough for throughput, small enough for RSS. */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * Write `source` to `partPath` chunk by chunk (awaiting each write is the
+ * back-pressure), then rename it to `finalPath` so readers only ever see a
+ * whole file. On any failure the part file is removed; an error thrown by
+ * the source is rethrown unchanged, a filesystem error becomes a PluginError.
+ */
+export async function writeAtomically(
+  plugin: string,
+  source: BlobSource,
+  partPath: string,
+  finalPath: string,
+): Promise<number> {
+  let handle: FileHandle | undefined;
+  let size = 0;
+  try {
+    const opened = await fsCall(plugin, "create temp file", () => open(partPath, "wx"));
+    handle = opened;
+    for await (const chunk of source) {
+      await fsCall(plugin, "write temp file", () => writeAll(opened, chunk));
+      size += chunk.byteLength;
+    }
+    handle = undefined;
+    await fsCall(plugin, "close temp file", () => opened.close());
+    await fsCall(plugin, "publish temp file", () => rename(partPath, finalPath));
+    return size;
+  } catch (err) {
+    await handle?.close().catch(() => {});
+    await unlink(partPath).catch(() => {});
+    throw err;
+  }
+}
+
+/** A write may be short; loop until the whole chunk is on disk. */
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten <= 0) throw new Error("write made no progress");
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * A web stream over bytes [start, end] of an open file, read on demand. The
+ * handle is opened before the blob is reported found, so a concurrent delete
+ * cannot cut the response short; it is closed at the end, on error and on
+ * cancel.
+ */
+export function fileStream(plugin: string, handle: FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
+  let position = start;
+  const done = () => handle.close().catch(() => {});
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const remaining = end - position + 1;
+      if (remaining <= 0) {
+        await done();
+        controller.close();
+        return;
+      }
+      try {
+        const buffer = new Uint8Array(Math.min(READ_CHUNK, remaining));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+        if (bytesRead === 0) throw new Error(`file ended ${remaining} bytes early`);
+        position += bytesRead;
+        controller.enqueue(bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead));
+      } catch (cause) {
+        await done();
+        controller.error(new PluginError(plugin, `read failed: ${(cause as Error).message}`, { cause }));
+      }
+    },
+    cancel: done,
+  });
+}
+
+/** Run a filesystem call, turning its error into a PluginError that names the plugin and keeps `cause`. */
+export async function fsCall<T>(plugin: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    throw new PluginError(plugin, `${what} failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? codeOfCause(err);
+  return code === "ENOENT";
+}
+
+function codeOfCause(err: unknown): string | undefined {
+  return ((err as Error | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code;
+}

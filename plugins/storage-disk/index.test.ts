@@ -1,0 +1,107 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { PluginError } from "@/errors";
+import {
+  blobStoreConformance,
+  freshCid,
+  freshDid,
+  generated,
+  pluginContext,
+} from "../../test/conformance/blob-store";
+import { disk } from "./index";
+
+const root = mkdtempSync(join(tmpdir(), "aurora-disk-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Every file under `dir`, relative to it (directories left empty by moves do not count). */
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+}
+
+blobStoreConformance("storage-disk", { make: () => disk({ location: root }), inventory: async () => files(root) });
+
+describe("storage-disk", () => {
+  test("blobs are sharded by a hash of the DID and by the CID", async () => {
+    const ctx = pluginContext();
+    const store = disk();
+    try {
+      await store.init(ctx);
+      const did = freshDid();
+      const cid = freshCid();
+      const { key } = await store.putTemp(generated(10).source);
+      expect(files(join(ctx.dataDir, "blobs"))).toEqual([join("tmp", key)]);
+      await store.makePermanent(key, did, cid);
+      const shard = createHash("sha256").update(did).digest("hex").slice(0, 2);
+      expect(files(join(ctx.dataDir, "blobs"))).toEqual([join("blocks", shard, did, cid.slice(-3, -1), cid)]);
+      await store.quarantine(did, cid);
+      expect(files(join(ctx.dataDir, "blobs"))).toEqual([join("quarantine", shard, did, cid.slice(-3, -1), cid)]);
+    } finally {
+      await store.close();
+      ctx.cleanup();
+    }
+  });
+
+  test("init fails with a PluginError when the location cannot be created", async () => {
+    const ctx = pluginContext();
+    writeFileSync(join(ctx.dataDir, "occupied"), "a file, not a directory");
+    const err = await disk({ location: "occupied/blobs" }).init(ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PluginError);
+    expect((err as PluginError).message).toContain("[storage-disk]");
+    ctx.cleanup();
+  });
+
+  test("health fails as unavailable once the directory is gone", async () => {
+    const ctx = pluginContext();
+    const store = disk();
+    await store.init(ctx);
+    rmSync(join(ctx.dataDir, "blobs"), { recursive: true });
+    const err = await store.health().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PluginError);
+    expect((err as PluginError).unavailable).toBe(true);
+    ctx.cleanup();
+  });
+
+  test("streaming 100 MB through put and get keeps RSS growth far below 100 MB", async () => {
+    const ctx = pluginContext();
+    const store = disk();
+    const size = 100 * 1024 * 1024;
+    try {
+      await store.init(ctx);
+      Bun.gc(true);
+      const before = process.memoryUsage.rss();
+      let peak = before;
+      const sample = () => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+      };
+      const input = generated(size);
+      const sampled = async function* () {
+        for await (const chunk of input.source) {
+          sample();
+          yield chunk;
+        }
+      };
+      const { key } = await store.putTemp(sampled());
+      const did = freshDid();
+      const cid = freshCid();
+      await store.makePermanent(key, did, cid);
+      const { stream } = await store.get(did, cid);
+      const hash = createHash("sha256");
+      let read = 0;
+      for await (const chunk of stream) {
+        sample();
+        hash.update(chunk);
+        read += chunk.byteLength;
+      }
+      expect({ read, sha256: hash.digest("hex") }).toEqual({ read: size, sha256: input.digest() });
+      expect(peak - before).toBeLessThan(60 * 1024 * 1024);
+    } finally {
+      await store.close();
+      ctx.cleanup();
+    }
+  }, 60_000);
+});
