@@ -24,7 +24,8 @@ fi
 # Positional arguments to bun test are filters; "./" marks them as paths.
 [ $# -gt 0 ] || set -- ./test/ ./src/ ./plugins/
 log=$(mktemp)
-"$BUN" scripts/with-services.ts -- "$BUN" test "$@" 2>&1 | tee "$log"
+# Tests that start servers or child processes need more than the 5 s default on a 2-core CI box.
+"$BUN" scripts/with-services.ts -- "$BUN" test --timeout 30000 "$@" 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 
 count() { grep -E "^ *[0-9]+ $1\$" "$log" | tail -1 | awk '{print $1}'; }

@@ -3,6 +3,7 @@ import type { BlobStorePlugin } from "@/contracts/blob-store";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Plugin } from "@/contracts/plugin";
+import { migrateToLatest } from "@/db/migrator";
 import { createApp } from "@/http/app";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
@@ -55,6 +56,10 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     for (const plugin of [db, blobs, cache] as Plugin<string>[]) {
       started.push(plugin);
       await plugin.init({ dataDir: config.dataDir, log: log.child({ plugin: plugin.name }), metrics: metrics.registry });
+    }
+    if (config.service.migrateOnStart) {
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) log.info("database migrated", { plugin: db.name, applied });
     }
   } catch (err) {
     await closeAll();

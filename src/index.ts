@@ -24,8 +24,11 @@ export type { RedisOptions } from "@plugins/cache-redis";
 
 // For third-party plugins: the contracts they implement and the error they throw.
 export type { Plugin, PluginContext } from "@/contracts/plugin";
-export type { DatabasePlugin } from "@/contracts/db";
+export type { DatabasePlugin, Db, DbTransaction, NotifyHandler } from "@/contracts/db";
+export type { DatabaseSchema } from "@/db/schema";
+export { DbError } from "@/db/errors";
 export type { BlobStorePlugin, BlobRead, BlobRange, BlobSource, BlobStat, BlobPage } from "@/contracts/blob-store";
+export { BlobNotFoundError, BlobRangeError, InvalidBlobRefError } from "@/contracts/blob-store";
 export type {
   CachePlugin,
   CacheScript,

@@ -1,66 +1,153 @@
+import { Kysely, sql as raw } from "kysely";
 import postgresjs from "postgres";
-import type { DatabasePlugin } from "@/contracts/db";
-import { PluginError } from "@/errors";
 import { redactUrl } from "@/config/redact";
+import type { DatabasePlugin, Db, DbTransaction } from "@/contracts/db";
+import type { PluginContext } from "@/contracts/plugin";
+import { ChannelHub } from "@/db/channels";
+import { toDbError } from "@/db/errors";
+import type { DatabaseSchema } from "@/db/schema";
+import { PluginError } from "@/errors";
+import { PostgresJsDialect } from "./driver";
+import { PostgresListener } from "./listener";
+import { classify, commonOptions } from "./pool";
 
 export interface PostgresOptions {
   /** Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). */
   url: string;
-  /** Pool size (POSTGRES_MAX_CONNECTIONS). @default 100 */
+  /** Most connections in the pool, at least 2 (POSTGRES_MAX_CONNECTIONS). One more is opened for LISTEN. @default 100 */
   maxConnections?: number;
-  /** Connections kept open when idle (POSTGRES_MIN_CONNECTIONS). @default 10 */
+  /**
+   * Connections opened at start-up (POSTGRES_MIN_CONNECTIONS), so the first
+   * requests do not pay for connecting. postgres.js keeps no floor: a
+   * connection idle for `idleTimeout` is closed even below this number.
+   * @default 10
+   */
   minConnections?: number;
   /** Seconds to wait for a new connection (POSTGRES_CONNECT_TIMEOUT). @default 30 */
   connectTimeout?: number;
   /** Seconds before a connection is recycled (POSTGRES_MAX_LIFETIME). @default 1800 */
   maxLifetime?: number;
-  /** Seconds an idle connection above the minimum is kept (POSTGRES_IDLE_TIMEOUT). @default 600 */
+  /** Seconds an idle connection is kept (POSTGRES_IDLE_TIMEOUT). @default 600 */
   idleTimeout?: number;
+  /** Seconds a writer waits for a repository or other named lock before failing with a 503. @default 15 */
+  lockTimeout?: number;
 }
 
-/** PostgreSQL through postgres.js; safe for many nodes sharing one database. */
+const NAME = "db-postgres";
+/** First key of every advisory lock Aurora takes, so its locks cannot collide with another application's. */
+const LOCK_SPACE = 0x41555241; // "AURA"
+/** Lock namespace (first key) of the migration lock; named locks use LOCK_SPACE. */
+const MIGRATION_LOCK_SPACE = 0x4155524d; // "AURM"
+
+/**
+ * PostgreSQL through postgres.js, for any number of nodes sharing one
+ * database. Locks are transaction-level advisory locks (released at commit,
+ * rollback or disconnect); notifications are LISTEN/NOTIFY on a dedicated
+ * connection that is renewed after outages. Connection failures surface as
+ * unavailable `PluginError`s (HTTP 503) and the same pool reconnects by
+ * itself once the database is back.
+ */
 export function postgres(options: PostgresOptions): DatabasePlugin {
-  const name = "db-postgres";
-  let sql: postgresjs.Sql | undefined;
+  const settings = {
+    maxConnections: Math.max(2, options.maxConnections ?? 100),
+    minConnections: options.minConnections ?? 10,
+    connectTimeout: options.connectTimeout ?? 30,
+    maxLifetime: options.maxLifetime ?? 1800,
+    idleTimeout: options.idleTimeout ?? 600,
+    lockTimeout: options.lockTimeout ?? 15,
+  };
+  let pool: postgresjs.Sql | undefined;
+  let kysely: Db | undefined;
+  let listener: PostgresListener | undefined;
+  let log: PluginContext["log"] | undefined;
+  const hub = new ChannelHub(() => log);
+  const toError = (err: unknown) => toDbError(NAME, err, classify);
+
+  const db = (): Db => {
+    if (!kysely) throw new PluginError(NAME, "not initialised", { unavailable: true });
+    return kysely;
+  };
+  const sqlPool = () => {
+    if (!pool) throw new PluginError(NAME, "not initialised", { unavailable: true });
+    return pool;
+  };
+  const transaction = <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => db().transaction().execute(fn);
+  const lock = async (tx: DbTransaction, name: string) => {
+    // set_config in a CTE runs first; `true` scopes lock_timeout to this transaction.
+    await raw`with t as (select set_config('lock_timeout', ${String(settings.lockTimeout * 1000)}, true))
+      select pg_advisory_xact_lock(${LOCK_SPACE}::int4, ${lockKey(name)}::int4) from t`.execute(tx);
+  };
 
   return {
     kind: "db",
-    name,
+    name: NAME,
     dialect: "postgres",
     shared: true,
-    async init() {
-      sql = postgresjs(options.url, {
-        max: options.maxConnections ?? 100,
-        connect_timeout: options.connectTimeout ?? 30,
-        max_lifetime: options.maxLifetime ?? 1800,
-        idle_timeout: options.idleTimeout ?? 600,
-        onnotice: () => {},
+    db,
+    async init(ctx) {
+      log = ctx.log;
+      pool = postgresjs(options.url, {
+        ...commonOptions(settings.connectTimeout),
+        max: settings.maxConnections,
+        max_lifetime: settings.maxLifetime,
+        idle_timeout: settings.idleTimeout,
+        connection: { application_name: "aurora" },
       });
+      kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresJsDialect(pool, toError) });
+      const warm = Math.min(settings.minConnections, settings.maxConnections);
       try {
-        await sql`SELECT 1`;
+        // Concurrent queries each take a fresh connection while none is open yet.
+        await Promise.all(Array.from({ length: Math.max(1, warm) }, () => sqlPool()`select 1`));
       } catch (cause) {
-        throw new PluginError(name, `cannot connect: ${(cause as Error).message}`, { cause, unavailable: true });
+        throw new PluginError(NAME, `cannot connect to ${redactUrl(options.url)}: ${(cause as Error).message}`, {
+          cause,
+          unavailable: true,
+        });
       }
     },
     async health() {
-      if (!sql) throw new PluginError(name, "not initialised", { unavailable: true });
       try {
-        await sql`SELECT 1`;
-      } catch (cause) {
-        throw new PluginError(name, `unreachable: ${(cause as Error).message}`, { cause, unavailable: true });
+        await sqlPool()`select 1`;
+      } catch (err) {
+        throw toError(err);
       }
     },
-    describe: () => ({
-      url: redactUrl(options.url),
-      maxConnections: options.maxConnections ?? 100,
-      minConnections: options.minConnections ?? 10,
-      connectTimeout: options.connectTimeout ?? 30,
-      maxLifetime: options.maxLifetime ?? 1800,
-      idleTimeout: options.idleTimeout ?? 600,
-    }),
+    transaction,
+    lock,
+    withRepoLock: (did, fn) =>
+      transaction(async (tx) => {
+        await lock(tx, `repo:${did}`);
+        return fn(tx);
+      }),
+    withMigrationLock: (fn) =>
+      // A transaction on its own connection holds the lock while `fn` migrates on others;
+      // should this process die, the connection closes and the lock goes with it.
+      transaction(async (tx) => {
+        await raw`select pg_advisory_xact_lock(${MIGRATION_LOCK_SPACE}::int4, 0)`.execute(tx);
+        return fn();
+      }),
+    async notify(channel, payload) {
+      await raw`select pg_notify(${channel}, ${payload})`.execute(db());
+    },
+    async listen(channel, handler) {
+      sqlPool();
+      listener ??= new PostgresListener(options.url, settings.connectTimeout, hub, () => log);
+      return listener.listen(channel, handler);
+    },
+    describe: () => ({ url: redactUrl(options.url), ...settings }),
     async close() {
-      await sql?.end({ timeout: 5 });
-      sql = undefined;
+      const [closingListener, closingPool] = [listener, pool];
+      listener = pool = kysely = undefined;
+      hub.clear();
+      await closingListener?.close();
+      // Callers close after draining requests, so a short grace suffices. It is always used up
+      // after an outage: postgres.js keeps a failed query on a connection that never reconnected.
+      await closingPool?.end({ timeout: 1 });
     },
   };
+}
+
+/** A lock name as the second int4 key of an advisory lock; a collision only makes two names share a lock. */
+function lockKey(name: string): number {
+  return Bun.hash.crc32(name) | 0;
 }

@@ -1,47 +1,107 @@
 import { Database } from "bun:sqlite";
+import { Kysely } from "kysely";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import type { DatabasePlugin } from "@/contracts/db";
+import type { DatabasePlugin, Db, DbTransaction } from "@/contracts/db";
+import type { PluginContext } from "@/contracts/plugin";
+import { ChannelHub } from "@/db/channels";
+import { type DbErrorReason, toDbError } from "@/db/errors";
+import type { DatabaseSchema } from "@/db/schema";
 import { PluginError } from "@/errors";
+import { BunSqliteDialect } from "./driver";
 
 export interface SqliteOptions {
   /** Database file; relative paths are under the data directory. `:memory:` for tests. @default "aurora.sqlite" */
   path?: string;
-  /** How long a writer waits for the lock before failing, in ms. @default 5000 */
+  /** How long a writer waits for another process's write lock before failing with a 503, in ms. @default 5000 */
   busyTimeoutMs?: number;
 }
 
-/** SQLite through bun:sqlite: one file, WAL mode, a single writer. */
+const NAME = "db-sqlite";
+
+/**
+ * SQLite through bun:sqlite for a single node: one file in WAL mode and one
+ * connection. Every transaction starts with `BEGIN IMMEDIATE`, so there is
+ * one writer at a time, in this process (the connection is handed out in
+ * turn) and across processes (SQLite's write lock with a busy timeout); named
+ * locks and the repo lock therefore need nothing more. Notifications stay in
+ * this process (`shared: false`). Open one instance per file per process.
+ */
 export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
-  const name = "db-sqlite";
-  let db: Database | undefined;
+  const path = options.path ?? "aurora.sqlite";
+  const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
+  let kysely: Db | undefined;
+  let log: PluginContext["log"] | undefined;
+  const hub = new ChannelHub(() => log);
+  const toError = (err: unknown) => toDbError(NAME, err, classify);
+
+  const db = (): Db => {
+    if (!kysely) throw new PluginError(NAME, "not initialised", { unavailable: true });
+    return kysely;
+  };
+  const transaction = <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => db().transaction().execute(fn);
 
   return {
     kind: "db",
-    name,
+    name: NAME,
     dialect: "sqlite",
     shared: false,
+    db,
     async init(ctx) {
-      const path = options.path ?? "aurora.sqlite";
+      log = ctx.log;
       const file = path === ":memory:" ? path : resolve(ctx.dataDir, path);
+      let database: Database | undefined;
       try {
         if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-        db = new Database(file, { create: true, strict: true });
-        db.run("PRAGMA journal_mode = WAL");
-        db.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-        db.run("PRAGMA foreign_keys = ON");
+        database = new Database(file, { create: true, strict: true });
+        database.run("PRAGMA journal_mode = WAL");
+        database.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+        // WAL + NORMAL is durable against process crashes; only a power loss can drop the last commits.
+        database.run("PRAGMA synchronous = NORMAL");
+        database.run("PRAGMA foreign_keys = ON");
       } catch (cause) {
-        throw new PluginError(name, `cannot open ${file}: ${(cause as Error).message}`, { cause });
+        database?.close();
+        throw new PluginError(NAME, `cannot open ${file}: ${(cause as Error).message}`, { cause });
       }
+      kysely = new Kysely<DatabaseSchema>({ dialect: new BunSqliteDialect(database, toError) });
     },
     async health() {
-      if (!db) throw new PluginError(name, "not initialised", { unavailable: true });
-      db.query("SELECT 1").get();
+      await db().selectNoFrom((eb) => eb.lit(1).as("ok")).execute();
     },
-    describe: () => ({ path: options.path ?? "aurora.sqlite", busyTimeoutMs: options.busyTimeoutMs ?? 5000 }),
+    transaction,
+    async lock() {
+      // The transaction already holds SQLite's only write lock (BEGIN IMMEDIATE).
+    },
+    withRepoLock: (_did, fn) => transaction(fn),
+    withMigrationLock: (fn) => fn(),
+    async notify(channel, payload) {
+      // Delivered on a later tick, like a database round trip, so a handler never runs inside the caller.
+      setTimeout(() => hub.deliver(channel, payload), 0);
+    },
+    async listen(channel, handler) {
+      hub.add(channel, handler);
+      return async () => {
+        hub.remove(channel, handler);
+      };
+    },
+    describe: () => ({ path, busyTimeoutMs }),
     async close() {
-      db?.close();
-      db = undefined;
+      hub.clear();
+      const closing = kysely;
+      kysely = undefined;
+      await closing?.destroy();
     },
   };
+}
+
+function classify(err: unknown): DbErrorReason {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return "unique";
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return "busy";
+    if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY|NOTADB|CORRUPT)/.test(code)) return "unavailable";
+  }
+  // bun:sqlite's error for a closed database has no code.
+  if (err instanceof RangeError && /closed database/i.test(err.message)) return "unavailable";
+  return "query";
 }

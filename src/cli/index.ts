@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "@/errors";
 import { VERSION } from "@/version";
 import { configCheck, configPrint } from "./config";
+import { doctor } from "./doctor";
+import { migrateRevert, migrateRun, migrateStatus } from "./migrate";
 import { serve } from "./serve";
 
 /** A CLI command: its usage line, what it does, and its run function (resolves to the exit code). */
@@ -26,6 +28,26 @@ const COMMANDS: Record<string, Command> = {
     usage: "aurora config print [--config FILE]",
     summary: "Print the resolved config as JSON, secrets redacted.",
     run: (flags) => configPrint(flags.config),
+  },
+  doctor: {
+    usage: "aurora doctor [--config FILE]",
+    summary: "Check every configured backend with a harmless round trip.",
+    run: (flags) => doctor(flags.config),
+  },
+  "migrate run": {
+    usage: "aurora migrate run [--config FILE]",
+    summary: "Apply pending database migrations (one node at a time).",
+    run: (flags) => migrateRun(flags.config),
+  },
+  "migrate revert": {
+    usage: "aurora migrate revert [--config FILE]",
+    summary: "Undo the newest applied database migration.",
+    run: (flags) => migrateRevert(flags.config),
+  },
+  "migrate status": {
+    usage: "aurora migrate status [--config FILE]",
+    summary: "List database migrations, applied or pending.",
+    run: (flags) => migrateStatus(flags.config),
   },
 };
 

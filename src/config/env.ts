@@ -36,6 +36,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       contactEmail: e.str("PDS_CONTACT_EMAIL_ADDRESS"),
       privacyPolicyUrl: e.str("PDS_PRIVACY_POLICY_URL"),
       termsOfServiceUrl: e.str("PDS_TERMS_OF_SERVICE_URL"),
+      migrateOnStart: e.bool("PDS_MIGRATE_ON_START"),
     },
     dataDir: e.str("PDS_DATA_DIRECTORY"),
     secrets: {

@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { BLOB_STORE_METHODS, type BlobStorePlugin } from "@/contracts/blob-store";
 import { CACHE_METHODS, type CachePlugin } from "@/contracts/cache";
-import type { DatabasePlugin } from "@/contracts/db";
+import { DATABASE_METHODS, type DatabasePlugin } from "@/contracts/db";
 import { LOG_LEVELS } from "@/log";
 
 /**
@@ -124,7 +124,7 @@ export const UserConfigSchema = Type.Object(
       }, strict),
     ),
     /** Database backend: `sqlite()` or `postgres({ url })`. @default sqlite() */
-    db: Type.Optional(pluginSlot<DatabasePlugin>("db", "a database plugin such as sqlite() or postgres()")),
+    db: Type.Optional(pluginSlot<DatabasePlugin>("db", "a database plugin such as sqlite() or postgres()", DATABASE_METHODS)),
     /** Blob storage backend: `disk()` or `s3({ bucket })`. @default disk() */
     blobs: Type.Optional(pluginSlot<BlobStorePlugin>("blobs", "a blob storage plugin such as disk() or s3()", BLOB_STORE_METHODS)),
     /** Cache backend: `memory()` or `redis({ url })`. @default memory() */

@@ -105,7 +105,9 @@ describe("readiness with a real backend outage", () => {
       expect(down.status).toBe(503);
       const report = (await down.json()) as { status: string; checks: Record<string, string> };
       expect(report.status).toBe("unavailable");
-      expect(report.checks["cache-redis"]).not.toBe("ok");
+      expect(report.checks["cache-redis"]).toBe("unavailable");
+      expect(JSON.stringify(report)).not.toContain(String(service.port));
+      expect(withRedis.logs.some((l) => l.msg === "readiness check failed" && l.plugin === "cache-redis")).toBe(true);
       expect(report.checks["db-sqlite"]).toBe("ok");
       await service.start();
       let status = 0;

@@ -1,10 +1,11 @@
 import type { AppContext } from "@/context";
+import { withTimeout } from "@/util/with-timeout";
 
 const CHECK_TIMEOUT_MS = 3000;
 
 export interface ReadinessReport {
   status: "ok" | "unavailable";
-  /** Per backend: "ok", or why it cannot serve. */
+  /** Per backend: "ok" or "unavailable" (the reason goes to the log: hosts and ports stay private). */
   checks: Record<string, string>;
 }
 
@@ -17,18 +18,11 @@ export async function checkReadiness(ctx: AppContext): Promise<ReadinessReport> 
         await withTimeout(p.health(), CHECK_TIMEOUT_MS);
         return [p.name, "ok"] as const;
       } catch (err) {
-        return [p.name, (err as Error).message] as const;
+        ctx.log.warn("readiness check failed", { plugin: p.name, reason: (err as Error).message });
+        return [p.name, "unavailable"] as const;
       }
     }),
   );
   const checks = Object.fromEntries(results);
   return { status: results.every(([, r]) => r === "ok") ? "ok" : "unavailable", checks };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: Timer | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

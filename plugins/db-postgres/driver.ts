@@ -1,0 +1,207 @@
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
+} from "kysely";
+import type postgresjs from "postgres";
+import { DbError } from "@/db/errors";
+
+type Sql = postgresjs.Sql;
+type TransactionSql = postgresjs.TransactionSql;
+type Params = postgresjs.ParameterOrJSON<never>[];
+
+/**
+ * Kysely over a postgres.js pool. Written here rather than taken from
+ * kysely-postgres-js, whose driver reserves a connection per query with
+ * `sql.reserve()`: in postgres.js 3.4 a reserved connection that dies is put
+ * back in the pool on release with no socket, and the next query on it
+ * throws an uncaught TypeError and hangs. Here single queries go straight to
+ * the pool (which reconnects dead connections by itself) and transactions
+ * run inside `sql.begin()`, which handles a dying connection correctly.
+ */
+export class PostgresJsDialect implements Dialect {
+  constructor(
+    private readonly sql: Sql,
+    private readonly toError: (err: unknown) => unknown,
+  ) {}
+  createAdapter() {
+    return new ExternalLockAdapter();
+  }
+  createDriver(): Driver {
+    return new PostgresJsDriver(this.sql, this.toError);
+  }
+  createQueryCompiler() {
+    return new PostgresQueryCompiler();
+  }
+  createIntrospector(db: Kysely<unknown>) {
+    return new PostgresIntrospector(db);
+  }
+}
+
+/**
+ * Kysely's migrator takes a session-level advisory lock through
+ * `db.connection()`; our connections are not pinned to one session, so that
+ * lock could be released on another session. The plugin's
+ * `withMigrationLock` (a transaction-level lock held around the whole run)
+ * replaces it.
+ */
+class ExternalLockAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(): Promise<void> {}
+  override async releaseMigrationLock(): Promise<void> {}
+}
+
+class PostgresJsDriver implements Driver {
+  constructor(
+    private readonly sql: Sql,
+    private readonly toError: (err: unknown) => unknown,
+  ) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new PostgresJsConnection(this.sql, this.toError);
+  }
+
+  async releaseConnection(): Promise<void> {}
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    await (connection as PostgresJsConnection).begin(settings);
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as PostgresJsConnection).end(true);
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as PostgresJsConnection).end(false);
+  }
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quote(name)}`));
+  }
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to savepoint ${quote(name)}`));
+  }
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release savepoint ${quote(name)}`));
+  }
+
+  async destroy(): Promise<void> {
+    // The plugin owns the pool and ends it (with a grace period) in close().
+  }
+}
+
+/** Rejects a transaction's body so postgres.js rolls it back; never surfaces. */
+const ROLLBACK = Symbol("rollback");
+
+/**
+ * Outside a transaction: the pool. Inside one: the transaction's connection,
+ * bridged from postgres.js's callback style to Kysely's begin/commit/rollback.
+ */
+class PostgresJsConnection implements DatabaseConnection {
+  #tx: TransactionSql | undefined;
+  #settle: ((commit: boolean) => void) | undefined;
+  #done: Promise<unknown> | undefined;
+  /** The error that killed the transaction's connection: postgres.js must not be given more queries for it. */
+  #broken: unknown;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly toError: (err: unknown) => unknown,
+  ) {}
+
+  async begin(settings: TransactionSettings): Promise<void> {
+    const mode = [
+      settings.isolationLevel ? `isolation level ${settings.isolationLevel}` : "",
+      settings.accessMode ?? "",
+    ].join(" ").trim();
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    this.#done = this.sql.begin(mode, (tx) => {
+      this.#tx = tx;
+      opened();
+      return new Promise((resolve, reject) => {
+        this.#settle = (commit) => (commit ? resolve(undefined) : reject(ROLLBACK));
+      });
+    });
+    // Attached at once so a connection lost mid-transaction is never an unhandled rejection.
+    const failed = this.#done.then(
+      () => undefined,
+      (err) => {
+        this.#broken = err;
+        throw err;
+      },
+    );
+    failed.catch(() => {});
+    try {
+      await Promise.race([open, failed]);
+    } catch (err) {
+      this.#reset();
+      throw this.toError(err);
+    }
+  }
+
+  async end(commit: boolean): Promise<void> {
+    const done = this.#done;
+    try {
+      // On a dead connection postgres.js would still send COMMIT/ROLLBACK and crash on its null
+      // socket; the server has rolled the transaction back already, so leave its body unsettled.
+      if (this.#broken !== undefined) {
+        if (commit) throw this.toError(this.#broken);
+        return;
+      }
+      this.#settle?.(commit);
+      await done;
+    } catch (err) {
+      // A rollback that fails (the connection is gone) has rolled back all the same.
+      if (commit && err !== ROLLBACK) throw this.toError(err);
+    } finally {
+      this.#reset();
+    }
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#broken !== undefined) throw this.toError(this.#broken);
+    const runner = this.#tx ?? this.sql;
+    try {
+      const result = await runner.unsafe(query.sql, query.parameters as Params);
+      const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
+      return {
+        rows: Array.from(result) as R[],
+        numAffectedRows: counted ? BigInt(result.count) : undefined,
+      };
+    } catch (err) {
+      const mapped = this.toError(err);
+      // Lost connection (not a lock timeout, which leaves the transaction usable for its rollback).
+      if (this.#tx && mapped instanceof DbError && mapped.reason === "unavailable") this.#broken = err;
+      throw mapped;
+    }
+  }
+
+  async *streamQuery<R>(query: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
+    if (this.#broken !== undefined) throw this.toError(this.#broken);
+    const runner = this.#tx ?? this.sql;
+    try {
+      for await (const rows of runner.unsafe(query.sql, query.parameters as Params).cursor(chunkSize)) {
+        yield { rows: Array.from(rows) as R[] };
+      }
+    } catch (err) {
+      throw this.toError(err);
+    }
+  }
+
+  #reset(): void {
+    this.#broken = undefined;
+    this.#tx = undefined;
+    this.#settle = undefined;
+    this.#done = undefined;
+  }
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}

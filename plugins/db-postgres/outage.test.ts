@@ -1,0 +1,156 @@
+/**
+ * db-postgres against a PRIVATE PostgreSQL that the tests stop and start:
+ * outages are clean 503-style errors that fail fast, and the same plugin
+ * instance (pool and LISTEN) works again within seconds of the database's
+ * return, with no restart.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { DatabasePlugin } from "@/contracts/db";
+import { DbError } from "@/db/errors";
+import { migrateToLatest } from "@/db/migrator";
+import { PluginError } from "@/errors";
+import { eventually, pluginContext } from "../../test/conformance/database";
+import { testContext } from "../../test/support/context";
+import { type Service, startPostgres } from "../../test/support/services";
+import { postgres } from "./index";
+
+let pg: Service;
+let plugin: DatabasePlugin;
+const ctx = pluginContext();
+const options = () => ({ url: pg.url, maxConnections: 4, minConnections: 3, connectTimeout: 2 });
+const now = new Date().toISOString();
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  plugin = postgres(options());
+  await plugin.init(ctx);
+  await migrateToLatest(plugin);
+});
+afterAll(async () => {
+  await plugin?.close();
+  await pg?.stop();
+  ctx.cleanup();
+});
+
+/** Run `fn` and return what it threw, with how long it took. */
+async function failure(fn: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const start = performance.now();
+  const err = await fn().then(() => undefined, (e: unknown) => e);
+  return { err, ms: performance.now() - start };
+}
+
+function expectUnavailable(err: unknown) {
+  expect(err).toBeInstanceOf(PluginError);
+  expect((err as PluginError).unavailable).toBe(true);
+  expect((err as PluginError).message).toContain("[db-postgres]");
+}
+
+describe("db-postgres outages", () => {
+  test("init opens minConnections connections up front", async () => {
+    const rows = await plugin
+      .db()
+      .selectFrom("pg_stat_activity" as never)
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("application_name" as never, "=", "aurora" as never)
+      .executeTakeFirstOrThrow();
+    expect(rows.n).toBeGreaterThanOrEqual(3);
+  });
+
+  test("PostgreSQL restarted mid-test: fast unavailable errors while down, the same instance recovers", async () => {
+    const heard: (string | null)[] = [];
+    await plugin.listen("outage", (payload) => heard.push(payload));
+    await plugin.db().insertInto("repo_root").values({ did: "did:plc:outage", cid: "c", rev: "1", indexed_at: now }).execute();
+
+    // A transaction in flight when the database dies fails cleanly, even if it keeps querying.
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const inFlight = failure(() =>
+      plugin.withRepoLock("did:plc:outage", async (tx) => {
+        entered();
+        await paused;
+        await tx.selectFrom("repo_root").selectAll().execute().catch(() => {});
+        await tx.selectFrom("repo_root").selectAll().execute();
+      }),
+    );
+    await inside;
+    await pg.kill();
+    resume();
+    expectUnavailable((await inFlight).err);
+
+    const attempts = [
+      () => plugin.db().selectFrom("repo_root").selectAll().execute(),
+      () => plugin.transaction(async (tx) => tx.selectFrom("account").selectAll().execute()),
+      () => plugin.withRepoLock("did:plc:outage", async () => {}),
+      () => plugin.notify("outage", "while down"),
+      () => plugin.health(),
+      () => plugin.db().selectFrom("repo_root").selectAll().execute(),
+    ];
+    for (const attempt of attempts) {
+      const { err, ms } = await failure(attempt);
+      expectUnavailable(err);
+      expect(err).toBeInstanceOf(DbError);
+      expect(ms).toBeLessThan(1500);
+    }
+
+    await pg.start();
+    const back = performance.now();
+    await eventually(
+      () => plugin.db().selectFrom("repo_root").select("rev").execute().then(() => true, () => false),
+      5000,
+      "queries after PostgreSQL returned",
+    );
+    expect(performance.now() - back).toBeLessThan(5000);
+    const row = await plugin.db().selectFrom("repo_root").select("rev").where("did", "=", "did:plc:outage").executeTakeFirst();
+    expect(row?.rev).toBe("1");
+    await plugin.health();
+
+    // LISTEN is renewed: the handler hears `null` (may have missed some), then live notifications again.
+    await eventually(() => heard.includes(null), 5000, "LISTEN renewal");
+    await plugin.notify("outage", "after");
+    await eventually(() => heard.includes("after"), 3000, "notification after the restart");
+    expect(heard).not.toContain("while down");
+  }, 30_000);
+
+  test("a writer waiting longer than lockTimeout gets a 503-style busy error", async () => {
+    const impatient = postgres({ ...options(), minConnections: 1, lockTimeout: 1 });
+    await impatient.init(ctx);
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      const holder = plugin.withRepoLock("did:plc:busy", async () => {
+        entered();
+        await held;
+      });
+      await inside;
+      const { err, ms } = await failure(() => impatient.withRepoLock("did:plc:busy", async () => {}));
+      release();
+      await holder;
+      expect(err).toBeInstanceOf(DbError);
+      expect((err as DbError).reason).toBe("busy");
+      expect((err as DbError).unavailable).toBe(true);
+      expect(ms).toBeGreaterThanOrEqual(900);
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  test("end to end: /health/ready is 503 naming db-postgres while PostgreSQL is down, 200 after", async () => {
+    const server = await testContext({ db: postgres(options()) });
+    try {
+      expect((await server.request("/health/ready")).status).toBe(200);
+      await pg.kill();
+      const down = await server.request("/health/ready");
+      expect(down.status).toBe(503);
+      const body = (await down.json()) as { checks: Record<string, string> };
+      expect(body.checks["db-postgres"]).toBe("unavailable");
+      await pg.start();
+      await eventually(async () => (await server.request("/health/ready")).status === 200, 5000, "readiness after restart");
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,51 @@
+import type postgresjs from "postgres";
+import type { DbErrorReason } from "@/db/errors";
+
+/**
+ * Seconds before a connection retries after a failed connect. postgres.js's
+ * default grows to 20 s after a few failures, shared by the whole pool: a
+ * query during an outage would then wait that long instead of failing fast,
+ * and recovery would lag the database by as much. Capped at one second here.
+ */
+export function reconnectBackoff(attempt: number): number {
+  return Math.min(0.05 * 2 ** attempt, 1);
+}
+
+/** Options both the query pool and the LISTEN connection use. */
+export function commonOptions(connectTimeout: number): postgresjs.Options<{}> {
+  return {
+    connect_timeout: connectTimeout,
+    backoff: reconnectBackoff,
+    onnotice: () => {},
+    // int8 (seq, sizes, count(*)) as JS numbers, like SQLite: every value we store fits in 2^53.
+    types: { int8: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: (x: string) => Number(x) } },
+  };
+}
+
+/** PostgreSQL SQLSTATE classes and codes meaning "the server cannot serve right now". */
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "53400", "58000", "58030"]);
+/** postgres.js and socket error codes for a connection that could not be made or was lost. */
+const UNAVAILABLE_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+export function classify(err: unknown): DbErrorReason {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return "query";
+  if (code === "23505") return "unique";
+  // lock_not_available (lock_timeout) and query_canceled by statement_timeout: try again later.
+  if (code === "55P03" || code === "57014") return "busy";
+  if (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_CODES.has(code)) return "unavailable";
+  return "query";
+}

@@ -1,0 +1,161 @@
+import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type TransactionSettings,
+} from "kysely";
+
+/** Prepared statements kept per connection; Kysely's `in (...)` lists make the set of SQL texts open-ended. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely over bun:sqlite with one connection. Written here rather than taken
+ * from kysely-bun-sqlite because writers must start with `BEGIN IMMEDIATE`:
+ * a deferred transaction that reads first and writes later can fail with
+ * SQLITE_BUSY when another process (e.g. `aurora migrate`) writes meanwhile,
+ * whereas IMMEDIATE waits for the busy timeout up front. It also maps driver
+ * errors through `toError` so callers only ever see `DbError`s.
+ */
+export class BunSqliteDialect implements Dialect {
+  constructor(
+    private readonly database: Database,
+    private readonly toError: (err: unknown) => unknown,
+  ) {}
+  createAdapter() {
+    return new TransactionalDdlAdapter();
+  }
+  createDriver(): Driver {
+    return new BunSqliteDriver(new BunSqliteConnection(this.database, this.toError));
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  createIntrospector(db: Kysely<unknown>) {
+    return new SqliteIntrospector(db);
+  }
+}
+
+/** SQLite runs DDL inside transactions; saying so makes Kysely's migrator apply a batch atomically. */
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+/** One connection, handed to one user at a time in FIFO order: a transaction holds it until it ends. */
+class BunSqliteDriver implements Driver {
+  #tail: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
+
+  constructor(private readonly connection: BunSqliteConnection) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise((resolve) => (release = resolve));
+    await previous;
+    this.#release = release;
+    return this.connection;
+  }
+
+  async releaseConnection(): Promise<void> {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const begin = settings.accessMode === "read only" ? "begin deferred" : "begin immediate";
+    await connection.executeQuery(CompiledQuery.raw(begin));
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("commit"));
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("rollback"));
+  }
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quote(name)}`));
+  }
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quote(name)}`));
+  }
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release ${quote(name)}`));
+  }
+
+  async destroy(): Promise<void> {
+    this.connection.close();
+  }
+}
+
+class BunSqliteConnection implements DatabaseConnection {
+  /** LRU by insertion order: a hit is moved to the end, the first entry is the eldest. */
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly toError: (err: unknown) => unknown,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      const stmt = this.#prepare(query.sql);
+      const params = query.parameters as SQLQueryBindings[];
+      // Statements that return columns (SELECT, ... RETURNING, PRAGMA) are read; the rest are run.
+      if (stmt.columnNames.length > 0) return { rows: stmt.all(...params) as R[] };
+      const { changes, lastInsertRowid } = stmt.run(...params);
+      return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+    } catch (err) {
+      throw this.toError(err);
+    }
+  }
+
+  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    let stmt: Statement | undefined;
+    try {
+      stmt = this.db.prepare(query.sql);
+      for (const row of stmt.iterate(...(query.parameters as SQLQueryBindings[]))) yield { rows: [row as R] };
+    } catch (err) {
+      throw this.toError(err);
+    } finally {
+      stmt?.finalize();
+    }
+  }
+
+  close(): void {
+    for (const stmt of this.#statements.values()) stmt.finalize();
+    this.#statements.clear();
+    this.db.close();
+  }
+
+  #prepare(sql: string): Statement {
+    const cached = this.#statements.get(sql);
+    if (cached) {
+      this.#statements.delete(sql);
+      this.#statements.set(sql, cached);
+      return cached;
+    }
+    const stmt = this.db.prepare(sql);
+    this.#statements.set(sql, stmt);
+    if (this.#statements.size > STATEMENT_CACHE_SIZE) {
+      const [eldest, old] = this.#statements.entries().next().value as [string, Statement];
+      this.#statements.delete(eldest);
+      old.finalize();
+    }
+    return stmt;
+  }
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}

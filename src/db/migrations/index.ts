@@ -1,0 +1,13 @@
+import { initial } from "./001-initial";
+import type { Migration } from "./types";
+
+export type { Migration } from "./types";
+
+/**
+ * Every migration, oldest first, by name. An explicit list rather than a
+ * directory scan: the compiled binary carries no source tree. Names are
+ * zero-padded so that their text order is their run order; append only.
+ */
+export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [
+  ["001-initial", initial],
+];

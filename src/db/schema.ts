@@ -1,0 +1,168 @@
+import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/**
+ * The one database schema, shared by every database plugin (the migrations in
+ * src/db/migrations create exactly these tables). Conventions:
+ * - Table and column names are snake_case in SQL and here, so raw `sql`
+ *   fragments and Kysely queries use the same names.
+ * - Times are ISO-8601 UTC strings (`new Date().toISOString()`): one format
+ *   for both dialects, and they sort correctly as text.
+ * - Flags are integers 0/1 (SQLite has no boolean type).
+ * - Bytes are `Uint8Array` (PostgreSQL `bytea`, SQLite `blob`); PostgreSQL
+ *   returns a `Buffer`, which is a `Uint8Array`.
+ * - 64-bit integers come back as JS numbers on both dialects (seq, sizes).
+ * - No foreign keys: account deletion removes rows explicitly, and imports
+ *   and the SQLite → PostgreSQL data mover copy tables in any order.
+ */
+
+/** A hosted account: identity, credentials and moderation state. */
+export interface AccountTable {
+  did: string;
+  /** Lower-case; unique case-insensitively. Null while an account has no valid handle. */
+  handle: string | null;
+  /** Unique case-insensitively. */
+  email: string | null;
+  email_confirmed_at: string | null;
+  /** Password hash (argon2id, Bun.password); null for accounts that cannot log in by password. */
+  password_hash: string | null;
+  /** The account's signing key, encrypted with the server secret. */
+  signing_key: Uint8Array;
+  invites_disabled: Generated<number>;
+  created_at: string;
+  deactivated_at: string | null;
+  /** When a deactivated account's data may be deleted. */
+  delete_after: string | null;
+  takedown_ref: string | null;
+}
+
+export interface AppPasswordTable {
+  did: string;
+  name: string;
+  password_hash: string;
+  /** 1 = `com.atproto.appPassPrivileged` scope. */
+  privileged: Generated<number>;
+  created_at: string;
+}
+
+/** One row per issued refresh JWT (`jti`); rotation links the old token to its successor. */
+export interface RefreshTokenTable {
+  id: string;
+  did: string;
+  expires_at: string;
+  /** Set when the session was made with an app password. */
+  app_password_name: string | null;
+  /** The token this one was rotated into; the old token stays valid for a grace window. */
+  next_id: string | null;
+}
+
+export interface InviteCodeTable {
+  code: string;
+  available_uses: number;
+  disabled: Generated<number>;
+  /** The DID the code was made for, or `admin`. */
+  for_account: string;
+  created_by: string;
+  created_at: string;
+}
+
+export interface InviteCodeUseTable {
+  code: string;
+  used_by: string;
+  used_at: string;
+}
+
+/** The current commit of each repository. */
+export interface RepoRootTable {
+  did: string;
+  cid: string;
+  rev: string;
+  indexed_at: string;
+}
+
+/** Repository blocks (commits, MST nodes, records), DAG-CBOR bytes. */
+export interface RepoBlockTable {
+  did: string;
+  cid: string;
+  /** Revision of the commit that added the block. */
+  rev: string;
+  size: number;
+  content: Uint8Array;
+}
+
+export interface RecordTable {
+  /** at://did/collection/rkey */
+  uri: string;
+  cid: string;
+  did: string;
+  collection: string;
+  rkey: string;
+  rev: string;
+  indexed_at: string;
+  takedown_ref: string | null;
+}
+
+export interface BlobTable {
+  did: string;
+  cid: string;
+  mime_type: string;
+  size: number;
+  /** Key in the blob store's temporary area; null once a committed record references the blob. */
+  temp_key: string | null;
+  width: number | null;
+  height: number | null;
+  created_at: string;
+  takedown_ref: string | null;
+}
+
+/** Which records reference which blobs (a blob with no row here is unreferenced). */
+export interface RecordBlobTable {
+  did: string;
+  blob_cid: string;
+  record_uri: string;
+}
+
+/**
+ * The event sequence behind subscribeRepos. `seq` is assigned by the
+ * database (AUTOINCREMENT / identity) and never reused. The sequencer takes
+ * the named lock `seq` (DatabasePlugin.lock) in the writing transaction just
+ * before inserting, so seqs become visible in commit order on every node.
+ */
+export interface RepoSeqTable {
+  seq: Generated<number>;
+  did: string;
+  /** `commit`, `identity`, `account` or `sync`. */
+  event_type: string;
+  /** The event body, DAG-CBOR. */
+  event: Uint8Array;
+  /** 1 when a later event supersedes this one (account deletion); kept for cursor continuity. */
+  invalidated: Generated<number>;
+  sequenced_at: string;
+}
+
+/** Cache entries that must survive restarts and be shared by every node. */
+export interface CacheEntryTable {
+  key: string;
+  value: string;
+  /** Null = no expiry. */
+  expires_at: string | null;
+}
+
+export interface DatabaseSchema {
+  account: AccountTable;
+  app_password: AppPasswordTable;
+  refresh_token: RefreshTokenTable;
+  invite_code: InviteCodeTable;
+  invite_code_use: InviteCodeUseTable;
+  repo_root: RepoRootTable;
+  repo_block: RepoBlockTable;
+  record: RecordTable;
+  blob: BlobTable;
+  record_blob: RecordBlobTable;
+  repo_seq: RepoSeqTable;
+  cache_entry: CacheEntryTable;
+}
+
+export type TableName = keyof DatabaseSchema;
+export type Row<T extends TableName> = Selectable<DatabaseSchema[T]>;
+export type NewRow<T extends TableName> = Insertable<DatabaseSchema[T]>;
+export type RowUpdate<T extends TableName> = Updateable<DatabaseSchema[T]>;
