@@ -1,11 +1,33 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { AppContext } from "@/context";
 
-/** What a handler receives: decoded and validated params and input. */
+/**
+ * Who may call a method, checked by the XRPC layer before the handler runs:
+ * - "none": anyone (the default);
+ * - "optional": a valid access token is used when present, never required;
+ * - "access": an access token (full session or app password);
+ * - "privileged": an access token that is a full session or a privileged app password;
+ * - "full": a full session only (not an app password);
+ * - "refresh": a refresh token (refreshSession, deleteSession);
+ * - "admin": HTTP Basic `admin:<admin password>`.
+ */
+export type AuthMode = "none" | "optional" | "access" | "privileged" | "full" | "refresh" | "admin";
+
+/** The verified caller. `did` is absent only for the admin. */
+export interface Caller {
+  readonly kind: "access" | "appPass" | "appPassPrivileged" | "refresh" | "admin";
+  readonly did?: string;
+  /** The token's `jti` (refresh tokens) or app password name, when there is one. */
+  readonly tokenId?: string;
+}
+
+/** What a handler receives: decoded and validated params and input, and the verified caller. */
 export interface XrpcCall<P, I> {
   ctx: AppContext;
   params: P;
   input: I;
+  /** Null for `auth: "none"` and for an absent token under "optional". */
+  auth: Caller | null;
   request: Request;
 }
 
@@ -14,6 +36,8 @@ export type XrpcOutput = object | Response | void;
 
 export interface XrpcMethod {
   readonly type: "query" | "procedure";
+  /** @default "none" */
+  readonly auth?: AuthMode;
   /** Query-string parameters; values are converted to the schema's types. */
   readonly params?: TObject;
   /** JSON request body of a procedure; absent means the procedure takes no body. */
@@ -26,6 +50,7 @@ type EmptyParams = TObject<{}>;
 
 /** Define a query (HTTP GET). */
 export function query<P extends TObject = EmptyParams>(def: {
+  auth?: AuthMode;
   params?: P;
   handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
 }): XrpcMethod {
@@ -34,6 +59,7 @@ export function query<P extends TObject = EmptyParams>(def: {
 
 /** Define a procedure (HTTP POST). */
 export function procedure<P extends TObject = EmptyParams, I extends TSchema = TSchema>(def: {
+  auth?: AuthMode;
   params?: P;
   input?: I;
   handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
