@@ -4,6 +4,7 @@ import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Plugin } from "@/contracts/plugin";
 import { migrateToLatest } from "@/db/migrator";
+import { type CacheAside, createCacheAside } from "@/cache/aside";
 import { createApp } from "@/http/app";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
@@ -18,6 +19,8 @@ export interface AppContext {
   readonly db: DatabasePlugin;
   readonly blobs: BlobStorePlugin;
   readonly cache: CachePlugin;
+  /** Cache-aside reads over the cache slot, by the guide's categories and TTLs. */
+  readonly cached: CacheAside;
   readonly methods: Readonly<Record<string, XrpcMethod>>;
   /** The server's fetch function: the whole HTTP surface, usable without a socket in tests. */
   readonly handle: (request: Request) => Promise<Response>;
@@ -73,6 +76,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     db,
     blobs,
     cache,
+    cached: createCacheAside(cache, config.caching, metrics.registry),
     methods: overrides.methods ?? allMethods,
     handle: (request) => handler(request),
     close: closeAll,
