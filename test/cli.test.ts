@@ -77,6 +77,30 @@ describe("aurora CLI", () => {
     }
   });
 
+  test("nginx writes a site file from flags and the config's blob limit", async () => {
+    const out = join(dir, "aurora-site.conf");
+    const ran = await aurora(
+      ["nginx", "--node", "10.0.0.1:2583", "--node", "10.0.0.2:2583", "--server-name", "pds.example.com", "--listen", "8080", "--sticky", "--out", out],
+      { PDS_BLOB_UPLOAD_LIMIT: String(50 * 1024 * 1024) },
+    );
+    expect(ran.code).toBe(0);
+    const site = await Bun.file(out).text();
+    expect(site).toContain("ip_hash;");
+    expect(site).toContain("server 10.0.0.2:2583 max_fails=3 fail_timeout=30s;");
+    expect(site).toContain("client_max_body_size 51m;");
+    expect(site).toContain("listen 8080;");
+  });
+
+  test.each([
+    [["nginx", "--server-name", "pds.example.com"], "at least one --node"],
+    [["nginx", "--node", "a:1", "--tls-cert", "/c.pem"], "--tls-cert and --tls-key go together"],
+    [["nginx", "--node", "a:1", "--listen", "http"], "--listen expects a whole number"],
+  ])("nginx %j is a usage error (exit 2)", async (args, message) => {
+    const ran = await aurora(args);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(message);
+  });
+
   test("serve runs with PDS_PORT, answers, and exits 0 on SIGTERM", async () => {
     const port = await freePort();
     const child = Bun.spawn([BUN, join(ROOT, "src/main.ts")], {

@@ -1,16 +1,24 @@
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { ConfigError } from "@/errors";
 import { VERSION } from "@/version";
 import { configCheck, configPrint } from "./config";
 import { doctor } from "./doctor";
 import { migrateRevert, migrateRun, migrateStatus } from "./migrate";
+import { NGINX_HELP, NGINX_OPTIONS, nginx } from "./nginx";
 import { serve } from "./serve";
+import { UsageError } from "./usage-error";
 
-/** A CLI command: its usage line, what it does, and its run function (resolves to the exit code). */
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+type Flags = Record<string, string | boolean | string[] | undefined> & { config?: string };
+
+/** A CLI command: usage line, summary, its own options beyond --config/--help, and its run function (resolves to the exit code). */
 interface Command {
   usage: string;
   summary: string;
-  run(flags: { config?: string }): Promise<number>;
+  options?: OptionSpec;
+  /** Longer text for `aurora <command> --help`. */
+  help?: string;
+  run(flags: Flags): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -49,6 +57,13 @@ const COMMANDS: Record<string, Command> = {
     summary: "List database migrations, applied or pending.",
     run: (flags) => migrateStatus(flags.config),
   },
+  nginx: {
+    usage: "aurora nginx --node HOST:PORT ... [options]",
+    summary: "Write an nginx site config for nodes behind one balancer.",
+    options: NGINX_OPTIONS,
+    help: NGINX_HELP,
+    run: (flags) => nginx(flags),
+  },
 };
 
 const HELP = `aurora ${VERSION}: an AT Protocol Personal Data Server
@@ -64,30 +79,26 @@ ${Object.values(COMMANDS)
 defaults read from the environment (see README for every variable).
 `;
 
-/** Usage errors: one line on stderr, exit code 2. */
-class UsageError extends Error {}
+
+const COMMON: OptionSpec = {
+  config: { type: "string", short: "c" },
+  help: { type: "boolean", short: "h" },
+};
 
 /** Run the CLI with arguments (without the executable); resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: "string", short: "c" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-      },
-    });
-    if (values.help) return print(HELP);
-    if (values.version) return print(`${VERSION}\n`);
-    const name = positionals.length === 0 ? "serve" : positionals.join(" ");
+    const firstFlag = argv.findIndex((a) => a.startsWith("-"));
+    const words = firstFlag === -1 ? argv : argv.slice(0, firstFlag);
+    const rest = argv.slice(words.length);
+    if (words.length === 0 && (rest.includes("--version") || rest.includes("-v"))) return print(`${VERSION}\n`);
+    if (words.length === 0 && (rest.includes("--help") || rest.includes("-h"))) return print(HELP);
+    const name = words.length === 0 ? "serve" : words.join(" ");
     const command = COMMANDS[name];
-    if (!command) {
-      throw new UsageError(`unknown command "${name}"; run \`aurora --help\` for the list`);
-    }
-    return await command.run({ config: values.config });
+    if (!command) throw new UsageError(`unknown command "${name}"; run \`aurora --help\` for the list`);
+    const { values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: { ...COMMON, ...command.options } });
+    if (values.help) return print(`Usage: ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}` : ""}`);
+    return await command.run(values as Flags);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`aurora: ${(err as Error).message.split(/\.\s|\n/)[0]}\n`);

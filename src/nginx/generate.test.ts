@@ -1,0 +1,131 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { listen } from "@/http/server";
+import { testContext } from "../../test/support/context";
+import { freePort } from "../../test/support/services";
+import { generateNginxSite, type NginxSiteOptions, validateSiteOptions } from "./generate";
+
+const dir = mkdtempSync(join(tmpdir(), "aurora-nginx-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A minimal nginx.conf around the generated site file, everything under `prefix`. */
+function nginxConf(prefix: string, site: string): string {
+  mkdirSync(join(prefix, "logs"), { recursive: true });
+  writeFileSync(join(prefix, "site.conf"), site);
+  const conf = join(prefix, "nginx.conf");
+  writeFileSync(
+    conf,
+    `pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log;
+events { worker_connections 256; }
+http {
+    access_log ${prefix}/logs/access.log;
+    client_body_temp_path ${prefix}/body;
+    proxy_temp_path ${prefix}/proxy;
+    fastcgi_temp_path ${prefix}/fastcgi;
+    uwsgi_temp_path ${prefix}/uwsgi;
+    scgi_temp_path ${prefix}/scgi;
+    include ${prefix}/site.conf;
+}
+`,
+  );
+  return conf;
+}
+
+function nginxTest(site: string): { ok: boolean; output: string } {
+  const prefix = mkdtempSync(join(dir, "t-"));
+  const res = spawnSync("nginx", ["-t", "-p", prefix, "-c", nginxConf(prefix, site)], { encoding: "utf8" });
+  return { ok: res.status === 0, output: res.stderr + res.stdout };
+}
+
+function selfSignedCert(): { cert: string; key: string } {
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const res = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pds.example.com", "-keyout", key, "-out", cert], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(res.stderr);
+  return { cert, key };
+}
+
+const base: NginxSiteOptions = {
+  nodes: ["127.0.0.1:2583", "127.0.0.1:2584", "127.0.0.1:2585"],
+  serverName: "pds.example.com",
+  listen: 8443,
+  maxBodyBytes: 100 * 1024 * 1024,
+};
+
+describe("aurora nginx output passes nginx -t", () => {
+  const tls = selfSignedCert();
+  test.each([
+    ["plain HTTP, least_conn", { ...base }],
+    ["TLS", { ...base, tls }],
+    ["sticky ip_hash with custom failure settings", { ...base, sticky: true, maxFails: 5, failTimeout: 10 }],
+    ["handle-domain pass-through", { ...base, tls, handleDomains: [".example.com", ".example.org"] }],
+    ["a single node", { ...base, nodes: ["localhost:2583"] }],
+  ])("%s", (_, options) => {
+    expect(validateSiteOptions(options)).toEqual([]);
+    const site = generateNginxSite(options);
+    const result = nginxTest(site);
+    expect(result.output).toContain("syntax is ok");
+    expect(result.ok).toBe(true);
+  });
+
+  test("the site carries the guide's settings", () => {
+    const site = generateNginxSite({ ...base, tls, handleDomains: [".example.com"] });
+    for (const line of [
+      "least_conn;",
+      "server 127.0.0.1:2584 max_fails=3 fail_timeout=30s;",
+      "client_max_body_size 100m;",
+      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+      "proxy_set_header X-Real-IP $remote_addr;",
+      "proxy_set_header X-Forwarded-Proto $scheme;",
+      'proxy_set_header Connection "upgrade";',
+      "proxy_buffering off;",
+      "proxy_read_timeout 1d;",
+      "location = /health/live",
+      "access_log off;",
+      "server_name *.example.com;",
+      "location = /.well-known/atproto-did",
+      `ssl_certificate ${tls.cert};`,
+    ]) {
+      expect(site).toContain(line);
+    }
+    expect(generateNginxSite({ ...base, sticky: true })).toContain("ip_hash;");
+  });
+
+  test.each([
+    [{ nodes: [] }, "at least one --node"],
+    [{ nodes: ["10.0.0.1:2583; evil"] }, "is not HOST:PORT"],
+    [{ serverName: "pds.example.com; root /" }, "is not a hostname"],
+    [{ tls: { cert: "/a b.pem", key: "/k.pem" } }, "characters nginx would misread"],
+    [{ listen: 70000 }, "--listen must be a port number"],
+  ])("refuses values that would inject directives: %j", (override, message) => {
+    expect(validateSiteOptions({ ...base, ...override } as NginxSiteOptions).join("; ")).toContain(message);
+  });
+});
+
+test("a real nginx with the generated config proxies to a real node", async () => {
+  const ctx = await testContext({ service: { bind: "127.0.0.1" } });
+  const node = listen(ctx, 0);
+  const port = await freePort();
+  const prefix = mkdtempSync(join(dir, "live-"));
+  const conf = nginxConf(prefix, generateNginxSite({ ...base, nodes: [`127.0.0.1:${node.port}`], listen: port, serverName: "localhost" }));
+  const proc = Bun.spawn(["nginx", "-p", prefix, "-c", conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
+  try {
+    let res: Response | undefined;
+    for (let i = 0; i < 100 && !res; i++) {
+      res = await fetch(`http://127.0.0.1:${port}/xrpc/_health`).catch(() => undefined);
+      if (!res) await Bun.sleep(50);
+    }
+    expect(res?.status).toBe(200);
+    const described = await fetch(`http://127.0.0.1:${port}/xrpc/com.atproto.server.describeServer`);
+    expect(((await described.json()) as { did: string }).did).toBe("did:web:localhost");
+  } finally {
+    proc.kill();
+    await proc.exited;
+    await node.shutdown();
+    await ctx.close();
+  }
+});
