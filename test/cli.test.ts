@@ -94,7 +94,7 @@ describe("aurora CLI", () => {
   test.each([
     [["nginx", "--server-name", "pds.example.com"], "at least one --node"],
     [["nginx", "--node", "a:1", "--tls-cert", "/c.pem"], "--tls-cert and --tls-key go together"],
-    [["nginx", "--node", "a:1", "--listen", "http"], "--listen expects a whole number"],
+    [["nginx", "--node", "a:1", "--listen", "http"], "is not PORT or ADDRESS:PORT"],
   ])("nginx %j is a usage error (exit 2)", async (args, message) => {
     const ran = await aurora(args);
     expect(ran.code).toBe(2);

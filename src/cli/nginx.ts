@@ -23,7 +23,7 @@ export const NGINX_OPTIONS: NonNullable<ParseArgsConfig["options"]> = {
 export const NGINX_HELP = `Options:
   --node HOST:PORT        an Aurora node (repeat for each); required
   --server-name NAME      public hostname (default: the config's service.hostname)
-  --listen PORT           port nginx listens on (default 443 with TLS, else 80)
+  --listen [ADDR:]PORT    where nginx listens (default 443 with TLS, else 80)
   --tls-cert FILE         TLS certificate (with --tls-key); plain HTTP without
   --tls-key FILE          TLS private key
   --sticky                ip_hash (one client IP, one node) instead of least_conn
@@ -53,7 +53,7 @@ export async function nginx(flags: Record<string, unknown>): Promise<number> {
   const options = {
     nodes: (flags.node as string[] | undefined) ?? [],
     serverName: (flags["server-name"] as string | undefined) ?? config.service.hostname,
-    listen: integer(flags.listen, "--listen"),
+    listen: flags.listen as string | undefined,
     tls: cert && key ? { cert, key } : undefined,
     sticky: flags.sticky === true,
     maxFails: integer(flags["max-fails"], "--max-fails"),

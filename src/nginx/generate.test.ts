@@ -52,7 +52,7 @@ function selfSignedCert(): { cert: string; key: string } {
 const base: NginxSiteOptions = {
   nodes: ["127.0.0.1:2583", "127.0.0.1:2584", "127.0.0.1:2585"],
   serverName: "pds.example.com",
-  listen: 8443,
+  listen: "127.0.0.1:8443",
   maxBodyBytes: 100 * 1024 * 1024,
 };
 
@@ -100,7 +100,7 @@ describe("aurora nginx output passes nginx -t", () => {
     [{ nodes: ["10.0.0.1:2583; evil"] }, "is not HOST:PORT"],
     [{ serverName: "pds.example.com; root /" }, "is not a hostname"],
     [{ tls: { cert: "/a b.pem", key: "/k.pem" } }, "characters nginx would misread"],
-    [{ listen: 70000 }, "--listen must be a port number"],
+    [{ listen: "80; evil" }, "is not PORT or ADDRESS:PORT"],
   ])("refuses values that would inject directives: %j", (override, message) => {
     expect(validateSiteOptions({ ...base, ...override } as NginxSiteOptions).join("; ")).toContain(message);
   });
@@ -111,7 +111,7 @@ test("a real nginx with the generated config proxies to a real node", async () =
   const node = listen(ctx, 0);
   const port = await freePort();
   const prefix = mkdtempSync(join(dir, "live-"));
-  const conf = nginxConf(prefix, generateNginxSite({ ...base, nodes: [`127.0.0.1:${node.port}`], listen: port, serverName: "localhost" }));
+  const conf = nginxConf(prefix, generateNginxSite({ ...base, nodes: [`127.0.0.1:${node.port}`], listen: `127.0.0.1:${port}`, serverName: "localhost" }));
   const proc = Bun.spawn(["nginx", "-p", prefix, "-c", conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
   try {
     let res: Response | undefined;

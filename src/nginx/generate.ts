@@ -8,8 +8,8 @@ export interface NginxSiteOptions {
   nodes: readonly string[];
   /** The PDS's public hostname (server_name). */
   serverName: string;
-  /** Port nginx listens on. @default 443 with TLS, else 80 */
-  listen?: number;
+  /** `PORT` or `ADDRESS:PORT` nginx listens on. @default "443" with TLS, else "80" */
+  listen?: string;
   /** TLS certificate and key; plain HTTP when absent. */
   tls?: { cert: string; key: string };
   /** `ip_hash` (sticky by client IP) instead of `least_conn`. @default false */
@@ -28,6 +28,7 @@ export interface NginxSiteOptions {
 
 const NODE = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const HOST = /^[A-Za-z0-9.-]+$/;
+const LISTEN = /^(?:[A-Za-z0-9.-]+:|\[[0-9A-Fa-f:]+\]:)?\d{1,5}$/;
 
 /** Values that reach the file are checked here, so no flag can inject nginx directives. */
 export function validateSiteOptions(o: NginxSiteOptions): string[] {
@@ -35,7 +36,7 @@ export function validateSiteOptions(o: NginxSiteOptions): string[] {
   if (o.nodes.length === 0) problems.push("at least one --node HOST:PORT is required");
   for (const node of o.nodes) if (!NODE.test(node)) problems.push(`--node ${JSON.stringify(node)} is not HOST:PORT`);
   if (!HOST.test(o.serverName)) problems.push(`--server-name ${JSON.stringify(o.serverName)} is not a hostname`);
-  if (o.listen !== undefined && !(Number.isInteger(o.listen) && o.listen > 0 && o.listen < 65536)) problems.push("--listen must be a port number");
+  if (o.listen !== undefined && !LISTEN.test(o.listen)) problems.push(`--listen ${JSON.stringify(o.listen)} is not PORT or ADDRESS:PORT`);
   for (const file of o.tls ? [o.tls.cert, o.tls.key] : []) {
     if (!/^[^\s;{}'"]+$/.test(file)) problems.push(`TLS file path ${JSON.stringify(file)} has characters nginx would misread`);
   }
@@ -45,7 +46,7 @@ export function validateSiteOptions(o: NginxSiteOptions): string[] {
 
 export function generateNginxSite(o: NginxSiteOptions): string {
   const upstream = o.upstream ?? "aurora";
-  const listen = o.listen ?? (o.tls ? 443 : 80);
+  const listen = o.listen ?? (o.tls ? "443" : "80");
   const servers = o.nodes.map((n) => `    server ${n} max_fails=${o.maxFails ?? 3} fail_timeout=${o.failTimeout ?? 30}s;`);
   const bodyMb = Math.ceil(o.maxBodyBytes / (1024 * 1024));
   // `listen ... ssl http2` rather than `http2 on;`: Debian 12 ships nginx 1.22, which predates the latter.
