@@ -3,16 +3,26 @@ import type { BlobStorePlugin } from "@/contracts/blob-store";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Plugin } from "@/contracts/plugin";
+import { type AccountServices, createAccountServices } from "@/account/services";
 import { migrateToLatest } from "@/db/migrator";
+import { BlobService } from "@/blob/service";
+import { startSweeper } from "@/blob/sweeper";
+import { bundledRecordValidator } from "@/lexicon";
+import { commitDiffCar } from "@/repo/commit-car";
+import { RepoService } from "@/repo/service";
 import { type CacheAside, createCacheAside } from "@/cache/aside";
+import type { Firehose } from "@/firehose/firehose";
+import { startFirehose } from "@/firehose/start";
 import { createApp } from "@/http/app";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
 import { type Logger, createLogger } from "@/log";
+import { type RateLimits, createRateLimits } from "@/rate-limit/limiter";
+import { type Sequencer, createSequencer } from "@/sequencer/sequencer";
 import { methods as allMethods } from "@/xrpc";
 import type { XrpcMethod } from "@/xrpc/method";
 
-export interface AppContext {
+export interface AppContext extends AccountServices {
   readonly config: RunConfig;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -22,8 +32,21 @@ export interface AppContext {
   /** Cache-aside reads over the cache slot, by the guide's categories and TTLs. */
   readonly cached: CacheAside;
   readonly methods: Readonly<Record<string, XrpcMethod>>;
-  /** The server's fetch function: the whole HTTP surface, usable without a socket in tests. */
-  readonly handle: (request: Request) => Promise<Response>;
+  /** Repositories: the one write path (`repo.transactor`), record reads and CAR exports. */
+  readonly repo: RepoService;
+  /** Blobs over the blob slot: uploads, reads, listings, clean-up. */
+  readonly blobService: BlobService;
+  /** Rate limits: applied to every request by `handle`; `consumePoints` for costs that depend on the input. */
+  readonly rateLimits: RateLimits;
+  /** Writes firehose events inside the caller's transaction (`sequenceCommit(tx, ...)`, then `announce()`). */
+  readonly sequencer: Sequencer;
+  /** subscribeRepos on this node: follows the event table and serves WebSocket subscribers. */
+  readonly firehose: Firehose;
+  /**
+   * The server's fetch function: the whole HTTP surface, usable without a socket in tests.
+   * `peer` is the socket's remote address (rate limits by client IP); absent in process.
+   */
+  readonly handle: (request: Request, peer?: string) => Promise<Response>;
   /** Close every backend, newest first. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -40,7 +63,8 @@ export interface ContextOverrides {
 
 /**
  * The one place that builds the server: logger, metrics, backends (initialised
- * in order; on failure the ones already up are closed), and the HTTP app.
+ * in order), the services over them, and the HTTP app. On failure everything
+ * already started is closed again, newest first.
  */
 export async function createContext(config: RunConfig, overrides: ContextOverrides = {}): Promise<AppContext> {
   const log = overrides.log ?? createLogger(config.log.level);
@@ -49,38 +73,66 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
   const blobs = overrides.blobs ?? config.blobs;
   const cache = overrides.cache ?? config.cache;
 
-  const started: Plugin<string>[] = [];
+  const closers: { name: string; close: () => Promise<void> }[] = [];
   const closeAll = async () => {
-    for (const plugin of started.splice(0).reverse()) {
-      await plugin.close().catch((err) => log.warn("plugin close failed", { plugin: plugin.name, err }));
+    for (const { name, close } of closers.splice(0).reverse()) {
+      await close().catch((err) => log.warn("close failed", { component: name, err }));
     }
   };
   try {
     for (const plugin of [db, blobs, cache] as Plugin<string>[]) {
-      started.push(plugin);
+      closers.push({ name: plugin.name, close: () => plugin.close() });
       await plugin.init({ dataDir: config.dataDir, log: log.child({ plugin: plugin.name }), metrics: metrics.registry });
     }
     if (config.service.migrateOnStart) {
       const applied = await migrateToLatest(db);
       if (applied.length > 0) log.info("database migrated", { plugin: db.name, applied });
     }
+
+    const firehose = await startFirehose(config, db, cache, log, metrics.registry);
+    closers.push({ name: "firehose", close: () => firehose.close() });
+    const cached = createCacheAside(cache, config.caching, metrics.registry);
+    const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
+    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, log });
+    const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
+    closers.push({ name: "rate-limit", close: () => rateLimits.close() });
+    const blobService = new BlobService(db, blobs, {
+      uploadLimit: config.service.blobUploadLimit,
+      log: log.child({ component: "blob" }),
+      registry: metrics.registry,
+    });
+    const repo = new RepoService(db, blobService, bundledRecordValidator(), (did) => accountServices.accounts.signingKey(did), log.child({ component: "repo" }));
+    // Every commit's #commit event is written in the commit's own transaction, then announced to every node.
+    repo.transactor.onCommit(async (tx, c) => {
+      const blocks = await commitDiffCar(c);
+      await sequencer.sequenceCommit(tx, { repo: c.did, commit: c.cid, rev: c.rev, since: c.since, blocks, ops: c.ops, prevData: c.prevData });
+    });
+    repo.transactor.afterCommit(() => sequencer.announce());
+    const stopSweeper = startSweeper(blobService, log.child({ component: "blob-sweeper" }));
+    closers.push({ name: "blob-sweeper", close: async () => stopSweeper() });
+
+    const ctx: AppContext = {
+      config,
+      log,
+      metrics,
+      db,
+      blobs,
+      cache,
+      cached,
+      ...accountServices,
+      methods: overrides.methods ?? allMethods,
+      repo,
+      blobService,
+      rateLimits,
+      sequencer,
+      firehose,
+      handle: (request, peer) => handler(request, peer),
+      close: closeAll,
+    };
+    const handler = createHandler(createApp(ctx), log, metrics, new Set(Object.keys(ctx.methods)), rateLimits);
+    return ctx;
   } catch (err) {
     await closeAll();
     throw err;
   }
-
-  const ctx: AppContext = {
-    config,
-    log,
-    metrics,
-    db,
-    blobs,
-    cache,
-    cached: createCacheAside(cache, config.caching, metrics.registry),
-    methods: overrides.methods ?? allMethods,
-    handle: (request) => handler(request),
-    close: closeAll,
-  };
-  const handler = createHandler(createApp(ctx), log, metrics, new Set(Object.keys(ctx.methods)));
-  return ctx;
 }

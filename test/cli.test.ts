@@ -66,13 +66,14 @@ describe("aurora CLI", () => {
       DATABASE_URL: "postgresql://aurora:db-password-value@db:5432/aurora",
       PDS_BLOBSTORE_S3_BUCKET: "blobs",
       PDS_BLOBSTORE_S3_SECRET_ACCESS_KEY: "s3-secret-value",
+      PDS_RATE_LIMIT_BYPASS_KEY: "bypass-key-value",
     });
     expect(ran.code).toBe(0);
     const printed = JSON.parse(ran.stdout);
     expect(printed.service.publicUrl).toBe("https://pds.example.com");
     expect(printed.db).toMatchObject({ plugin: "db-postgres", url: "postgresql://aurora:[redacted]@db:5432/aurora" });
     expect(printed.blobs).toMatchObject({ plugin: "storage-s3", bucket: "blobs", secretAccessKey: "[redacted]" });
-    for (const secret of ["jwt-secret-value", "admin-password-value", "d".repeat(64), "db-password-value", "s3-secret-value"]) {
+    for (const secret of ["jwt-secret-value", "admin-password-value", "d".repeat(64), "db-password-value", "s3-secret-value", "bypass-key-value"]) {
       expect(ran.stdout).not.toContain(secret);
     }
   });

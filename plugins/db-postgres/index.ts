@@ -5,6 +5,7 @@ import type { DatabasePlugin, Db, DbTransaction } from "@/contracts/db";
 import type { PluginContext } from "@/contracts/plugin";
 import { ChannelHub } from "@/db/channels";
 import { toDbError } from "@/db/errors";
+import { createDbMetrics } from "@/db/metrics";
 import type { DatabaseSchema } from "@/db/schema";
 import { PluginError } from "@/errors";
 import { PostgresJsDialect } from "./driver";
@@ -86,14 +87,18 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     db,
     async init(ctx) {
       log = ctx.log;
+      const metrics = createDbMetrics(ctx.metrics, settings.maxConnections);
       pool = postgresjs(options.url, {
         ...commonOptions(settings.connectTimeout),
         max: settings.maxConnections,
         max_lifetime: settings.maxLifetime,
         idle_timeout: settings.idleTimeout,
         connection: { application_name: "aurora" },
+        // Open connections for aurora_db_connections: postgres.js has no pool statistics of its own.
+        debug: metrics.connectionUsed,
+        onclose: metrics.connectionClosed,
       });
-      kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresJsDialect(pool, toError) });
+      kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new PostgresJsDialect(pool, toError)), log: metrics.log });
       const warm = Math.min(settings.minConnections, settings.maxConnections);
       try {
         // Concurrent queries each take a fresh connection while none is open yet.

@@ -6,6 +6,7 @@ import type { DatabasePlugin, Db, DbTransaction } from "@/contracts/db";
 import type { PluginContext } from "@/contracts/plugin";
 import { ChannelHub } from "@/db/channels";
 import { type DbErrorReason, toDbError } from "@/db/errors";
+import { createDbMetrics } from "@/db/metrics";
 import type { DatabaseSchema } from "@/db/schema";
 import { PluginError } from "@/errors";
 import { BunSqliteDialect } from "./driver";
@@ -63,7 +64,9 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
         database?.close();
         throw new PluginError(NAME, `cannot open ${file}: ${(cause as Error).message}`, { cause });
       }
-      kysely = new Kysely<DatabaseSchema>({ dialect: new BunSqliteDialect(database, toError) });
+      const metrics = createDbMetrics(ctx.metrics, 1);
+      metrics.connectionUsed(0); // the one connection stays open for the plugin's life
+      kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new BunSqliteDialect(database, toError)), log: metrics.log });
     },
     async health() {
       await db().selectNoFrom((eb) => eb.lit(1).as("ok")).execute();

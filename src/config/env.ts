@@ -46,6 +46,12 @@ export function fromEnv(env: Env = process.env): UserConfig {
     },
     identity: { plcUrl: e.str("PDS_DID_PLC_URL") },
     crawlers: env.PDS_CRAWLERS === undefined ? undefined : (e.list("PDS_CRAWLERS") ?? []),
+    firehose: {
+      backfillHours: hoursFromMs(e.int("PDS_REPO_BACKFILL_LIMIT_MS")),
+      maxBufferedEvents: e.int("PDS_FIREHOSE_MAX_BUFFERED_EVENTS"),
+      keepaliveMs: e.int("PDS_FIREHOSE_KEEPALIVE_MS"),
+      pollIntervalMs: e.int("PDS_SEQUENCER_POLL_MS"),
+    },
     appView: appViewUrl && appViewDid ? { url: appViewUrl, did: appViewDid } : undefined,
     log: { level: e.str("LOG_LEVEL") as LogLevel | undefined },
     db: database(e),
@@ -65,11 +71,18 @@ export function fromEnv(env: Env = process.env): UserConfig {
       authenticated: e.int("RATE_LIMIT_AUTHENTICATED"),
       unauthenticated: e.int("RATE_LIMIT_UNAUTHENTICATED"),
       admin: e.int("RATE_LIMIT_ADMIN"),
+      bypassKey: e.str("PDS_RATE_LIMIT_BYPASS_KEY"),
+      bypassIps: e.list("PDS_RATE_LIMIT_BYPASS_IPS"),
     },
   });
 }
 
 type Reader = ReturnType<typeof reader>;
+
+/** The reference PDS gives the backfill window in ms; the config keeps hours. */
+function hoursFromMs(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 3_600_000;
+}
 
 function database(e: Reader): UserConfig["db"] {
   const type = e.oneOf("DATABASE_TYPE", ["sqlite", "postgres"]) ?? "sqlite";

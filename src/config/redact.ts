@@ -25,6 +25,7 @@ export function printableConfig(config: ResolvedConfig): Record<string, unknown>
         config.secrets[k] ? REDACTED : config.service.devMode ? "(generated on first start)" : "(missing)",
       ]),
     ),
+    rateLimit: { ...config.rateLimit, bypassKey: config.rateLimit.bypassKey ? REDACTED : undefined },
     db: plugin(config.db),
     blobs: plugin(config.blobs),
     cache: plugin(config.cache),

@@ -20,7 +20,7 @@ describe("resolveConfig", () => {
     expect(config.identity.plcUrl).toBe("https://plc.directory");
     expect([config.db.name, config.blobs.name, config.cache.name]).toEqual(["db-sqlite", "storage-disk", "cache-memory"]);
     expect(config.caching).toEqual({ enabled: true, defaultTtl: 300, didDocTtl: 3600, handleTtl: 1800, sessionTtl: 600, repoTtl: 300 });
-    expect(config.rateLimit).toEqual({ enabled: true, distributed: false, authenticated: 6000, unauthenticated: 600, admin: 60000 });
+    expect(config.rateLimit).toMatchObject({ enabled: true, distributed: false, authenticated: 6000, unauthenticated: 600, admin: 60000 });
   });
 
   test.each([

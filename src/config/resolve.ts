@@ -7,6 +7,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { PLUGIN_KINDS } from "@/contracts/plugin";
 import { ConfigError } from "@/errors";
 import type { LogLevel } from "@/log";
+import { type RateLimitSettings, resolveRateLimit } from "@/rate-limit/settings";
 import { disk } from "@plugins/storage-disk";
 import { sqlite } from "@plugins/db-sqlite";
 import { type UserConfig, UserConfigSchema } from "./schema";
@@ -28,13 +29,14 @@ export type ResolvedConfig = DeepReadonly<{
   secrets: Partial<Secrets>;
   identity: { plcUrl: string };
   crawlers: string[];
+  firehose: Required<NonNullable<UserConfig["firehose"]>>;
   appView: { url: string; did: string } | undefined;
   log: { level: LogLevel };
   db: DatabasePlugin;
   blobs: BlobStorePlugin;
   cache: CachePlugin;
   caching: Required<NonNullable<UserConfig["caching"]>>;
-  rateLimit: Required<NonNullable<UserConfig["rateLimit"]>>;
+  rateLimit: RateLimitSettings;
 }>;
 
 /** A resolved config whose secrets are all present: what the server runs with. */
@@ -70,6 +72,12 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     secrets: { ...user.secrets },
     identity: { plcUrl: trimSlash(user.identity?.plcUrl ?? "https://plc.directory") },
     crawlers: (user.crawlers ?? []).map(trimSlash),
+    firehose: {
+      backfillHours: user.firehose?.backfillHours ?? 72,
+      maxBufferedEvents: user.firehose?.maxBufferedEvents ?? 500,
+      keepaliveMs: user.firehose?.keepaliveMs ?? 30_000,
+      pollIntervalMs: user.firehose?.pollIntervalMs ?? 1000,
+    },
     appView: user.appView ? { url: trimSlash(user.appView.url), did: user.appView.did } : undefined,
     log: { level: user.log?.level ?? "info" },
     db: user.db ?? sqlite(),
@@ -83,13 +91,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       sessionTtl: user.caching?.sessionTtl ?? 600,
       repoTtl: user.caching?.repoTtl ?? 300,
     },
-    rateLimit: {
-      enabled: user.rateLimit?.enabled ?? true,
-      distributed: user.rateLimit?.distributed ?? false,
-      authenticated: user.rateLimit?.authenticated ?? 6000,
-      unauthenticated: user.rateLimit?.unauthenticated ?? 600,
-      admin: user.rateLimit?.admin ?? 60_000,
-    },
+    rateLimit: resolveRateLimit(user.rateLimit),
   };
   if (config.rateLimit.distributed && !config.cache.shared) {
     throw new ConfigError(

@@ -3,6 +3,7 @@ import { BLOB_STORE_METHODS, type BlobStorePlugin } from "@/contracts/blob-store
 import { CACHE_METHODS, type CachePlugin } from "@/contracts/cache";
 import { DATABASE_METHODS, type DatabasePlugin } from "@/contracts/db";
 import { LOG_LEVELS } from "@/log";
+import { ALGORITHMS, KEY_KINDS } from "@/rate-limit/types";
 
 /**
  * The schema of `aurora.config.ts`. Everything is optional: `resolveConfig`
@@ -88,17 +89,80 @@ export const CachingSchema = Type.Object({
   repoTtl: Type.Optional(seconds),
 }, strict);
 
+const algorithm = Type.Union(ALGORITHMS.map((a) => Type.Literal(a)));
+const ipList = Type.Array(Type.String({ minLength: 1, description: "an IP address or CIDR range" }));
+
+export const RateLimitRuleSchema = Type.Object({
+  /** What the rule counts by: "ip", "did", "did-ip", "identifier-ip" (createSession's body) or "email-ip". */
+  key: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
+  /** Every limit must allow a request (e.g. 30 per 5 minutes and 300 per day). */
+  limits: Type.Array(
+    Type.Object({
+      /** Points per window. */
+      limit: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+      /** Window length in milliseconds (at most 7 days). */
+      windowMs: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 * 1000 }),
+      /** @default "fixed-window" */
+      algorithm: Type.Optional(algorithm),
+    }, strict),
+    { minItems: 1 },
+  ),
+}, strict);
+
 export const RateLimitSchema = Type.Object({
-  /** Enforce rate limits. @default true */
+  /** Enforce rate limits (PDS_RATE_LIMITS_ENABLED). @default true */
   enabled: Type.Optional(Type.Boolean()),
   /** Share counters through the cache plugin (RATE_LIMIT_DISTRIBUTED). @default false */
   distributed: Type.Optional(Type.Boolean()),
   /** Requests per minute per DID (RATE_LIMIT_AUTHENTICATED). @default 6000 */
-  authenticated: Type.Optional(Type.Integer({ minimum: 1 })),
+  authenticated: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   /** Requests per minute per client IP (RATE_LIMIT_UNAUTHENTICATED). @default 600 */
-  unauthenticated: Type.Optional(Type.Integer({ minimum: 1 })),
+  unauthenticated: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   /** Requests per minute for admin calls (RATE_LIMIT_ADMIN). @default 60000 */
-  admin: Type.Optional(Type.Integer({ minimum: 1 })),
+  admin: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+  /** Algorithm of the three per-minute tiers. @default "fixed-window" */
+  tierAlgorithm: Type.Optional(algorithm),
+  /**
+   * Per-route rules by name, merged over the built-in ones (src/rate-limit/rules.ts:
+   * create-session, create-account, repo-write, upload-blob, update-handle,
+   * request-password-reset, reset-password); a rule given here replaces the built-in of that name.
+   * @default the reference PDS's limits
+   */
+  rules: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]*$" }), RateLimitRuleSchema)),
+  /**
+   * Rules each XRPC method counts against, by NSID, merged over the built-in table; `[]` lifts a method's rules.
+   * `points` is what one request costs (repo writes: create 3, update 2, delete 1).
+   * @default the reference PDS's table
+   */
+  routes: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: "^[a-zA-Z][a-zA-Z0-9-]*(\\.[a-zA-Z0-9-]+)+$" }),
+      Type.Array(Type.Object({ rule: Type.String({ minLength: 1 }), points: Type.Optional(Type.Integer({ minimum: 1 })) }, strict)),
+    ),
+  ),
+  /**
+   * Peers whose X-Forwarded-For / X-Real-IP are believed (addresses or CIDR ranges, e.g. your nginx).
+   * @default loopback, private and link-local ranges, like the reference PDS
+   */
+  trustedProxies: Type.Optional(ipList),
+  /** Requests with this value in the `x-ratelimit-bypass` header skip every limit (PDS_RATE_LIMIT_BYPASS_KEY). */
+  bypassKey: Type.Optional(Type.String({ minLength: 16 })),
+  /** Client IPs or ranges that skip every limit (PDS_RATE_LIMIT_BYPASS_IPS). @default [] */
+  bypassIps: Type.Optional(ipList),
+}, strict);
+
+export const FirehoseSchema = Type.Object({
+  /**
+   * How far back a subscribeRepos cursor may reach, in hours; an older cursor gets an OutdatedCursor
+   * `#info` and starts at the window's edge (PDS_REPO_BACKFILL_LIMIT_MS, in ms). @default 72
+   */
+  backfillHours: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  /** Live events one subscriber may have waiting before it is closed with ConsumerTooSlow (PDS_FIREHOSE_MAX_BUFFERED_EVENTS). @default 500 */
+  maxBufferedEvents: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Milliseconds between WebSocket pings; a subscriber that has not answered the previous ping is cut (PDS_FIREHOSE_KEEPALIVE_MS). @default 30000 */
+  keepaliveMs: Type.Optional(Type.Integer({ minimum: 50 })),
+  /** Milliseconds between reads of the event table when no notification arrives: the fallback (PDS_SEQUENCER_POLL_MS). @default 1000 */
+  pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10 })),
 }, strict);
 
 export const UserConfigSchema = Type.Object(
@@ -115,6 +179,8 @@ export const UserConfigSchema = Type.Object(
     ),
     /** Relays told to crawl us after new events (PDS_CRAWLERS). @default [] */
     crawlers: Type.Optional(Type.Array(httpUrl)),
+    /** subscribeRepos: backfill window, per-subscriber buffer, keepalive, polling. */
+    firehose: Type.Optional(FirehoseSchema),
     /** AppView that app.bsky.* calls are proxied to (PDS_BSKY_APP_VIEW_URL / _DID). */
     appView: Type.Optional(Type.Object({ url: httpUrl, did: Type.String({ pattern: "^did:" }) }, strict)),
     log: Type.Optional(

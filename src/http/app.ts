@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import type { AppContext } from "@/context";
+import { serviceDidDocument } from "@/identity/service-did";
 import { VERSION } from "@/version";
 import { checkReadiness } from "./health";
 import { errorResponse, json } from "./respond";
@@ -34,6 +35,18 @@ export function createApp(ctx: AppContext) {
     .get("/metrics", async () => {
       const body = await ctx.metrics.registry.metrics();
       return new Response(body, { headers: { "content-type": ctx.metrics.registry.contentType } });
+    })
+    // Handle verification over HTTPS for hosted handles: the handle is the Host this request was sent to.
+    .get("/.well-known/atproto-did", async ({ request }) => {
+      // Bun builds request.url from the Host header.
+      const host = new URL(request.url).hostname.toLowerCase();
+      const ours = ctx.config.service.handleDomains.some((d) => host.endsWith(d));
+      const account = ours ? await ctx.accounts.getAccount(host) : undefined;
+      return account ? text(account.did) : text("User not found", 404);
+    })
+    .get("/.well-known/did.json", () => {
+      const doc = serviceDidDocument(ctx.config.service);
+      return doc ? json(doc) : json({ error: "NotFound", message: "Not Found" }, 404);
     });
 
   for (const [nsid, method] of Object.entries(ctx.methods)) {
@@ -48,6 +61,6 @@ export function createApp(ctx: AppContext) {
   return app;
 }
 
-function text(body: string): Response {
-  return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
+function text(body: string, status = 200): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }

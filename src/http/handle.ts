@@ -1,16 +1,25 @@
 import type { Elysia } from "elysia";
 import type { Logger } from "@/log";
+import type { RateLimits } from "@/rate-limit/limiter";
 import type { Metrics } from "./metrics";
 import { errorResponse } from "./respond";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * The server's fetch function: wraps the Elysia app with a request id, one
- * JSON log line and the HTTP metrics per request. Route labels come from the
- * registered routes (exact paths) and XRPC NSIDs, never from raw URLs.
+ * The server's fetch function: wraps the Elysia app with a request id, rate
+ * limits (before the app, so every request counts, refused ones included in
+ * the log and metrics), one JSON log line and the HTTP metrics per request.
+ * Route labels come from the registered routes (exact paths) and XRPC
+ * NSIDs, never from raw URLs.
  */
-export function createHandler(app: Elysia<any, any, any, any, any, any, any>, log: Logger, metrics: Metrics, nsids: ReadonlySet<string>) {
+export function createHandler(
+  app: Elysia<any, any, any, any, any, any, any>,
+  log: Logger,
+  metrics: Metrics,
+  nsids: ReadonlySet<string>,
+  rateLimits: RateLimits,
+) {
   const exact = new Set(app.routes.map((r) => r.path).filter((p) => !p.includes(":") && !p.includes("*")));
 
   const routeOf = (path: string): string => {
@@ -21,13 +30,13 @@ export function createHandler(app: Elysia<any, any, any, any, any, any, any>, lo
     return exact.has(path) ? path : "unmatched";
   };
 
-  return async function handle(request: Request): Promise<Response> {
+  return async function handle(request: Request, peer?: string): Promise<Response> {
     const start = performance.now();
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     let response: Response;
     try {
-      response = await app.handle(request);
+      response = await rateLimits.apply(request, peer, () => app.handle(request));
     } catch (err) {
       response = errorResponse(err, log);
     }

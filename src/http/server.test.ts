@@ -46,7 +46,7 @@ test("shutdown is bounded: a request that outlives the timeout is cut", async ()
     await Bun.sleep(50);
     const started = performance.now();
     expect(await server.shutdown()).toBe(false);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(await pending).toBeInstanceOf(Error);
   } finally {
     await ctx.close();

@@ -19,11 +19,20 @@ export function listen(ctx: AppContext, port = ctx.config.service.port): Running
     port,
     hostname: service.bind,
     maxRequestBodySize: Math.max(service.blobUploadLimit, service.maxJsonBodyBytes) + BODY_SLACK_BYTES,
-    fetch: ctx.handle,
+    // The peer address feeds rate limiting by client IP (and decides whether forwarding headers are believed).
+    fetch: (request, server) => {
+      // subscribeRepos WebSocket upgrades go to the firehose, everything else to the app.
+      const firehose = ctx.firehose.upgrade(request, server);
+      if (firehose === "upgraded") return undefined;
+      return firehose ?? ctx.handle(request, server.requestIP(request)?.address);
+    },
+    websocket: ctx.firehose.websocket,
   });
   return {
     port: server.port ?? port,
     async shutdown() {
+      // Firehose subscribers never finish by themselves: tell them we are going away (1001) so they reconnect elsewhere.
+      await ctx.firehose.close();
       const drained = await Promise.race([
         server.stop(false).then(() => true),
         Bun.sleep(service.shutdownTimeoutMs).then(() => false),

@@ -1,7 +1,7 @@
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { AppContext } from "@/context";
-import { AuthRequiredError, InvalidRequestError, MethodNotImplementedError, PayloadTooLargeError } from "@/errors";
+import { InvalidRequestError, MethodNotImplementedError, PayloadTooLargeError } from "@/errors";
 import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
 import { json } from "./respond";
 
@@ -13,11 +13,11 @@ export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod
   if (verb !== expected) {
     throw new InvalidRequestError(`Incorrect HTTP method (${request.method}) for ${nsid}: expected ${expected}`);
   }
+  // Credentials first: a caller who may not call the method does not get its body read.
+  const auth = await ctx.auth.verify(method.auth ?? "none", request);
   const params = method.params ? decodeParams(method.params, new URL(request.url).searchParams) : {};
   const input = method.input ? await readJsonInput(request, method.input, ctx.config.service.maxJsonBodyBytes) : undefined;
-  // Token verification arrives with the account issue; until then nothing that needs a caller may run.
-  if (method.auth && method.auth !== "none" && method.auth !== "optional") throw new AuthRequiredError();
-  return toResponse(await method.handler({ ctx, params, input, auth: null, request }));
+  return toResponse(await method.handler({ ctx, params, input, auth, request }));
 }
 
 export function unknownMethod(nsid: string): never {

@@ -1,10 +1,72 @@
 import type { XrpcMethod } from "./method";
+import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
+import resolveHandle from "./com/atproto/identity/resolveHandle";
+import updateHandle from "./com/atproto/identity/updateHandle";
+import applyWrites from "./com/atproto/repo/applyWrites";
+import createRecord from "./com/atproto/repo/createRecord";
+import deleteRecord from "./com/atproto/repo/deleteRecord";
+import describeRepo from "./com/atproto/repo/describeRepo";
+import getRecord from "./com/atproto/repo/getRecord";
+import listRecords from "./com/atproto/repo/listRecords";
+import putRecord from "./com/atproto/repo/putRecord";
+import uploadBlob from "./com/atproto/repo/uploadBlob";
+import createAccount from "./com/atproto/server/createAccount";
+import createAppPassword from "./com/atproto/server/createAppPassword";
+import createInviteCode from "./com/atproto/server/createInviteCode";
+import createInviteCodes from "./com/atproto/server/createInviteCodes";
+import createSession from "./com/atproto/server/createSession";
+import deleteSession from "./com/atproto/server/deleteSession";
 import describeServer from "./com/atproto/server/describeServer";
+import getAccountInviteCodes from "./com/atproto/server/getAccountInviteCodes";
+import getSession from "./com/atproto/server/getSession";
+import listAppPasswords from "./com/atproto/server/listAppPasswords";
+import refreshSession from "./com/atproto/server/refreshSession";
+import revokeAppPassword from "./com/atproto/server/revokeAppPassword";
+import getBlob from "./com/atproto/sync/getBlob";
+import getBlocks from "./com/atproto/sync/getBlocks";
+import getLatestCommit from "./com/atproto/sync/getLatestCommit";
+import syncGetRecord from "./com/atproto/sync/getRecord";
+import getRepo from "./com/atproto/sync/getRepo";
+import getRepoStatus from "./com/atproto/sync/getRepoStatus";
+import listBlobs from "./com/atproto/sync/listBlobs";
+import listRepos from "./com/atproto/sync/listRepos";
+import subscribeRepos from "./com/atproto/sync/subscribeRepos";
 
 /**
  * Every XRPC method Aurora serves, by NSID: the whole API surface on one
  * screen. Handler files live at the NSID's path under src/xrpc/.
  */
 export const methods: Readonly<Record<string, XrpcMethod>> = {
+  "com.atproto.identity.getRecommendedDidCredentials": getRecommendedDidCredentials,
+  "com.atproto.identity.resolveHandle": resolveHandle,
+  "com.atproto.identity.updateHandle": updateHandle,
+  "com.atproto.repo.applyWrites": applyWrites,
+  "com.atproto.repo.createRecord": createRecord,
+  "com.atproto.repo.deleteRecord": deleteRecord,
+  "com.atproto.repo.describeRepo": describeRepo,
+  "com.atproto.repo.getRecord": getRecord,
+  "com.atproto.repo.listRecords": listRecords,
+  "com.atproto.repo.putRecord": putRecord,
+  "com.atproto.repo.uploadBlob": uploadBlob,
+  "com.atproto.server.createAccount": createAccount,
+  "com.atproto.server.createAppPassword": createAppPassword,
+  "com.atproto.server.createInviteCode": createInviteCode,
+  "com.atproto.server.createInviteCodes": createInviteCodes,
+  "com.atproto.server.createSession": createSession,
+  "com.atproto.server.deleteSession": deleteSession,
   "com.atproto.server.describeServer": describeServer,
+  "com.atproto.server.getAccountInviteCodes": getAccountInviteCodes,
+  "com.atproto.server.getSession": getSession,
+  "com.atproto.server.listAppPasswords": listAppPasswords,
+  "com.atproto.server.refreshSession": refreshSession,
+  "com.atproto.server.revokeAppPassword": revokeAppPassword,
+  "com.atproto.sync.getBlob": getBlob,
+  "com.atproto.sync.getBlocks": getBlocks,
+  "com.atproto.sync.getLatestCommit": getLatestCommit,
+  "com.atproto.sync.getRecord": syncGetRecord,
+  "com.atproto.sync.getRepo": getRepo,
+  "com.atproto.sync.getRepoStatus": getRepoStatus,
+  "com.atproto.sync.listBlobs": listBlobs,
+  "com.atproto.sync.listRepos": listRepos,
+  "com.atproto.sync.subscribeRepos": subscribeRepos,
 };

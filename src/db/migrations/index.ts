@@ -1,4 +1,5 @@
 import { initial } from "./001-initial";
+import { repoIndexes } from "./002-repo-indexes";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -10,4 +11,5 @@ export type { Migration } from "./types";
  */
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [
   ["001-initial", initial],
+  ["002-repo-indexes", repoIndexes],
 ];

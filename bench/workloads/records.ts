@@ -1,0 +1,68 @@
+import { runLoad } from "../lib/load";
+import { type Account, ensureOk, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
+import type { Server } from "../targets/server";
+import { type LoadLimits, type Measured, measured } from "./measure";
+
+export const COLLECTION = "app.bsky.feed.post";
+
+export interface RecordRef {
+  did: string;
+  rkey: string;
+}
+
+/** A small post, like most records on the network. */
+export function postRecord(i: number): Record<string, string> {
+  return { $type: COLLECTION, text: `bench post ${i}: the quick brown fox jumps over the lazy dog`, createdAt: new Date().toISOString() };
+}
+
+/** createRecord round-robin over the accounts; bodies and headers built before the clock starts. */
+export async function createRecords(server: Server, accounts: Account[], limits: LoadLimits): Promise<{ result: Measured; refs: RecordRef[] }> {
+  const url = xrpcUrl(server.url, "com.atproto.repo.createRecord");
+  const headers = accounts.map((a) => ({ authorization: a.authorization, "content-type": "application/json" }));
+  const bodies = Array.from({ length: limits.maxRequests }, (_, i) =>
+    JSON.stringify({ repo: accounts[i % accounts.length]!.did, collection: COLLECTION, record: postRecord(i) }),
+  );
+  const refs: RecordRef[] = [];
+  const result = await measured(server.pid, () =>
+    runLoad({
+      ...limits,
+      async send(i) {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: headers[i % headers.length]!,
+          body: bodies[i]!,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        const { uri } = (await (await ensureOk(res, "createRecord")).json()) as { uri: string };
+        const [did, , rkey] = uri.slice("at://".length).split("/");
+        refs.push({ did: did!, rkey: rkey! });
+      },
+    }),
+  );
+  return { result, refs };
+}
+
+/** getRecord over records created earlier, unauthenticated as an AppView or browser would read them. */
+export function getRecords(server: Server, refs: RecordRef[], limits: LoadLimits): Promise<Measured> {
+  if (refs.length === 0) throw new Error("getRecord needs records: run createRecord first");
+  const urls = refs.map((r) => xrpcUrl(server.url, "com.atproto.repo.getRecord", { repo: r.did, collection: COLLECTION, rkey: r.rkey }));
+  return readLoad(server, urls, limits, "getRecord");
+}
+
+/** listRecords, the first page of 50, for each account in turn. */
+export function listRecords(server: Server, accounts: Account[], limits: LoadLimits): Promise<Measured> {
+  const urls = accounts.map((a) => xrpcUrl(server.url, "com.atproto.repo.listRecords", { repo: a.did, collection: COLLECTION, limit: 50 }));
+  return readLoad(server, urls, limits, "listRecords");
+}
+
+function readLoad(server: Server, urls: string[], limits: LoadLimits, what: string): Promise<Measured> {
+  return measured(server.pid, () =>
+    runLoad({
+      ...limits,
+      async send(i) {
+        const res = await fetch(urls[i % urls.length]!, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        await (await ensureOk(res, what)).arrayBuffer();
+      },
+    }),
+  );
+}

@@ -1,0 +1,129 @@
+import { parseDidKey } from "@atproto/crypto";
+import type { DidDocument } from "@atproto/common-web";
+import { isUniqueViolation } from "@/db/errors";
+import { InvalidRequestError } from "@/errors";
+import { createRepo } from "@/repo/create";
+import type { AccountDeps } from "./deps";
+import { validateRequestedHandle } from "./handle";
+import { assertInviteAvailable, consumeInvite } from "./invites";
+import { hashPassword } from "./passwords";
+import { accountByEmail, accountByHandle } from "./store";
+
+/** com.atproto.server.createAccount input. */
+export interface CreateAccountInput {
+  handle: string;
+  email?: string;
+  password?: string;
+  inviteCode?: string;
+  recoveryKey?: string;
+  did?: string;
+  plcOp?: unknown;
+}
+
+export interface CreatedAccount {
+  did: string;
+  handle: string;
+  accessJwt: string;
+  refreshJwt: string;
+  didDoc?: DidDocument;
+}
+
+// Deliberately loose: one @, something on both sides, a dot in the domain. Deliverability is the mail server's call.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Sign up: check the input, create the DID on the PLC directory (genesis
+ * operation signed by the server's rotation key), then in ONE transaction
+ * take the invite, insert the account with its sealed signing key, create the
+ * repository with its empty signed commit and open the first session. If the
+ * transaction fails after the PLC accepted the DID, the DID is left unused.
+ */
+export async function createAccount(deps: AccountDeps, input: CreateAccountInput): Promise<CreatedAccount> {
+  const { service } = deps.config;
+  const db = deps.db.db();
+  if (input.did !== undefined) throw new InvalidRequestError('Unsupported input: "did" (account migration is not supported yet)');
+  if (input.plcOp !== undefined) throw new InvalidRequestError('Unsupported input: "plcOp"');
+  if (service.inviteRequired && !input.inviteCode) throw new InvalidRequestError("No invite code provided", "InvalidInviteCode");
+  if (!input.email) throw new InvalidRequestError("Email is required");
+  const email = input.email.trim().toLowerCase();
+  if (!EMAIL.test(email) || email.length > 254) throw new InvalidRequestError("This email address is not supported, please use a different email.");
+  const handle = validateRequestedHandle(input.handle, service.handleDomains, { external: false });
+  if (input.recoveryKey !== undefined) assertDidKey(input.recoveryKey);
+
+  // Early answers for the common refusals; the unique indexes and the invite lock decide races.
+  if (await accountByHandle(db, handle)) throw handleTaken(handle);
+  if (await accountByEmail(db, email)) throw emailTaken(email);
+  if (input.inviteCode) await assertInviteAvailable(db, input.inviteCode);
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+
+  const keypair = await deps.vault.generate();
+  const did = await deps.plc.createDid({
+    signingKey: keypair.did(),
+    handle,
+    pds: service.publicUrl,
+    // The user's recovery key first: it outranks the server's key for 72 h after a server-signed change.
+    rotationKeys: [...(input.recoveryKey ? [input.recoveryKey] : []), deps.rotationKey.did()],
+    signer: deps.rotationKey,
+  });
+  const sealed = await deps.vault.seal(did, keypair);
+
+  let tokens;
+  try {
+    tokens = await deps.db.transaction(async (tx) => {
+      if (input.inviteCode) {
+        await deps.db.lock(tx, `invite:${input.inviteCode}`);
+        await consumeInvite(tx, input.inviteCode, did);
+      }
+      await tx
+        .insertInto("account")
+        .values({
+          did,
+          handle,
+          email,
+          email_confirmed_at: null,
+          password_hash: passwordHash,
+          signing_key: sealed,
+          created_at: new Date().toISOString(),
+          deactivated_at: null,
+          delete_after: null,
+          takedown_ref: null,
+        })
+        .execute();
+      const repo = await createRepo(tx, did, keypair);
+      const session = await deps.sessions.open(did, null, tx);
+      // Last, as the sequencer asks: its lock is held until this transaction commits.
+      await deps.sequencer.sequenceIdentity(tx, did, handle);
+      await deps.sequencer.sequenceAccount(tx, did, true);
+      await deps.sequencer.sequenceSync(tx, did, repo.cid, repo.rev, repo.car);
+      return session;
+    });
+    deps.sequencer.announce();
+  } catch (err) {
+    deps.log.warn("account creation failed after its DID was registered", { did, handle, err });
+    if (isUniqueViolation(err)) throw (await accountByHandle(db, handle)) ? handleTaken(handle) : emailTaken(email);
+    throw err;
+  }
+
+  // The document as the directory now serves it; this also primes the cache. Its absence is not fatal.
+  const didDoc = await deps.identity.resolveDid(did, { forceRefresh: true }).catch((err) => {
+    deps.log.warn("could not read back a new DID document", { did, err });
+    return null;
+  });
+  return { did, handle, ...tokens, ...(didDoc ? { didDoc } : {}) };
+}
+
+function assertDidKey(key: string): void {
+  try {
+    parseDidKey(key);
+  } catch {
+    throw new InvalidRequestError("recoveryKey must be a did:key");
+  }
+}
+
+function handleTaken(handle: string): InvalidRequestError {
+  return new InvalidRequestError(`Handle already taken: ${handle}`, "HandleNotAvailable");
+}
+
+function emailTaken(email: string): InvalidRequestError {
+  return new InvalidRequestError(`Email already taken: ${email}`);
+}

@@ -1,0 +1,24 @@
+import type { Secp256k1Keypair } from "@atproto/crypto";
+import type { SessionStore } from "@/auth/sessions";
+import type { RunConfig } from "@/config/resolve";
+import type { DatabasePlugin } from "@/contracts/db";
+import type { PlcClient } from "@/identity/plc";
+import type { IdentityResolver } from "@/identity/resolver";
+import type { Logger } from "@/log";
+import type { Sequencer } from "@/sequencer/sequencer";
+import type { SigningKeyVault } from "./signing-keys";
+
+/** What the account operations work with; built once by `createAccountServices`. */
+export interface AccountDeps {
+  readonly config: RunConfig;
+  readonly db: DatabasePlugin;
+  readonly identity: IdentityResolver;
+  readonly plc: PlcClient;
+  /** The server's PLC rotation key: signs genesis and update operations. */
+  readonly rotationKey: Secp256k1Keypair;
+  readonly vault: SigningKeyVault;
+  readonly sessions: SessionStore;
+  /** Account creation and handle changes emit their firehose events in their own transactions. */
+  readonly sequencer: Sequencer;
+  readonly log: Logger;
+}

@@ -1,0 +1,74 @@
+import type { Keypair } from "@atproto/crypto";
+import { InvalidRequestError } from "@/errors";
+import { type AppPasswordView, type CreatedAppPassword, createAppPassword, listAppPasswords, revokeAppPassword } from "./app-passwords";
+import { type CreateAccountInput, type CreatedAccount, createAccount } from "./create";
+import type { AccountDeps } from "./deps";
+import { type HandleChange, recommendedDidCredentials, resolveHandle, updateHandle } from "./identity";
+import { type InviteCodeView, accountInviteCodes, createInviteCodes } from "./invites";
+import { type SessionOutput, type SessionView, getSession, login, refresh } from "./sessions";
+import { type AccountRow, accountByDid, accountByHandle } from "./store";
+
+/**
+ * Accounts: sign-up, log-in and sessions, app passwords, invite codes and
+ * handles. The XRPC handlers call these; so does the rest of the server
+ * (repo writes need `signingKey`). No HTTP here.
+ */
+export interface AccountService {
+  createAccount(input: CreateAccountInput): Promise<CreatedAccount>;
+  /** Log in by handle, email or DID; 401 AuthenticationRequired on a bad identifier or password. */
+  createSession(identifier: string, password: string): Promise<SessionOutput>;
+  /** Rotate the refresh token `tokenId` (the caller's verified `jti`). */
+  refreshSession(tokenId: string): Promise<SessionOutput>;
+  /** Revoke the refresh token `tokenId` and the access tokens of its session. */
+  deleteSession(tokenId: string): Promise<void>;
+  getSession(did: string): Promise<SessionView>;
+  /** The hosted account, by DID or handle (any case). */
+  getAccount(handleOrDid: string): Promise<AccountRow | undefined>;
+  /** The account's signing key, opened from its sealed form. Throws 400 InvalidRequest for an unknown DID. */
+  signingKey(did: string): Promise<Keypair>;
+  createAppPassword(did: string, name: string, privileged: boolean): Promise<CreatedAppPassword>;
+  listAppPasswords(did: string): Promise<AppPasswordView[]>;
+  revokeAppPassword(did: string, name: string): Promise<void>;
+  /** Admin-made codes; `forAccounts` defaults to `["admin"]`. */
+  createInviteCodes(opts: { codeCount: number; useCount: number; forAccounts?: readonly string[] }): Promise<{ account: string; codes: string[] }[]>;
+  getAccountInviteCodes(did: string, opts: { includeUsed: boolean }): Promise<InviteCodeView[]>;
+  /** Hosted handles from the database, others through the identity resolver. */
+  resolveHandle(handle: string): Promise<string | null>;
+  updateHandle(did: string, handle: string): Promise<HandleChange>;
+  recommendedDidCredentials(did: string): ReturnType<typeof recommendedDidCredentials>;
+}
+
+export function createAccountService(deps: AccountDeps): AccountService {
+  const db = () => deps.db.db();
+  return {
+    createAccount: (input) => createAccount(deps, input),
+    createSession: (identifier, password) => login(deps, identifier, password),
+    refreshSession: (tokenId) => refresh(deps, tokenId),
+    deleteSession: (tokenId) => deps.sessions.revoke(tokenId),
+    getSession: (did) => getSession(deps, did),
+    getAccount: (handleOrDid) => (handleOrDid.startsWith("did:") ? accountByDid(db(), handleOrDid) : accountByHandle(db(), handleOrDid)),
+    async signingKey(did) {
+      const row = await db().selectFrom("account").select("signing_key").where("did", "=", did).executeTakeFirst();
+      if (!row) throw new InvalidRequestError(`Could not find account: ${did}`, "AccountNotFound");
+      return deps.vault.open(did, row.signing_key);
+    },
+    createAppPassword: (did, name, privileged) => createAppPassword(deps, did, name, privileged),
+    listAppPasswords: (did) => listAppPasswords(deps, did),
+    revokeAppPassword: (did, name) => revokeAppPassword(deps, did, name),
+    createInviteCodes: ({ codeCount, useCount, forAccounts }) =>
+      createInviteCodes(db(), {
+        hostname: deps.config.service.hostname,
+        forAccounts: forAccounts && forAccounts.length > 0 ? forAccounts : ["admin"],
+        codeCount,
+        useCount,
+        createdBy: "admin",
+      }),
+    async getAccountInviteCodes(did, { includeUsed }) {
+      const codes = await accountInviteCodes(db(), did);
+      return codes.filter((c) => !c.disabled && (includeUsed || c.uses.length < c.available));
+    },
+    resolveHandle: (handle) => resolveHandle(deps, handle),
+    updateHandle: (did, handle) => updateHandle(deps, did, handle),
+    recommendedDidCredentials: (did) => recommendedDidCredentials(deps, did),
+  };
+}

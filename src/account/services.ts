@@ -1,0 +1,67 @@
+import { Secp256k1Keypair } from "@atproto/crypto";
+import { type AuthVerifier, createAuthVerifier } from "@/auth/verifier";
+import { createSessionStore } from "@/auth/sessions";
+import { createTokenSigner } from "@/auth/tokens";
+import type { CacheAside } from "@/cache/aside";
+import type { RunConfig } from "@/config/resolve";
+import type { CachePlugin } from "@/contracts/cache";
+import type { DatabasePlugin } from "@/contracts/db";
+import { createDidResolver } from "@/identity/did-resolver";
+import { createHandleResolver } from "@/identity/handle-resolver";
+import { createPlcClient } from "@/identity/plc";
+import { type IdentityResolver, createIdentityResolver } from "@/identity/resolver";
+import type { Logger } from "@/log";
+import type { Sequencer } from "@/sequencer/sequencer";
+import { type AccountService, createAccountService } from "./service";
+import { createSigningKeyVault } from "./signing-keys";
+
+export interface AccountServices {
+  readonly identity: IdentityResolver;
+  readonly accounts: AccountService;
+  readonly auth: AuthVerifier;
+}
+
+/**
+ * Build identity resolution, accounts and request authentication over the
+ * initialised backends. Session lookups go through the cache only when the
+ * cache is as shared as the database: a per-process cache in front of a
+ * database that several nodes share could keep a session revoked on another
+ * node alive until its TTL.
+ */
+export async function createAccountServices(deps: {
+  config: RunConfig;
+  db: DatabasePlugin;
+  cache: CachePlugin;
+  cached: CacheAside;
+  sequencer: Sequencer;
+  log: Logger;
+}): Promise<AccountServices> {
+  const { config, db, cached } = deps;
+  const allowPrivate = config.service.devMode;
+  const plc = createPlcClient(config.identity.plcUrl);
+  const identity = createIdentityResolver({
+    cached,
+    resolveDid: createDidResolver({ plc, allowPrivate }),
+    resolveHandle: createHandleResolver({ allowPrivate }),
+  });
+  const tokens = createTokenSigner(config.secrets.jwtSecret, config.service.did);
+  const sessions = createSessionStore({
+    db: () => db.db(),
+    transaction: (fn) => db.transaction(fn),
+    tokens,
+    cached,
+    cacheLookups: deps.cache.shared || !db.shared,
+  });
+  const accounts = createAccountService({
+    config,
+    db,
+    identity,
+    plc,
+    rotationKey: await Secp256k1Keypair.import(config.secrets.plcRotationKeyHex, { exportable: true }),
+    vault: createSigningKeyVault(config.secrets.plcRotationKeyHex),
+    sessions,
+    sequencer: deps.sequencer,
+    log: deps.log.child({ service: "account" }),
+  });
+  return { identity, accounts, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword }) };
+}

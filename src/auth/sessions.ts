@@ -1,0 +1,178 @@
+import { randomBytes } from "node:crypto";
+import type { CacheAside } from "@/cache/aside";
+import type { Db, DbTransaction } from "@/contracts/db";
+import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
+
+/** How long a rotated refresh token keeps working, for a client that lost the answer to its refresh. */
+export const REFRESH_GRACE_MS = 10 * 60 * 1000;
+
+/** Rotations within one grace window that a logout follows back; more would need a client refreshing in a tight loop. */
+const MAX_CHAIN = 16;
+
+export interface SessionTokens {
+  accessJwt: string;
+  refreshJwt: string;
+}
+
+/** The app password a session was opened with, or null for a full (password) session. */
+export type AppPasswordGrant = { name: string; privileged: boolean } | null;
+
+/** A live session as access-token checks see it. */
+export interface SessionInfo {
+  did: string;
+  appPasswordName: string | null;
+  /** ISO time after which the session (and its access tokens) no longer work. */
+  expiresAt: string;
+}
+
+/**
+ * Sessions are rows of `refresh_token`, one per refresh JWT; every node reads
+ * the same rows, so a revocation holds everywhere at once. Access-token
+ * checks read the row through the `session` cache category when the cache
+ * is coherent across nodes (see `cacheLookups`); every revocation and
+ * rotation drops the cached row after its transaction commits. A shared
+ * cache that is unreachable at that moment drops the invalidation too; the
+ * entry then lives out CACHE_SESSION_TTL (the guide's 10 minutes).
+ */
+export interface SessionStore {
+  /** Open a session. Inside `tx` when given (account creation), else on its own. */
+  open(did: string, grant: AppPasswordGrant, tx?: DbTransaction): Promise<SessionTokens>;
+  /**
+   * Rotate a refresh token: new tokens, and the old one keeps working for
+   * REFRESH_GRACE_MS (answering with the same successor). Null when the
+   * token is unknown, revoked or past its time.
+   */
+  rotate(tokenId: string): Promise<(SessionTokens & { did: string }) | null>;
+  /** The live session of an access token, or null when revoked or expired. */
+  lookup(sessionId: string): Promise<SessionInfo | null>;
+  revoke(tokenId: string): Promise<void>;
+  /** Revoke the sessions opened with one app password; run inside the transaction that deletes it. */
+  revokeAppPassword(tx: DbTransaction, did: string, name: string): Promise<string[]>;
+  /** Drop cached rows after the transaction that revoked them committed. */
+  forget(tokenIds: readonly string[]): Promise<void>;
+}
+
+export function createSessionStore(deps: {
+  db: () => Db;
+  transaction: <T>(fn: (tx: DbTransaction) => Promise<T>) => Promise<T>;
+  tokens: TokenSigner;
+  cached: CacheAside;
+  /** Use the cache for lookups: only when every node sees the same cache, or there is one node. */
+  cacheLookups: boolean;
+}): SessionStore {
+  const { tokens, cached } = deps;
+
+  const scopeOf = (grant: AppPasswordGrant): AccessScope =>
+    grant === null ? SCOPE.access : grant.privileged ? SCOPE.appPassPrivileged : SCOPE.appPass;
+
+  const readRow = (id: string, q: Db | DbTransaction = deps.db()) =>
+    q.selectFrom("refresh_token").selectAll().where("id", "=", id).executeTakeFirst();
+
+  const loadSession = async (id: string): Promise<SessionInfo | null> => {
+    const row = await readRow(id);
+    return row ? { did: row.did, appPasswordName: row.app_password_name, expiresAt: row.expires_at } : null;
+  };
+
+  const forget = async (ids: readonly string[]) => {
+    if (!deps.cacheLookups) return;
+    await Promise.all(ids.map((id) => cached.invalidate("session", id)));
+  };
+
+  const grantOf = async (did: string, name: string | null): Promise<AppPasswordGrant | undefined> => {
+    if (name === null) return null;
+    const row = await deps
+      .db()
+      .selectFrom("app_password")
+      .select("privileged")
+      .where("did", "=", did)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    // The app password is gone: its sessions are revoked with it.
+    return row ? { name, privileged: row.privileged === 1 } : undefined;
+  };
+
+  return {
+    async open(did, grant, tx) {
+      const id = newTokenId();
+      const signed = await tokens.sign({ did, scope: scopeOf(grant), sessionId: id });
+      const row = { id, did, expires_at: new Date(signed.refreshExp * 1000).toISOString(), app_password_name: grant?.name ?? null, next_id: null };
+      await (tx ?? deps.db()).insertInto("refresh_token").values(row).execute();
+      return { accessJwt: signed.accessJwt, refreshJwt: signed.refreshJwt };
+    },
+
+    async rotate(tokenId) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const row = await readRow(tokenId);
+        const now = Date.now();
+        if (!row || Date.parse(row.expires_at) <= now) return null;
+        const grant = await grantOf(row.did, row.app_password_name);
+        if (grant === undefined) return null;
+        const graceEnd = new Date(Math.min(Date.parse(row.expires_at), now + REFRESH_GRACE_MS)).toISOString();
+        const nextId = row.next_id ?? newTokenId();
+        const signed = await tokens.sign({ did: row.did, scope: scopeOf(grant), sessionId: nextId });
+        if (row.next_id !== null) {
+          // A retry within the grace window gets the same successor, unless that session was revoked meanwhile.
+          if (!(await readRow(row.next_id))) return null;
+          return { did: row.did, accessJwt: signed.accessJwt, refreshJwt: signed.refreshJwt };
+        }
+        const claimed = await deps.transaction(async (tx) => {
+          // Compare-and-set: of two concurrent rotations (on any nodes) one wins; the other retries and reuses its successor.
+          const set = await tx
+            .updateTable("refresh_token")
+            .set({ next_id: nextId, expires_at: graceEnd })
+            .where("id", "=", tokenId)
+            .where("next_id", "is", null)
+            .executeTakeFirst();
+          if (Number(set.numUpdatedRows) === 0) return false;
+          await tx
+            .insertInto("refresh_token")
+            .values({
+              id: nextId,
+              did: row.did,
+              expires_at: new Date(signed.refreshExp * 1000).toISOString(),
+              app_password_name: row.app_password_name,
+              next_id: null,
+            })
+            .execute();
+          return true;
+        });
+        if (!claimed) continue;
+        await forget([tokenId]);
+        // Best effort tidy-up of this account's dead rows.
+        await deps.db().deleteFrom("refresh_token").where("did", "=", row.did).where("expires_at", "<=", new Date(now).toISOString()).execute();
+        return { did: row.did, accessJwt: signed.accessJwt, refreshJwt: signed.refreshJwt };
+      }
+      return null;
+    },
+
+    async lookup(sessionId) {
+      const info = deps.cacheLookups ? await cached.get("session", sessionId, () => loadSession(sessionId)) : await loadSession(sessionId);
+      if (!info || Date.parse(info.expiresAt) <= Date.now()) return null;
+      return info;
+    },
+
+    async revoke(tokenId) {
+      // The token and the predecessors still in their grace window: logging out ends the whole chain.
+      const chain = [tokenId];
+      for (let i = 0, frontier = [tokenId]; i < MAX_CHAIN && frontier.length > 0; i++) {
+        const rows = await deps.db().selectFrom("refresh_token").select("id").where("next_id", "in", frontier).execute();
+        frontier = rows.map((r) => r.id);
+        chain.push(...frontier);
+      }
+      await deps.db().deleteFrom("refresh_token").where("id", "in", chain).execute();
+      await forget(chain);
+    },
+
+    async revokeAppPassword(tx, did, name) {
+      const rows = await tx.deleteFrom("refresh_token").where("did", "=", did).where("app_password_name", "=", name).returning("id").execute();
+      return rows.map((r) => r.id);
+    },
+
+    forget,
+  };
+}
+
+/** 256 random bits, URL-safe: the `jti` of a refresh token and the `sid` of its access tokens. */
+function newTokenId(): string {
+  return randomBytes(32).toString("base64url");
+}

@@ -1,0 +1,108 @@
+import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { InvalidRequestError } from "@/errors";
+
+/** Session token scopes, as the reference PDS writes them. */
+export const SCOPE = {
+  access: "com.atproto.access",
+  appPass: "com.atproto.appPass",
+  appPassPrivileged: "com.atproto.appPassPrivileged",
+  refresh: "com.atproto.refresh",
+} as const;
+export type AccessScope = (typeof SCOPE)["access" | "appPass" | "appPassPrivileged"];
+
+export const ACCESS_TTL_SECONDS = 2 * 60 * 60;
+export const REFRESH_TTL_SECONDS = 90 * 24 * 60 * 60;
+
+const ACCESS_TYP = "at+jwt";
+const REFRESH_TYP = "refresh+jwt";
+const ACCESS_SCOPES: readonly string[] = [SCOPE.access, SCOPE.appPass, SCOPE.appPassPrivileged];
+
+export interface AccessClaims {
+  did: string;
+  scope: AccessScope;
+  /** The refresh token (`jti`) of the session: revoking it revokes this token too. */
+  sessionId: string;
+}
+
+export interface RefreshClaims {
+  did: string;
+  /** The token's `jti`: the row in `refresh_token`. */
+  tokenId: string;
+  /** Seconds since the epoch. */
+  exp: number;
+}
+
+/**
+ * Session JWTs, HS256 with the server's JWT secret, audience = the service
+ * DID. Access tokens carry `sid`, the refresh token id of their session, so
+ * a revoked session's access tokens stop working before they expire.
+ */
+export interface TokenSigner {
+  sign(claims: AccessClaims & { refreshExp?: number }): Promise<{ accessJwt: string; refreshJwt: string; refreshExp: number }>;
+  /** 400 ExpiredToken when expired; 400 InvalidToken for anything else wrong. */
+  verifyAccess(token: string): Promise<AccessClaims>;
+  verifyRefresh(token: string): Promise<RefreshClaims>;
+}
+
+export function createTokenSigner(jwtSecret: string, serviceDid: string): TokenSigner {
+  const key = new TextEncoder().encode(jwtSecret);
+
+  const verify = async (token: string, typ: string): Promise<JWTPayload> => {
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], typ, audience: serviceDid });
+      return payload;
+    } catch (err) {
+      // jose checks the signature before the claims: an expired token here is a genuine one.
+      if (err instanceof errors.JWTExpired) throw new InvalidRequestError("Token has expired", "ExpiredToken");
+      throw new InvalidRequestError("Token could not be verified", "InvalidToken");
+    }
+  };
+  const subject = (payload: JWTPayload): string => {
+    if (typeof payload.sub !== "string" || !payload.sub.startsWith("did:")) throw malformed();
+    return payload.sub;
+  };
+
+  return {
+    async sign({ did, scope, sessionId, refreshExp }) {
+      const now = Math.floor(Date.now() / 1000);
+      const exp = refreshExp ?? now + REFRESH_TTL_SECONDS;
+      const accessJwt = await new SignJWT({ scope, sid: sessionId })
+        .setProtectedHeader({ alg: "HS256", typ: ACCESS_TYP })
+        .setSubject(did)
+        .setAudience(serviceDid)
+        .setIssuedAt(now)
+        .setExpirationTime(Math.min(now + ACCESS_TTL_SECONDS, exp))
+        .sign(key);
+      const refreshJwt = await new SignJWT({ scope: SCOPE.refresh })
+        .setProtectedHeader({ alg: "HS256", typ: REFRESH_TYP })
+        .setSubject(did)
+        .setAudience(serviceDid)
+        .setJti(sessionId)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .sign(key);
+      return { accessJwt, refreshJwt, refreshExp: exp };
+    },
+
+    async verifyAccess(token) {
+      const payload = await verify(token, ACCESS_TYP);
+      const scope = payload.scope;
+      if (typeof scope !== "string" || !ACCESS_SCOPES.includes(scope)) {
+        throw new InvalidRequestError("Bad token scope", "InvalidToken");
+      }
+      if (typeof payload.sid !== "string" || payload.sid === "") throw malformed();
+      return { did: subject(payload), scope: scope as AccessScope, sessionId: payload.sid };
+    },
+
+    async verifyRefresh(token) {
+      const payload = await verify(token, REFRESH_TYP);
+      if (payload.scope !== SCOPE.refresh) throw new InvalidRequestError("Bad token scope", "InvalidToken");
+      if (typeof payload.jti !== "string" || payload.jti === "") throw malformed();
+      return { did: subject(payload), tokenId: payload.jti, exp: payload.exp ?? 0 };
+    },
+  };
+}
+
+function malformed(): InvalidRequestError {
+  return new InvalidRequestError("Malformed token", "InvalidToken");
+}

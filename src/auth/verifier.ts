@@ -1,0 +1,92 @@
+import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
+import type { AuthMode, Caller } from "@/xrpc/method";
+import { parseBasicAuth, secretsEqual } from "./basic";
+import type { SessionStore } from "./sessions";
+import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
+
+/** Checks the credentials of a request against an XRPC method's auth mode. */
+export interface AuthVerifier {
+  /**
+   * The verified caller, or null when the mode allows no credentials and
+   * none were sent. Throws 401 AuthenticationRequired when credentials are
+   * missing or wrong, 400 ExpiredToken / InvalidToken for bad tokens, and
+   * 400 InvalidToken when a token's scope is below what the mode needs.
+   */
+  verify(mode: AuthMode, request: Request): Promise<Caller | null>;
+  /** HTTP Basic `admin:<admin password>`, compared in constant time. */
+  isAdmin(request: Request): boolean;
+}
+
+const KIND_OF_SCOPE: Record<AccessScope, Caller["kind"]> = {
+  [SCOPE.access]: "access",
+  [SCOPE.appPass]: "appPass",
+  [SCOPE.appPassPrivileged]: "appPassPrivileged",
+};
+
+/** Which access scopes each token mode accepts. */
+const SCOPES_OF_MODE: Partial<Record<AuthMode, readonly AccessScope[]>> = {
+  optional: [SCOPE.access, SCOPE.appPassPrivileged, SCOPE.appPass],
+  access: [SCOPE.access, SCOPE.appPassPrivileged, SCOPE.appPass],
+  privileged: [SCOPE.access, SCOPE.appPassPrivileged],
+  full: [SCOPE.access],
+};
+
+export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: SessionStore; adminPassword: string }): AuthVerifier {
+  const { tokens, sessions } = deps;
+
+  const isAdmin = (request: Request) => {
+    const basic = parseBasicAuth(request.headers.get("authorization"));
+    // Compare the password even for another user name, so timing does not tell which part was wrong.
+    const passwordOk = secretsEqual(basic?.password ?? "", deps.adminPassword);
+    return basic !== null && basic.username === "admin" && passwordOk;
+  };
+
+  const admin = (request: Request): Caller => {
+    if (!isAdmin(request)) throw new AuthRequiredError("Invalid admin credentials");
+    return { kind: "admin" };
+  };
+
+  const access = async (token: string, allowed: readonly AccessScope[]): Promise<Caller> => {
+    const claims = await tokens.verifyAccess(token);
+    if (!allowed.includes(claims.scope)) throw new InvalidRequestError("Bad token scope", "InvalidToken");
+    const session = await sessions.lookup(claims.sessionId);
+    if (!session || session.did !== claims.did) throw new InvalidRequestError("Token has been revoked", "ExpiredToken");
+    return { kind: KIND_OF_SCOPE[claims.scope], did: claims.did, ...(session.appPasswordName ? { tokenId: session.appPasswordName } : {}) };
+  };
+
+  const refresh = async (token: string): Promise<Caller> => {
+    const claims = await tokens.verifyRefresh(token);
+    return { kind: "refresh", did: claims.did, tokenId: claims.tokenId };
+  };
+
+  return {
+    isAdmin,
+    async verify(mode, request) {
+      if (mode === "none") return null;
+      if (mode === "admin") return admin(request);
+      const [type, token] = splitAuthorization(request.headers.get("authorization"));
+      if (type === null) {
+        if (mode === "optional") return null;
+        throw new AuthRequiredError("Authorization header required");
+      }
+      if (type === "basic") {
+        // Only the admin uses Basic; where a user token is required it is the wrong kind of credential.
+        if (mode === "optional") return admin(request);
+        throw new InvalidRequestError("Unexpected authorization type", "InvalidToken");
+      }
+      if (type !== "bearer") throw new InvalidRequestError(`Unsupported authorization type: ${type.slice(0, 32)}`, "InvalidToken");
+      if (mode === "refresh") return refresh(token);
+      const allowed = SCOPES_OF_MODE[mode];
+      if (!allowed) throw new ForbiddenError(`Unknown auth mode ${mode}`);
+      return access(token, allowed);
+    },
+  };
+}
+
+/** `Scheme credentials` → [lower-case scheme, credentials]; [null, ""] when absent. */
+function splitAuthorization(header: string | null): [string | null, string] {
+  if (!header || header.trim() === "") return [null, ""];
+  const parts = header.trim().split(/\s+/);
+  if (parts.length !== 2) throw new InvalidRequestError("Malformed authorization header", "InvalidToken");
+  return [parts[0]!.toLowerCase(), parts[1]!];
+}

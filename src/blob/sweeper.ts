@@ -1,0 +1,75 @@
+import type { Logger } from "@/log";
+import type { BlobService } from "./service";
+
+/** Temporary blobs no committed record claimed within this long are removed. */
+export const TEMP_BLOB_TTL_MS = 60 * 60 * 1000;
+/** Rows handled per sweep round; a sweep runs rounds until none are left or `maxRounds` is reached. */
+const ROUND = 500;
+
+/**
+ * Remove temporary blobs older than `olderThanMs`: first those with a row
+ * (uploaded, never referenced; handled per DID under the repo lock so a commit
+ * claiming one at the same moment either wins or sees it gone), then stray
+ * temp files without a row (uploads cut off before their row was written).
+ */
+export async function sweepTempBlobs(
+  blobs: BlobService,
+  olderThanMs = TEMP_BLOB_TTL_MS,
+  maxRounds = 20,
+): Promise<{ rows: number; files: number }> {
+  const cutoff = new Date(Date.now() - olderThanMs).toISOString();
+  let rows = 0;
+  for (let round = 0; round < maxRounds; round++) {
+    const stale = await blobs.db
+      .db()
+      .selectFrom("blob")
+      .select(["did", "cid"])
+      .where("temp_key", "is not", null)
+      .where("created_at", "<", cutoff)
+      .orderBy("created_at")
+      .limit(ROUND)
+      .execute();
+    if (stale.length === 0) break;
+    const byDid = new Map<string, string[]>();
+    for (const { did, cid } of stale) byDid.set(did, [...(byDid.get(did) ?? []), cid]);
+    for (const [did, cids] of byDid) {
+      const keys = await blobs.db.withRepoLock(did, async (tx) => {
+        const gone = await tx
+          .deleteFrom("blob")
+          .where("did", "=", did)
+          .where("cid", "in", cids)
+          .where("temp_key", "is not", null)
+          .where("created_at", "<", cutoff)
+          .returning("temp_key")
+          .execute();
+        return gone.map((r) => r.temp_key).filter((k): k is string => k !== null);
+      });
+      for (const key of keys) await blobs.store.deleteTemp(key);
+      rows += keys.length;
+    }
+    if (stale.length < ROUND) break;
+  }
+  const files = await blobs.store.sweepTemp(olderThanMs);
+  if (rows > 0 || files > 0) blobs.metrics.changed();
+  return { rows, files };
+}
+
+/** Sweep every `intervalMs` (first run after one interval) until the returned function is called. */
+export function startSweeper(blobs: BlobService, log: Logger, intervalMs = 10 * 60 * 1000): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepTempBlobs(blobs)
+      .then((swept) => {
+        if (swept.rows > 0 || swept.files > 0) log.info("temporary blobs swept", swept);
+      })
+      .catch((err) => log.warn("blob sweep failed", { err }))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  // The sweeper alone never keeps the process alive.
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,143 @@
+import type { DatabaseConnection, Dialect, Driver, LogEvent } from "kysely";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+const OPERATIONS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE"]);
+/** Distinct table labels kept; SQL comes from our code, so this only guards against a surprise. */
+const MAX_TABLES = 64;
+/** Parsed SQL texts remembered; Kysely's `in (...)` lists make the set of texts open-ended. */
+const MAX_MEMO = 1000;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The Scalability Guide's database metrics for one plugin:
+ * `aurora_db_queries_total{operation,table}`,
+ * `aurora_db_query_duration_seconds{operation,table}` (fed by Kysely's
+ * `log` option) and `aurora_db_connections{state}` with state active (in
+ * use by a query or transaction), idle, total (open) and max (pool size).
+ */
+export interface DbMetrics {
+  /** Kysely's `log` option: counts and times every query, failed ones included. */
+  readonly log: (event: LogEvent) => void;
+  /** The dialect with its driver wrapped to count connections in use. */
+  instrument(dialect: Dialect): Dialect;
+  /** A connection ran a query (postgres.js `debug` hook); it is open until `connectionClosed`. */
+  readonly connectionUsed: (id: number) => void;
+  /** A connection closed (postgres.js `onclose` hook). */
+  readonly connectionClosed: (id: number) => void;
+}
+
+type QueryLabels = { operation: string; table: string };
+
+export function createDbMetrics(registry: Registry, maxConnections: number): DbMetrics {
+  const labelNames = ["operation", "table"] as const;
+  const queries = single(registry, "aurora_db_queries_total", () => new Counter({
+    name: "aurora_db_queries_total",
+    help: "Database queries run, by operation (SELECT, INSERT, UPDATE, DELETE, OTHER) and first table",
+    labelNames,
+    registers: [registry],
+  }));
+  const duration = single(registry, "aurora_db_query_duration_seconds", () => new Histogram({
+    name: "aurora_db_query_duration_seconds",
+    help: "Database query duration in seconds, by operation and first table",
+    labelNames,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  }));
+  const open = new Set<number>();
+  let inUse = 0;
+  // The registry keeps the first gauge; a plugin initialised again on it (a restart in tests) takes over its source.
+  sources.set(registry, () => ({ active: inUse, total: Math.max(open.size, inUse), max: maxConnections }));
+  single(registry, "aurora_db_connections", () => new Gauge({
+    name: "aurora_db_connections",
+    help: "Database connections by state: active (in use), idle, total (open) and max (pool size)",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    collect() {
+      const { active, total, max } = sources.get(registry)!();
+      this.set({ state: "active" }, active);
+      this.set({ state: "idle" }, Math.max(0, total - active));
+      this.set({ state: "total" }, total);
+      this.set({ state: "max" }, max);
+    },
+  }));
+
+  const memo = new Map<string, QueryLabels>();
+  const tables = new Set<string>();
+  const labelsOf = (sql: string): QueryLabels => {
+    let labels = memo.get(sql);
+    if (!labels) {
+      labels = parseQuery(sql);
+      if (labels.table !== "none" && !tables.has(labels.table)) {
+        if (tables.size >= MAX_TABLES) labels = { ...labels, table: "other" };
+        else tables.add(labels.table);
+      }
+      if (memo.size >= MAX_MEMO) memo.clear();
+      memo.set(sql, labels);
+    }
+    return labels;
+  };
+
+  return {
+    log(event) {
+      const labels = labelsOf(event.query.sql);
+      queries.inc(labels);
+      duration.observe(labels, event.queryDurationMillis / 1000);
+    },
+    instrument(dialect) {
+      return {
+        createAdapter: () => dialect.createAdapter(),
+        createQueryCompiler: () => dialect.createQueryCompiler(),
+        createIntrospector: (db) => dialect.createIntrospector(db),
+        createDriver: () =>
+          countingDriver(dialect.createDriver(), (delta) => {
+            inUse += delta;
+          }),
+      };
+    },
+    connectionUsed: (id) => void open.add(id),
+    connectionClosed: (id) => void open.delete(id),
+  };
+}
+
+const sources = new WeakMap<Registry, () => { active: number; total: number; max: number }>();
+
+/** prom-client refuses a second metric of one name on a registry: reuse the first. */
+function single<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/** The statement's operation and its first table, from the compiled SQL (cheap: a few anchored regexes). */
+export function parseQuery(sql: string): QueryLabels {
+  const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
+  const operation = OPERATIONS.has(verb) ? verb : "OTHER";
+  const target =
+    verb === "INSERT" ? /^\s*insert\s+(?:or\s+\w+\s+)?into\s+([^\s(]+)/i.exec(sql)
+    : verb === "UPDATE" ? /^\s*update\s+(?:or\s+\w+\s+)?([^\s(]+)/i.exec(sql)
+    : /\bfrom\s+([^\s(),;]+)/i.exec(sql);
+  const name = target?.[1]?.split(".").pop()?.replaceAll('"', "").replaceAll("`", "");
+  return { operation, table: name && IDENTIFIER.test(name) ? name.toLowerCase() : "none" };
+}
+
+function countingDriver(driver: Driver, count: (delta: number) => void): Driver {
+  return {
+    init: () => driver.init(),
+    async acquireConnection(): Promise<DatabaseConnection> {
+      const connection = await driver.acquireConnection();
+      count(1);
+      return connection;
+    },
+    async releaseConnection(connection) {
+      count(-1);
+      await driver.releaseConnection(connection);
+    },
+    beginTransaction: (connection, settings) => driver.beginTransaction(connection, settings),
+    commitTransaction: (connection) => driver.commitTransaction(connection),
+    rollbackTransaction: (connection) => driver.rollbackTransaction(connection),
+    ...(driver.savepoint && { savepoint: (c, name, compile) => driver.savepoint!(c, name, compile) }),
+    ...(driver.rollbackToSavepoint && {
+      rollbackToSavepoint: (c, name, compile) => driver.rollbackToSavepoint!(c, name, compile),
+    }),
+    ...(driver.releaseSavepoint && { releaseSavepoint: (c, name, compile) => driver.releaseSavepoint!(c, name, compile) }),
+    destroy: () => driver.destroy(),
+  } satisfies Driver;
+}

@@ -1,0 +1,152 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Registry } from "prom-client";
+import { memory } from "@/cache/memory";
+import type { RunConfig } from "@/config/resolve";
+import type { CachePlugin } from "@/contracts/cache";
+import type { Logger } from "@/log";
+import { clientIp, ipMatcher } from "./client-ip";
+import { decorate, RateLimitedError, refusal, tightest } from "./headers";
+import { type Identify, tokenIdentify } from "./identify";
+import { createRateLimitMetrics } from "./metrics";
+import { isExempt, TIER_WINDOW_MS } from "./rules";
+import { LimitStore } from "./store";
+import { needsBody, type RequestFacts, readBodyFields, subjectOf } from "./subjects";
+import type { LimitSpec, LimitStatus } from "./types";
+
+/** The rate limiter as the rest of the server sees it (`ctx.rateLimits`). */
+export interface RateLimits {
+  /**
+   * Runs `next` (the app) for `request` unless a limit refuses it (then a
+   * 429 `RateLimitExceeded` with Retry-After), counting it against its tier
+   * and its route's rules, and puts RateLimit-* headers on the response.
+   * `peer` is the socket's remote address.
+   */
+  apply(request: Request, peer: string | undefined, next: () => Promise<Response>): Promise<Response>;
+  /**
+   * Spends `points` of rule `rule` (a name from `rateLimit.rules`, e.g.
+   * "repo-write") for `key` (e.g. the DID), for costs that depend on the
+   * input. Throws `RateLimitedError` (a 429 `RateLimitExceeded`) when any
+   * of the rule's limits refuses; inside a request the response carries the
+   * headers. A no-op when limits are off or the request bypasses them.
+   */
+  consumePoints(rule: string, key: string, points: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RateLimitsOptions {
+  config: RunConfig;
+  /** The configured cache: the shared store when `rateLimit.distributed`. */
+  cache: CachePlugin;
+  log: Logger;
+  registry: Registry;
+  /** How callers are told apart; defaults to verifying session tokens and admin Basic auth. */
+  identify?: Identify;
+}
+
+/** Per request: the statuses `consumePoints` adds for the response headers, and whether limits are bypassed. */
+interface Scope {
+  statuses: LimitStatus[];
+  bypass: boolean;
+}
+
+const BYPASS_HEADER = "x-ratelimit-bypass";
+
+/** The path of a request URL, which the Request has already parsed and normalised: cheaper than `new URL()`. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return url.slice(start, query < 0 ? undefined : query);
+}
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+export async function createRateLimits(options: RateLimitsOptions): Promise<RateLimits> {
+  const { config, log, registry } = options;
+  const settings = config.rateLimit;
+  const metrics = createRateLimitMetrics(registry);
+  const local = memory();
+  await local.init({ dataDir: config.dataDir, log, metrics: registry });
+  const store = new LimitStore(local, settings.distributed ? options.cache : undefined, log, metrics);
+  const identify = options.identify ?? tokenIdentify(config.secrets, config.service.did);
+  const trusted = ipMatcher(settings.trustedProxies);
+  const bypassIp = ipMatcher(settings.bypassIps);
+  const bypassKey = settings.bypassKey === undefined ? undefined : digest(settings.bypassKey);
+  const scopes = new AsyncLocalStorage<Scope>();
+  const tiers = {
+    authenticated: tierLimits(settings.authenticated),
+    unauthenticated: tierLimits(settings.unauthenticated),
+    admin: tierLimits(settings.admin),
+  };
+  function tierLimits(limit: number): readonly LimitSpec[] {
+    return [{ limit, windowMs: TIER_WINDOW_MS, algorithm: settings.tierAlgorithm }];
+  }
+
+  /** Every limit of one rule for one subject, in parallel; counted once per rule. */
+  const consumeRule = async (label: string, limits: readonly LimitSpec[], key: string, points: number) => {
+    const statuses =
+      limits.length === 1 ? [await store.consume(limits[0]!, key, points)] : await Promise.all(limits.map((spec) => store.consume(spec, key, points)));
+    metrics.count(label, statuses.every((s) => s.allowed));
+    return statuses;
+  };
+
+  const bypassed = (request: Request, ip: string): boolean => {
+    const presented = request.headers.get(BYPASS_HEADER);
+    if (bypassKey && presented !== null && timingSafeEqual(digest(presented), bypassKey)) {
+      metrics.bypassed.inc({ reason: "key" });
+      return true;
+    }
+    if (bypassIp(ip)) {
+      metrics.bypassed.inc({ reason: "ip" });
+      return true;
+    }
+    return false;
+  };
+
+  const check = async (request: Request, ip: string, path: string): Promise<LimitStatus[]> => {
+    const caller = await identify(request);
+    const tier = caller === null ? "unauthenticated" : caller.kind === "admin" ? "admin" : "authenticated";
+    const tierKey = caller === null ? ip : caller.kind === "admin" ? "admin" : caller.did;
+    const routes = path.startsWith("/xrpc/") ? (settings.routes[path.slice(6)] ?? []) : [];
+    const rules = routes.map((route) => ({ route, spec: settings.rules[route.rule] })).filter((r) => r.spec !== undefined);
+    const body = rules.some((r) => needsBody(r.spec!.key))
+      ? await readBodyFields(request, config.service.maxJsonBodyBytes)
+      : undefined;
+    const facts: RequestFacts = { ip, did: caller?.kind === "user" ? caller.did : undefined, body };
+    const checks = [consumeRule(`tier:${tier}`, tiers[tier], `tier-${tier}:${tierKey}`, 1)];
+    for (const { route, spec } of rules) {
+      const subject = subjectOf(spec!.key, facts);
+      if (subject !== null) checks.push(consumeRule(route.rule, spec!.limits, `${route.rule}:${subject}`, route.points));
+    }
+    // Most requests have only their tier: skip the Promise.all.
+    return checks.length === 1 ? await checks[0]! : (await Promise.all(checks)).flat();
+  };
+
+  return {
+    async apply(request, peer, next) {
+      if (!settings.enabled) return next();
+      const path = pathOf(request.url);
+      if (isExempt(path)) return next();
+      const ip = clientIp(request, peer, trusted);
+      if (bypassed(request, ip)) return scopes.run({ statuses: [], bypass: true }, next);
+      const statuses = await check(request, ip, path);
+      const refused = statuses.filter((s) => !s.allowed);
+      if (refused.length > 0) return refusal(tightest(refused)!);
+      const scope: Scope = { statuses, bypass: false };
+      const response = await scopes.run(scope, next);
+      decorate(response, scope.statuses);
+      return response;
+    },
+    async consumePoints(rule, key, points) {
+      const spec = settings.rules[rule];
+      if (!spec) throw new Error(`rate limit rule ${JSON.stringify(rule)} is not configured`);
+      const scope = scopes.getStore();
+      if (!settings.enabled || scope?.bypass) return;
+      const statuses = await consumeRule(rule, spec.limits, `${rule}:${key}`, points);
+      scope?.statuses.push(...statuses);
+      const refused = statuses.filter((s) => !s.allowed);
+      if (refused.length > 0) throw new RateLimitedError(tightest(refused)!);
+    },
+    close: () => local.close(),
+  };
+}

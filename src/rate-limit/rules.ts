@@ -1,0 +1,88 @@
+import type { RouteRule, RuleSpec } from "./types";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Tier limits (RATE_LIMIT_AUTHENTICATED / _UNAUTHENTICATED / _ADMIN) are per minute, as the guide states them. */
+export const TIER_WINDOW_MS = MINUTE;
+
+/** Load-balancer probes and scrapers must never trip a limit. */
+const EXEMPT_PATHS: ReadonlySet<string> = new Set(["/xrpc/_health", "/metrics", "/robots.txt"]);
+
+export function isExempt(path: string): boolean {
+  return EXEMPT_PATHS.has(path) || path.startsWith("/health/");
+}
+
+/**
+ * The reference PDS's per-route limits, by rule name. Strict, low limits
+ * use the exact sliding log; write budgets use token buckets (bursts, then
+ * a steady rate). `aurora.config.ts` `rateLimit.rules` replaces a rule by
+ * name or adds one.
+ */
+export const DEFAULT_RULES: Readonly<Record<string, RuleSpec>> = {
+  "create-session": {
+    key: "identifier-ip",
+    limits: [
+      { limit: 30, windowMs: 5 * MINUTE, algorithm: "sliding-log" },
+      { limit: 300, windowMs: DAY, algorithm: "sliding-log" },
+    ],
+  },
+  "create-account": { key: "ip", limits: [{ limit: 100, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
+  /** Points: create 3, update 2, delete 1 (REPO_WRITE_POINTS). */
+  "repo-write": {
+    key: "did",
+    limits: [
+      { limit: 5000, windowMs: HOUR, algorithm: "token-bucket" },
+      { limit: 35_000, windowMs: DAY, algorithm: "token-bucket" },
+    ],
+  },
+  "upload-blob": { key: "did-ip", limits: [{ limit: 1000, windowMs: DAY, algorithm: "token-bucket" }] },
+  "update-handle": {
+    key: "did",
+    limits: [
+      { limit: 10, windowMs: 5 * MINUTE, algorithm: "sliding-log" },
+      { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
+    ],
+  },
+  "request-password-reset": {
+    key: "ip",
+    limits: [
+      { limit: 15, windowMs: HOUR, algorithm: "sliding-log" },
+      { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
+    ],
+  },
+  "reset-password": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
+};
+
+/** Points a repository write costs against `repo-write`, as in the reference PDS. */
+export const REPO_WRITE_POINTS = { create: 3, update: 2, delete: 1 } as const;
+
+/**
+ * Which rules each XRPC method counts against, applied before the handler
+ * runs. `com.atproto.repo.applyWrites` is absent on purpose: its cost is
+ * the sum of its writes, so its handler calls
+ * `ctx.rateLimits.consumePoints("repo-write", did, repoWritePoints(writes))`.
+ * `aurora.config.ts` `rateLimit.routes` replaces a method's list (`[]` lifts its limits).
+ */
+export const DEFAULT_ROUTES: Readonly<Record<string, readonly RouteRule[]>> = {
+  "com.atproto.identity.updateHandle": [{ rule: "update-handle", points: 1 }],
+  "com.atproto.repo.createRecord": [{ rule: "repo-write", points: REPO_WRITE_POINTS.create }],
+  "com.atproto.repo.deleteRecord": [{ rule: "repo-write", points: REPO_WRITE_POINTS.delete }],
+  "com.atproto.repo.putRecord": [{ rule: "repo-write", points: REPO_WRITE_POINTS.update }],
+  "com.atproto.repo.uploadBlob": [{ rule: "upload-blob", points: 1 }],
+  "com.atproto.server.createAccount": [{ rule: "create-account", points: 1 }],
+  "com.atproto.server.createSession": [{ rule: "create-session", points: 1 }],
+  "com.atproto.server.requestPasswordReset": [{ rule: "request-password-reset", points: 1 }],
+  "com.atproto.server.resetPassword": [{ rule: "reset-password", points: 1 }],
+};
+
+/** The `repo-write` cost of an applyWrites call: the sum over its writes, by `$type` (`...#create`, `#update`, `#delete`). */
+export function repoWritePoints(writes: readonly { readonly $type?: string }[]): number {
+  let points = 0;
+  for (const write of writes) {
+    const action = write.$type?.slice(write.$type.lastIndexOf("#") + 1);
+    points += action === "create" ? REPO_WRITE_POINTS.create : action === "update" ? REPO_WRITE_POINTS.update : REPO_WRITE_POINTS.delete;
+  }
+  return points;
+}

@@ -1,0 +1,110 @@
+import { getRecords, writeCarStream } from "@atproto/repo";
+import { CID } from "multiformats/cid";
+import type { DatabasePlugin } from "@/contracts/db";
+import { InvalidRequestError } from "@/errors";
+import { SqlRepoStorage } from "./storage";
+
+/** Blocks fetched per query while exporting: bounds memory whatever the repository's size. */
+export const EXPORT_PAGE = 500;
+/** CAR bytes gathered before handing a chunk to the HTTP stream. */
+const CHUNK_BYTES = 64 * 1024;
+
+type Cid = Parameters<typeof writeCarStream>[0];
+
+/**
+ * The whole repository (or, with `since`, the blocks written after that rev)
+ * as a CAR stream rooted at the current commit. Blocks are read in pages in
+ * primary-key order, never all at once. The block table holds exactly the
+ * reachable blocks (the write path deletes the rest), so no MST walk is needed.
+ */
+export function repoCarStream(db: DatabasePlugin, did: string, root: string, since?: string): ReadableStream<Uint8Array> {
+  return toByteStream(writeCarStream(CID.parse(root) as unknown as Cid, pagedBlocks(db, did, since)));
+}
+
+async function* pagedBlocks(db: DatabasePlugin, did: string, since?: string) {
+  let after: { rev: string; cid: string } | null = null;
+  for (;;) {
+    let query = db.db().selectFrom("repo_block").select(["cid", "rev", "content"]).where("did", "=", did).limit(EXPORT_PAGE);
+    if (since === undefined) {
+      query = query.orderBy("cid");
+      if (after) query = query.where("cid", ">", after.cid);
+    } else {
+      // Index repo_block_did_rev_idx: (did, rev), then cid within one rev.
+      query = query.where("rev", ">", since).orderBy("rev").orderBy("cid");
+      if (after) {
+        const { rev, cid } = after;
+        query = query.where((eb) => eb.or([eb("rev", ">", rev), eb.and([eb("rev", "=", rev), eb("cid", ">", cid)])]));
+      }
+    }
+    const rows = await query.execute();
+    for (const row of rows) {
+      yield { cid: CID.parse(row.cid) as unknown as Cid & {}, bytes: new Uint8Array(row.content) };
+    }
+    if (rows.length < EXPORT_PAGE) return;
+    const last = rows[rows.length - 1]!;
+    after = { rev: last.rev, cid: last.cid };
+  }
+}
+
+/** A CAR holding the commit and the MST path proving `collection/rkey` (or its absence), rooted at the commit. */
+export function recordProofCarStream(
+  db: DatabasePlugin,
+  did: string,
+  root: string,
+  collection: string,
+  rkey: string,
+): ReadableStream<Uint8Array> {
+  const storage = new SqlRepoStorage(db.db(), did);
+  return toByteStream(getRecords(storage, CID.parse(root) as unknown as Cid & {}, [{ collection, rkey }]));
+}
+
+/** A CAR (no root) of the given blocks of `did`; 400 when any is missing. Buffered: callers ask for a bounded list. */
+export async function blocksCar(db: DatabasePlugin, did: string, cids: readonly string[]): Promise<Uint8Array> {
+  const parsed = cids.map((c) => {
+    try {
+      return CID.parse(c);
+    } catch {
+      throw new InvalidRequestError(`Invalid cids: not a CID: ${c.slice(0, 100)}`);
+    }
+  });
+  const storage = new SqlRepoStorage(db.db(), did);
+  const { blocks, missing } = await storage.getBlocks(parsed as unknown as (Cid & {})[]);
+  if (missing.length > 0) throw new InvalidRequestError(`Could not find cids: ${missing.map(String).join(", ")}`);
+  const chunks: Uint8Array[] = [];
+  async function* entries() {
+    yield* blocks.entries();
+  }
+  for await (const chunk of writeCarStream(null, entries())) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A pull-based byte stream over an async iterable: the iterable only advances
+ * as fast as the client reads (backpressure), in chunks of about 64 KiB.
+ */
+export function toByteStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        while (size < CHUNK_BYTES) {
+          const next = await it.next();
+          if (next.done) {
+            if (size > 0) controller.enqueue(Buffer.concat(parts, size));
+            controller.close();
+            return;
+          }
+          parts.push(next.value);
+          size += next.value.byteLength;
+        }
+        controller.enqueue(Buffer.concat(parts, size));
+      },
+      async cancel() {
+        await it.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

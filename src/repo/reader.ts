@@ -1,0 +1,167 @@
+import { decode as decodeCbor } from "@ipld/dag-cbor";
+import { sql } from "kysely";
+import { CID } from "multiformats/cid";
+import type { DatabasePlugin } from "@/contracts/db";
+import { InvalidRequestError } from "@/errors";
+import { dataToJson } from "@/lexicon/data-model";
+import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
+
+/** listRecords page sizes. */
+export const LIST_RECORDS_DEFAULT = 50;
+export const LIST_RECORDS_MAX = 100;
+
+export interface RecordView {
+  uri: string;
+  cid: string;
+  value: unknown;
+}
+
+/** Hosting state of a repository, as the sync API reports it. */
+export interface RepoState {
+  did: string;
+  head: string;
+  rev: string;
+  active: boolean;
+  /** Why the repository is not active. */
+  status?: "takendown" | "deactivated";
+  /** The account's handle, when it has a valid one. */
+  handle: string | null;
+}
+
+/** Read side of the repositories: records, collections, roots and hosting state, all from the index tables. */
+export class RepoReader {
+  constructor(private readonly db: DatabasePlugin) {}
+
+  /** A DID for `repo` (a DID or the handle of an account hosted here); 400 when neither. */
+  async resolveRepo(repo: string): Promise<string> {
+    assertAtIdentifier(repo, "repo");
+    if (repo.startsWith("did:")) return repo;
+    const row = await this.db
+      .db()
+      .selectFrom("account")
+      .select("did")
+      // The expression index account_handle_lower_idx serves this.
+      .where(sql`lower(handle)`, "=", repo.toLowerCase())
+      .executeTakeFirst();
+    if (!row) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
+    return row.did;
+  }
+
+  async getRoot(did: string): Promise<{ cid: string; rev: string } | null> {
+    const row = await this.db.db().selectFrom("repo_root").select(["cid", "rev"]).where("did", "=", did).executeTakeFirst();
+    return row ?? null;
+  }
+
+  /** A record and its value (JSON form); null when absent, taken down, or not at `cid` when one is given. */
+  async getRecord(did: string, collection: string, rkey: string, cid?: string): Promise<RecordView | null> {
+    const uri = recordUri(did, collection, rkey);
+    const row = await this.db
+      .db()
+      .selectFrom("record")
+      .innerJoin("repo_block", (join) =>
+        join.onRef("repo_block.did", "=", "record.did").onRef("repo_block.cid", "=", "record.cid"),
+      )
+      .select(["record.cid", "repo_block.content"])
+      .where("record.uri", "=", uri)
+      .where("record.takedown_ref", "is", null)
+      .executeTakeFirst();
+    if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
+    return { uri, cid: row.cid, value: dataToJson(decodeCbor(row.content)) };
+  }
+
+  /** Records of one collection by record key: newest (highest key) first, or oldest first with `reverse`. */
+  async listRecords(
+    did: string,
+    collection: string,
+    opts: { limit?: number; cursor?: string; reverse?: boolean },
+  ): Promise<{ records: RecordView[]; cursor?: string }> {
+    const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
+    const direction = opts.reverse ? "asc" : "desc";
+    let query = this.db
+      .db()
+      .selectFrom("record")
+      .innerJoin("repo_block", (join) =>
+        join.onRef("repo_block.did", "=", "record.did").onRef("repo_block.cid", "=", "record.cid"),
+      )
+      .select(["record.uri", "record.cid", "record.rkey", "repo_block.content"])
+      .where("record.did", "=", did)
+      .where("record.collection", "=", collection)
+      .where("record.takedown_ref", "is", null)
+      .orderBy("record.rkey", direction)
+      .limit(limit);
+    if (opts.cursor) query = query.where("record.rkey", opts.reverse ? ">" : "<", opts.cursor);
+    const rows = await query.execute();
+    const records = rows.map((r) => ({ uri: r.uri, cid: r.cid, value: dataToJson(decodeCbor(r.content)) }));
+    return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
+  }
+
+  /** The collections `did` has records in, sorted. */
+  async listCollections(did: string): Promise<string[]> {
+    const rows = await this.db
+      .db()
+      .selectFrom("record")
+      .select("collection")
+      .distinct()
+      .where("did", "=", did)
+      .orderBy("collection")
+      .execute();
+    return rows.map((r) => r.collection);
+  }
+
+  /** Root and hosting state of one repository; null when there is none here. */
+  async repoState(did: string): Promise<RepoState | null> {
+    const row = await this.db
+      .db()
+      .selectFrom("repo_root")
+      .leftJoin("account", "account.did", "repo_root.did")
+      .select(["repo_root.did", "repo_root.cid", "repo_root.rev", "account.deactivated_at", "account.takedown_ref", "account.handle"])
+      .where("repo_root.did", "=", did)
+      .executeTakeFirst();
+    return row ? toState(row) : null;
+  }
+
+  /** The state of a repository the sync API may serve; 400 RepoNotFound / RepoTakendown / RepoDeactivated otherwise. */
+  async availableRepo(did: string): Promise<RepoState> {
+    assertDid(did, "did");
+    const state = await this.repoState(did);
+    if (!state) throw new InvalidRequestError(`Could not find repo for DID: ${did}`, "RepoNotFound");
+    if (state.status === "takendown") throw new InvalidRequestError(`Repo has been taken down: ${did}`, "RepoTakendown");
+    if (state.status === "deactivated") throw new InvalidRequestError(`Repo has been deactivated: ${did}`, "RepoDeactivated");
+    return state;
+  }
+
+  /** Every hosted repository by DID, for listRepos. */
+  async listRepos(opts: { limit: number; cursor?: string }): Promise<{ repos: RepoState[]; cursor?: string }> {
+    let query = this.db
+      .db()
+      .selectFrom("repo_root")
+      .leftJoin("account", "account.did", "repo_root.did")
+      .select(["repo_root.did", "repo_root.cid", "repo_root.rev", "account.deactivated_at", "account.takedown_ref", "account.handle"])
+      .orderBy("repo_root.did")
+      .limit(opts.limit);
+    if (opts.cursor) query = query.where("repo_root.did", ">", opts.cursor);
+    const rows = await query.execute();
+    return { repos: rows.map(toState), cursor: rows.length === opts.limit ? rows.at(-1)?.did : undefined };
+  }
+}
+
+function toState(row: {
+  did: string;
+  cid: string;
+  rev: string;
+  deactivated_at: string | null;
+  takedown_ref: string | null;
+  handle: string | null;
+}): RepoState {
+  const status = row.takedown_ref ? "takendown" : row.deactivated_at ? "deactivated" : undefined;
+  const state = { did: row.did, head: row.cid, rev: row.rev, active: status === undefined, handle: row.handle };
+  return status ? { ...state, status } : state;
+}
+
+function sameCid(given: string, stored: string): boolean {
+  try {
+    return CID.parse(given).toString() === stored;
+  } catch {
+    throw new InvalidRequestError("Invalid cid: not a CID");
+  }
+}

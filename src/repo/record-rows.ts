@@ -1,0 +1,70 @@
+import type { CommitData } from "@atproto/repo";
+import type { DbTransaction } from "@/contracts/db";
+import type { PreparedWrite } from "./types";
+
+/** Rows per `IN (...)`. */
+const BATCH = 500;
+
+/** The current CID of each of `uris` that exists. */
+export async function currentRecordCids(tx: DbTransaction, uris: readonly string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (let i = 0; i < uris.length; i += BATCH) {
+    const rows = await tx.selectFrom("record").select(["uri", "cid"]).where("uri", "in", uris.slice(i, i + BATCH)).execute();
+    for (const row of rows) found.set(row.uri, row.cid);
+  }
+  return found;
+}
+
+/** Apply `writes` (already resolved to what really happens) to the record table. */
+export async function writeRecordRows(tx: DbTransaction, did: string, rev: string, writes: readonly PreparedWrite[]): Promise<void> {
+  const indexedAt = new Date().toISOString();
+  const creates = writes.filter((w) => w.action === "create");
+  for (let i = 0; i < creates.length; i += BATCH) {
+    await tx
+      .insertInto("record")
+      .values(
+        creates.slice(i, i + BATCH).map((w) => ({
+          uri: w.uri,
+          cid: w.cid.toString(),
+          did,
+          collection: w.collection,
+          rkey: w.rkey,
+          rev,
+          indexed_at: indexedAt,
+          takedown_ref: null,
+        })),
+      )
+      .execute();
+  }
+  for (const w of writes) {
+    if (w.action !== "update") continue;
+    await tx.updateTable("record").set({ cid: w.cid.toString(), rev, indexed_at: indexedAt }).where("uri", "=", w.uri).execute();
+  }
+  const deletes = writes.filter((w) => w.action === "delete").map((w) => w.uri);
+  for (let i = 0; i < deletes.length; i += BATCH) {
+    await tx.deleteFrom("record").where("uri", "in", deletes.slice(i, i + BATCH)).execute();
+  }
+}
+
+/**
+ * Two records with identical content share one block. The MST diff counts a
+ * deleted or replaced record's block as removed; keep it while a live record
+ * of `did` still has that CID (call after the record rows are written).
+ */
+export async function keepSharedRecordBlocks(tx: DbTransaction, did: string, commit: CommitData): Promise<void> {
+  const removed = commit.removedCids.toList();
+  const byString = new Map(removed.map((cid) => [cid.toString(), cid]));
+  const keys = [...byString.keys()];
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const rows = await tx
+      .selectFrom("record")
+      .select("cid")
+      .where("did", "=", did)
+      .where("cid", "in", keys.slice(i, i + BATCH))
+      .execute();
+    for (const row of rows) {
+      const cid = byString.get(row.cid);
+      if (cid) commit.removedCids.delete(cid);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { BlockMap, type CommitData, ReadableBlockstore, type RepoStorage } from "@atproto/repo";
+import { CID } from "multiformats/cid";
+import type { Db, DbTransaction } from "@/contracts/db";
+import { deleteBlocks, putBlocks, setRoot } from "./blocks";
+
+type Cid = Parameters<RepoStorage["getBytes"]>[0];
+
+/** Blocks per `IN (...)` query when fetching many. */
+const READ_BATCH = 500;
+
+/**
+ * @atproto/repo's block storage over our tables (repo_block, repo_root), for
+ * one repository. Read through `db` for reads, through a transaction for the
+ * write path. Blocks read once are kept for the life of the instance (one
+ * request or one commit): an MST walk touches the same nodes again and again.
+ */
+export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
+  private readonly cache = new BlockMap();
+
+  constructor(
+    private readonly db: Db | DbTransaction,
+    readonly did: string,
+  ) {
+    super();
+  }
+
+  async getRoot(): Promise<Cid | null> {
+    const root = await this.getRootDetailed();
+    return root ? root.cid : null;
+  }
+
+  async getRootDetailed(): Promise<{ cid: Cid; rev: string } | null> {
+    const row = await this.db
+      .selectFrom("repo_root")
+      .select(["cid", "rev"])
+      .where("did", "=", this.did)
+      .executeTakeFirst();
+    return row ? { cid: CID.parse(row.cid), rev: row.rev } : null;
+  }
+
+  async getBytes(cid: Cid): Promise<Uint8Array | null> {
+    const cached = this.cache.get(cid);
+    if (cached) return cached;
+    const row = await this.db
+      .selectFrom("repo_block")
+      .select("content")
+      .where("did", "=", this.did)
+      .where("cid", "=", cid.toString())
+      .executeTakeFirst();
+    if (!row) return null;
+    const bytes = new Uint8Array(row.content);
+    this.cache.set(cid, bytes);
+    return bytes;
+  }
+
+  async has(cid: Cid): Promise<boolean> {
+    return (await this.getBytes(cid)) !== null;
+  }
+
+  async getBlocks(cids: Cid[]): Promise<{ blocks: BlockMap; missing: Cid[] }> {
+    const blocks = new BlockMap();
+    const wanted = new Map<string, Cid>();
+    for (const cid of cids) {
+      const cached = this.cache.get(cid);
+      if (cached) blocks.set(cid, cached);
+      else wanted.set(cid.toString(), cid);
+    }
+    const keys = [...wanted.keys()];
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const rows = await this.db
+        .selectFrom("repo_block")
+        .select(["cid", "content"])
+        .where("did", "=", this.did)
+        .where("cid", "in", keys.slice(i, i + READ_BATCH))
+        .execute();
+      for (const row of rows) {
+        const cid = wanted.get(row.cid);
+        if (!cid) continue;
+        const bytes = new Uint8Array(row.content);
+        this.cache.set(cid, bytes);
+        blocks.set(cid, bytes);
+        wanted.delete(row.cid);
+      }
+    }
+    return { blocks, missing: [...wanted.values()] };
+  }
+
+  async putBlock(cid: Cid, block: Uint8Array, rev: string): Promise<void> {
+    const one = new BlockMap();
+    one.set(cid, block);
+    await this.putMany(one, rev);
+  }
+
+  async putMany(blocks: BlockMap, rev: string): Promise<void> {
+    await putBlocks(this.tx(), this.did, blocks, rev);
+    this.cache.addMap(blocks);
+  }
+
+  async updateRoot(cid: Cid, rev: string): Promise<void> {
+    await setRoot(this.tx(), this.did, cid.toString(), rev);
+  }
+
+  /** Store a commit: its new blocks, minus the blocks it made unreachable, and the new root. */
+  async applyCommit(commit: CommitData): Promise<void> {
+    await this.putMany(commit.newBlocks, commit.rev);
+    const removed = commit.removedCids.toList().filter((cid) => !commit.newBlocks.has(cid));
+    await deleteBlocks(this.tx(), this.did, removed.map(String));
+    for (const cid of removed) this.cache.delete(cid);
+    await this.updateRoot(commit.cid, commit.rev);
+  }
+
+  /** Writes need the transaction the write path opened; a plain `Db` here is a programming error. */
+  private tx(): DbTransaction {
+    if (!("isTransaction" in this.db) || !this.db.isTransaction) {
+      throw new Error("SqlRepoStorage: writes need a transaction");
+    }
+    return this.db as DbTransaction;
+  }
+}

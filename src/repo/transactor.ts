@@ -1,0 +1,174 @@
+import type { Keypair } from "@atproto/crypto";
+import { Repo, type RecordWriteOp, WriteOpAction } from "@atproto/repo";
+import { CID } from "multiformats/cid";
+import { attachBlobs, detachBlobs, dropUnreferenced } from "@/blob/refs";
+import type { BlobService } from "@/blob/service";
+import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
+import { InvalidRequestError } from "@/errors";
+import type { Logger } from "@/log";
+import { currentRecordCids, keepSharedRecordBlocks, writeRecordRows } from "./record-rows";
+import { SqlRepoStorage } from "./storage";
+import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, WriteOutcome, WriteResult } from "./types";
+
+/** applyWrites accepts at most this many writes in one commit. */
+export const MAX_WRITES = 200;
+
+export class InvalidSwapError extends InvalidRequestError {
+  constructor(message: string) {
+    super(message, "InvalidSwap");
+  }
+}
+
+/**
+ * The one write path of every repository. Under the repo lock (one writer per
+ * repository across all nodes) and in one transaction: load the current
+ * commit, check swaps, apply the writes to the MST, sign the new commit, then
+ * store its blocks (dropping those no longer reachable), the record rows, the
+ * blob references and the new root, and run the commit hooks (the sequencer's
+ * `#commit` event). Bytes of blobs no record refers to any more are deleted
+ * once the transaction has committed.
+ */
+export class RepoTransactor {
+  private readonly hooks: CommitHook[] = [];
+  private readonly listeners: ((commit: CommitDetails) => void)[] = [];
+
+  constructor(
+    private readonly db: DatabasePlugin,
+    private readonly blobs: BlobService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Run `hook` in every write transaction, after the repository rows are written. */
+  onCommit(hook: CommitHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Call `listener` after each write transaction has committed (e.g. the sequencer's `announce()`); its errors are logged. */
+  afterCommit(listener: (commit: CommitDetails) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Commit `writes` to `did`'s repository, signed with `signingKey`.
+   * `swapCommit`: the current commit CID must be this one (400 InvalidSwap).
+   */
+  async write(did: string, signingKey: Keypair, writes: readonly PreparedWrite[], swapCommit?: string): Promise<WriteResult> {
+    if (writes.length > MAX_WRITES) throw new InvalidRequestError(`Too many writes: at most ${MAX_WRITES} per commit`);
+    const paths = new Set<string>();
+    for (const w of writes) {
+      if (paths.has(w.uri)) throw new InvalidRequestError(`Two writes to the same record in one commit: ${w.uri}`);
+      paths.add(w.uri);
+    }
+    const { result, dereferenced, details } = await this.db.withRepoLock(did, (tx) =>
+      this.commitLocked(tx, did, signingKey, writes, swapCommit),
+    );
+    if (details) {
+      for (const listener of this.listeners) {
+        try {
+          listener(details);
+        } catch (err) {
+          this.log.warn("after-commit listener failed", { did, err });
+        }
+      }
+    }
+    if (dereferenced.length > 0) {
+      await this.blobs.deleteUnreferenced(did, dereferenced).catch((err) => {
+        this.log.warn("deleting unreferenced blobs failed", { did, err });
+      });
+    }
+    return result;
+  }
+
+  private async commitLocked(
+    tx: DbTransaction,
+    did: string,
+    signingKey: Keypair,
+    writes: readonly PreparedWrite[],
+    swapCommit: string | undefined,
+  ): Promise<{ result: WriteResult; dereferenced: string[]; details?: CommitDetails }> {
+    const storage = new SqlRepoStorage(tx, did);
+    const root = await storage.getRootDetailed();
+    if (!root) throw new InvalidRequestError(`Could not find repo: ${did}`, "RepoNotFound");
+    if (swapCommit !== undefined && swapCommit !== root.cid.toString()) {
+      throw new InvalidSwapError(`Commit was at ${root.cid.toString()}`);
+    }
+    const current = await currentRecordCids(tx, writes.map((w) => w.uri));
+    const effective = resolveWrites(writes, current);
+    const results = writes.map(outcome);
+    if (effective.length === 0) return { result: { commit: null, results }, dereferenced: [] };
+
+    const repo = await Repo.load(storage, root.cid);
+    const commit = await repo.formatCommit(effective.map(toOp), signingKey);
+
+    await writeRecordRows(tx, did, commit.rev, effective);
+    const detached = await detachBlobs(tx, did, effective.filter((w) => w.action !== "create").map((w) => w.uri));
+    const attached = await attachBlobs(tx, this.blobs.store, did, effective.flatMap((w) => (w.action === "delete" ? [] : [w])));
+    const dereferenced = await dropUnreferenced(tx, did, detached);
+    await keepSharedRecordBlocks(tx, did, commit);
+    await storage.applyCommit(commit);
+
+    const details: CommitDetails = {
+      did,
+      cid: CID.parse(commit.cid.toString()),
+      rev: commit.rev,
+      since: commit.since,
+      prev: commit.prev ? CID.parse(commit.prev.toString()) : null,
+      prevData: CID.parse(repo.commit.data.toString()),
+      newBlocks: commit.newBlocks,
+      relevantBlocks: commit.relevantBlocks,
+      removedCids: commit.removedCids,
+      ops: effective.map((w) => commitOp(w, current.get(w.uri))),
+      blobs: attached.map((cid) => CID.parse(cid)),
+    };
+    for (const hook of this.hooks) await hook(tx, details);
+    return { result: { commit: { cid: commit.cid.toString(), rev: commit.rev }, results }, dereferenced, details };
+  }
+}
+
+/**
+ * Check swaps and decide what each write really does given the records that
+ * exist: putRecord creates or updates (and skips an unchanged record),
+ * deleteRecord of a missing record is a no-op.
+ */
+function resolveWrites(writes: readonly PreparedWrite[], current: Map<string, string>): PreparedWrite[] {
+  const effective: PreparedWrite[] = [];
+  for (const w of writes) {
+    const cur = current.get(w.uri) ?? null;
+    if (w.swapCid !== undefined && w.swapCid !== cur) throw new InvalidSwapError(`Record was at ${cur ?? "null"}`);
+    if (w.action === "create") {
+      if (cur) throw new InvalidRequestError(`Record already exists: ${w.uri}`);
+      effective.push(w);
+    } else if (w.action === "update") {
+      if (!cur && !w.upsert) throw new InvalidRequestError(`Could not find record to update: ${w.uri}`);
+      if (!cur) effective.push({ ...w, action: "create" });
+      else if (!(w.upsert && cur === w.cid.toString())) effective.push(w);
+    } else {
+      if (!cur && !w.ifExists) throw new InvalidRequestError(`Could not find record to delete: ${w.uri}`);
+      if (cur) effective.push(w);
+    }
+  }
+  return effective;
+}
+
+function outcome(w: PreparedWrite): WriteOutcome {
+  if (w.action === "delete") return { action: "delete", uri: w.uri };
+  return { action: w.action, uri: w.uri, cid: w.cid.toString(), validationStatus: w.validationStatus };
+}
+
+function toOp(w: PreparedWrite): RecordWriteOp {
+  const base = { collection: w.collection, rkey: w.rkey } as { collection: never; rkey: never };
+  if (w.action === "delete") return { action: WriteOpAction.Delete, ...base };
+  const record = w.record as never;
+  return w.action === "create"
+    ? { action: WriteOpAction.Create, ...base, record }
+    : { action: WriteOpAction.Update, ...base, record };
+}
+
+function commitOp(w: PreparedWrite, prev: string | undefined): CommitOp {
+  return {
+    action: w.action,
+    path: `${w.collection}/${w.rkey}`,
+    cid: w.action === "delete" ? null : w.cid,
+    prev: prev ? CID.parse(prev) : null,
+  };
+}

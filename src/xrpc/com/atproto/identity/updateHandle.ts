@@ -1,0 +1,11 @@
+import { Type } from "@sinclair/typebox";
+import { procedure } from "@/xrpc/method";
+
+export default procedure({
+  auth: "access",
+  input: Type.Object({ handle: Type.String() }),
+  handler: async ({ ctx, auth, input }) => {
+    const { handle } = input;
+    await ctx.accounts.updateHandle(auth!.did!, handle);
+  },
+});

@@ -1,0 +1,20 @@
+import { Type } from "@sinclair/typebox";
+import { procedure } from "@/xrpc/method";
+
+export default procedure({
+  input: Type.Object({
+    handle: Type.String(),
+    email: Type.Optional(Type.String()),
+    password: Type.Optional(Type.String()),
+    inviteCode: Type.Optional(Type.String()),
+    recoveryKey: Type.Optional(Type.String()),
+    did: Type.Optional(Type.String()),
+    plcOp: Type.Optional(Type.Unknown()),
+    verificationCode: Type.Optional(Type.String()),
+    verificationPhone: Type.Optional(Type.String()),
+  }),
+  handler: ({ ctx, input }) => {
+    const { handle, email, password, inviteCode, recoveryKey, did, plcOp } = input;
+    return ctx.accounts.createAccount({ handle, email, password, inviteCode, recoveryKey, did, plcOp });
+  },
+});

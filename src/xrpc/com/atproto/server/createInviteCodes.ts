@@ -1,0 +1,15 @@
+import { Type } from "@sinclair/typebox";
+import { procedure } from "@/xrpc/method";
+
+export default procedure({
+  auth: "admin",
+  input: Type.Object({
+    codeCount: Type.Integer({ minimum: 1, maximum: 1000 }),
+    useCount: Type.Integer({ minimum: 1 }),
+    forAccounts: Type.Optional(Type.Array(Type.String({ pattern: "^did:" }), { maxItems: 100 })),
+  }),
+  handler: async ({ ctx, input }) => {
+    const { codeCount, useCount, forAccounts } = input;
+    return { codes: await ctx.accounts.createInviteCodes({ codeCount, useCount, forAccounts }) };
+  },
+});

@@ -1,0 +1,6 @@
+import { query } from "@/xrpc/method";
+
+export default query({
+  auth: "access",
+  handler: ({ ctx, auth }) => ctx.accounts.getSession(auth!.did!),
+});

@@ -1,0 +1,6 @@
+import { query } from "@/xrpc/method";
+
+export default query({
+  auth: "access",
+  handler: async ({ ctx, auth }) => ({ passwords: await ctx.accounts.listAppPasswords(auth!.did!) }),
+});

@@ -1,0 +1,30 @@
+import { Type } from "@sinclair/typebox";
+import { query } from "@/xrpc/method";
+
+/**
+ * Bun.serve drops a handler's Content-Length on stream bodies and sends them
+ * chunked (oven-sh/bun#10507). Blobs up to this size (every image a lexicon
+ * allows) are read whole so the length is sent; larger ones stream.
+ */
+const BUFFERED_MAX = 8 * 1024 * 1024;
+
+/**
+ * The blob's bytes. Blobs are user content: the CSP sandbox and nosniff keep
+ * a browser from running or re-typing them if someone links one directly.
+ */
+export default query({
+  params: Type.Object({ did: Type.String({ minLength: 1 }), cid: Type.String({ minLength: 1 }) }),
+  handler: async ({ ctx, params }) => {
+    const state = await ctx.repo.reader.availableRepo(params.did);
+    const blob = await ctx.blobService.read(state.did, params.cid);
+    const body = blob.size <= BUFFERED_MAX ? await new Response(blob.stream).arrayBuffer() : blob.stream;
+    return new Response(body, {
+      headers: {
+        "content-type": blob.mimeType,
+        "content-length": String(blob.size),
+        "content-security-policy": "default-src 'none'; sandbox",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  },
+});
