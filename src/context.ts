@@ -108,7 +108,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       await sequencer.sequenceCommit(tx, { repo: c.did, commit: c.cid, rev: c.rev, since: c.since, blocks, ops: c.ops, prevData: c.prevData });
     });
     repo.transactor.afterCommit(() => sequencer.announce());
-    const stopSweeper = startSweeper(blobService, log.child({ component: "blob-sweeper" }));
+    const stopSweeper = startSweeper(blobService, cache, log.child({ component: "blob-sweeper" }));
     closers.push({ name: "blob-sweeper", close: async () => stopSweeper() });
 
     const ctx: AppContext = {

@@ -147,8 +147,15 @@ describe("db-postgres outages", () => {
       expect(down.status).toBe(503);
       const body = (await down.json()) as { checks: Record<string, string> };
       expect(body.checks["db-postgres"]).toBe("unavailable");
+      // An API call that needs the database: a clean 503, no stack trace, no hang.
+      const started = performance.now();
+      const call = await server.request("/xrpc/com.atproto.sync.listRepos");
+      expect(call.status).toBe(503);
+      expect(await call.json()).toEqual({ error: "ServiceUnavailable", message: expect.any(String) });
+      expect(performance.now() - started).toBeLessThan(5000);
       await pg.start();
       await eventually(async () => (await server.request("/health/ready")).status === 200, 5000, "readiness after restart");
+      await eventually(async () => (await server.request("/xrpc/com.atproto.sync.listRepos")).status === 200, 5000, "API after restart");
     } finally {
       await server.close();
     }

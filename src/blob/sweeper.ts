@@ -1,3 +1,5 @@
+import { takeTurn } from "@/cache/turn";
+import type { CachePlugin } from "@/contracts/cache";
 import type { Logger } from "@/log";
 import type { BlobService } from "./service";
 
@@ -54,12 +56,21 @@ export async function sweepTempBlobs(
   return { rows, files };
 }
 
-/** Sweep every `intervalMs` (first run after one interval) until the returned function is called. */
-export function startSweeper(blobs: BlobService, log: Logger, intervalMs = 10 * 60 * 1000): () => void {
+/**
+ * Sweep every `intervalMs` (first run after one interval) until the returned
+ * function is called. With several nodes sharing a cache, one node sweeps per
+ * interval, not every node.
+ */
+export function startSweeper(blobs: BlobService, cache: CachePlugin, log: Logger, intervalMs = 10 * 60 * 1000): () => void {
   let running = false;
-  const timer = setInterval(() => {
+  const timer = setInterval(async () => {
     if (running) return;
     running = true;
+    // A little under the interval, so the next interval's turn is free again on every node.
+    if (!(await takeTurn(cache, "blob-sweep", Math.max(1, Math.floor(intervalMs / 1000) - 1)))) {
+      running = false;
+      return;
+    }
     sweepTempBlobs(blobs)
       .then((swept) => {
         if (swept.rows > 0 || swept.files > 0) log.info("temporary blobs swept", swept);

@@ -1,5 +1,6 @@
 import { Counter, type Registry } from "prom-client";
 import type { CachePlugin } from "@/contracts/cache";
+import { takeTurn } from "@/cache/turn";
 import type { Logger } from "@/log";
 
 export interface CrawlerNotifierOptions {
@@ -46,13 +47,8 @@ export function createCrawlerNotifier(options: CrawlerNotifierOptions): CrawlerN
   });
 
   const request = async (relay: string) => {
-    try {
-      // incr is atomic on every node sharing the cache: only the first caller in the window goes ahead.
-      const n = await options.cache.incr(`requestCrawl:${relay}`, 1, intervalMs / 1000);
-      if (n > 1) return;
-    } catch (err) {
-      options.log.debug("requestCrawl: shared throttle unavailable; using this node's", { err });
-    }
+    // Once per interval across every node sharing the cache (this node's own throttle still applies when it cannot answer).
+    if (!(await takeTurn(options.cache, `requestCrawl:${relay}`, intervalMs / 1000))) return;
     try {
       const res = await fetch(`${relay}/xrpc/com.atproto.sync.requestCrawl`, {
         method: "POST",
