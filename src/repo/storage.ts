@@ -1,7 +1,7 @@
 import { BlockMap, type CommitData, ReadableBlockstore, type RepoStorage } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import type { Db, DbTransaction } from "@/contracts/db";
-import { deleteBlocks, putBlocks, setRoot } from "./blocks";
+import { blockEntries, deleteBlocks, putBlocks, setRoot } from "./blocks";
 
 type Cid = Parameters<RepoStorage["getBytes"]>[0];
 
@@ -15,7 +15,8 @@ const READ_BATCH = 500;
  * request or one commit): an MST walk touches the same nodes again and again.
  */
 export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
-  private readonly cache = new BlockMap();
+  /** By CID string: a BlockMap would parse every key again whenever it is merged or iterated. */
+  private readonly cache = new Map<string, Uint8Array>();
 
   constructor(
     private readonly db: Db | DbTransaction,
@@ -39,17 +40,18 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
   }
 
   async getBytes(cid: Cid): Promise<Uint8Array | null> {
-    const cached = this.cache.get(cid);
+    const key = cid.toString();
+    const cached = this.cache.get(key);
     if (cached) return cached;
     const row = await this.db
       .selectFrom("repo_block")
       .select("content")
       .where("did", "=", this.did)
-      .where("cid", "=", cid.toString())
+      .where("cid", "=", key)
       .executeTakeFirst();
     if (!row) return null;
     const bytes = new Uint8Array(row.content);
-    this.cache.set(cid, bytes);
+    this.cache.set(key, bytes);
     return bytes;
   }
 
@@ -61,9 +63,10 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     const blocks = new BlockMap();
     const wanted = new Map<string, Cid>();
     for (const cid of cids) {
-      const cached = this.cache.get(cid);
+      const key = cid.toString();
+      const cached = this.cache.get(key);
       if (cached) blocks.set(cid, cached);
-      else wanted.set(cid.toString(), cid);
+      else wanted.set(key, cid);
     }
     const keys = [...wanted.keys()];
     for (let i = 0; i < keys.length; i += READ_BATCH) {
@@ -77,7 +80,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
         const cid = wanted.get(row.cid);
         if (!cid) continue;
         const bytes = new Uint8Array(row.content);
-        this.cache.set(cid, bytes);
+        this.cache.set(row.cid, bytes);
         blocks.set(cid, bytes);
         wanted.delete(row.cid);
       }
@@ -93,7 +96,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
 
   async putMany(blocks: BlockMap, rev: string): Promise<void> {
     await putBlocks(this.tx(), this.did, blocks, rev);
-    this.cache.addMap(blocks);
+    for (const [cid, bytes] of blockEntries(blocks)) this.cache.set(cid, bytes);
   }
 
   async updateRoot(cid: Cid, rev: string): Promise<void> {
@@ -105,7 +108,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     await this.putMany(commit.newBlocks, commit.rev);
     const removed = commit.removedCids.toList().filter((cid) => !commit.newBlocks.has(cid));
     await deleteBlocks(this.tx(), this.did, removed.map(String));
-    for (const cid of removed) this.cache.delete(cid);
+    for (const cid of removed) this.cache.delete(cid.toString());
     await this.updateRoot(commit.cid, commit.rev);
   }
 

@@ -1,0 +1,64 @@
+/**
+ * Profile the repo write path in one process: a real server context on
+ * SQLite + disk with an in-memory PLC, 10 accounts, then createRecord calls
+ * through the whole HTTP stack (no socket), 16 at a time. Run with Bun's
+ * profiler to see where a write's CPU goes:
+ *
+ *   bun --cpu-prof-md --cpu-prof-dir /tmp/prof bench/profile-write.ts [writes]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveConfig, type RunConfig } from "@/config/resolve";
+import { createContext } from "@/context";
+import { createLogger } from "@/log";
+import { startPlc } from "../test/support/plc";
+
+const writes = Number(process.argv[2] ?? 3000);
+const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));
+const plc = await startPlc();
+const config = resolveConfig({
+  dataDir: dir,
+  service: { inviteRequired: false },
+  identity: { plcUrl: plc.url },
+  rateLimit: { enabled: false },
+  secrets: { jwtSecret: "profile-jwt-secret-0123456789", adminPassword: "profile-admin", plcRotationKeyHex: "7".repeat(64) },
+}) as RunConfig;
+const ctx = await createContext(config, { log: createLogger("warn") });
+
+const call = async (nsid: string, body: unknown, token?: string) => {
+  const res = await ctx.handle(
+    new Request(`http://localhost/xrpc/${nsid}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }),
+  );
+  if (res.status !== 200) throw new Error(`${nsid}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, string>;
+};
+
+const accounts: { did: string; token: string }[] = [];
+for (let i = 0; i < 10; i++) {
+  const a = await call("com.atproto.server.createAccount", { handle: `profile${i}.test`, email: `profile${i}@example.com`, password: "profile-pass" });
+  accounts.push({ did: a.did!, token: a.accessJwt! });
+}
+
+let next = 0;
+const started = performance.now();
+const cpu = process.cpuUsage();
+await Promise.all(
+  Array.from({ length: 16 }, async () => {
+    for (let i = next++; i < writes; i = next++) {
+      const { did, token } = accounts[i % accounts.length]!;
+      await call("com.atproto.repo.createRecord", { repo: did, collection: "app.bsky.feed.post", record: { $type: "app.bsky.feed.post", text: `post ${i}`, createdAt: new Date().toISOString() } }, token);
+    }
+  }),
+);
+const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+console.log(JSON.stringify({ writes, perSecond: Math.round(writes / seconds), cpuMsPerWrite: +((used.user + used.system) / 1000 / writes).toFixed(3) }));
+await ctx.close();
+await plc.stop();
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);
