@@ -5,34 +5,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listen } from "@/http/server";
 import { testContext } from "../../test/support/context";
+import { writeNginxConf } from "../../test/support/nginx";
 import { freePort } from "../../test/support/services";
 import { generateNginxSite, type NginxSiteOptions, validateSiteOptions } from "./generate";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-nginx-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A minimal nginx.conf around the generated site file, everything under `prefix`. */
+/** The generated site file under `prefix`, wrapped in a minimal nginx.conf. */
 function nginxConf(prefix: string, site: string): string {
-  mkdirSync(join(prefix, "logs"), { recursive: true });
+  mkdirSync(prefix, { recursive: true });
   writeFileSync(join(prefix, "site.conf"), site);
-  const conf = join(prefix, "nginx.conf");
-  writeFileSync(
-    conf,
-    `pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log;
-events { worker_connections 256; }
-http {
-    access_log ${prefix}/logs/access.log;
-    client_body_temp_path ${prefix}/body;
-    proxy_temp_path ${prefix}/proxy;
-    fastcgi_temp_path ${prefix}/fastcgi;
-    uwsgi_temp_path ${prefix}/uwsgi;
-    scgi_temp_path ${prefix}/scgi;
-    include ${prefix}/site.conf;
-}
-`,
-  );
-  return conf;
+  return writeNginxConf(prefix, 256);
 }
 
 function nginxTest(site: string): { ok: boolean; output: string } {

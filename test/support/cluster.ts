@@ -9,7 +9,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgresjs from "postgres";
+import type { UserConfig } from "@/config/schema";
+import { type TestPlc, startPlc } from "./plc";
 import { ROOT, runCommand, waitForHttp } from "./process";
+import { writeNginxConf } from "./nginx";
 import { freePort } from "./services";
 
 export interface ClusterNode {
@@ -23,20 +26,38 @@ export interface ClusterNode {
 }
 
 export interface Cluster {
-  /** nginx in front of every node. */
+  /** nginx in front of every node: the public URL the nodes advertise (PDS_PUBLIC_URL). */
   readonly url: string;
+  /** nginx's port, for WebSocket clients that take a port. */
+  readonly port: number;
   readonly nodes: readonly ClusterNode[];
+  /** The in-memory PLC directory every node registers DIDs with (PDS_DID_PLC_URL). */
+  readonly plcUrl: string;
   /** The dedicated database's URL, to inspect rows directly. */
   readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Redis keys of this cluster start with it. */
   readonly keyPrefix: string;
+  readonly s3Endpoint: string;
+  readonly bucket: string;
+  /** Blob objects of this cluster start with it. */
   readonly bucketPrefix: string;
+  /** PDS_DATA_DIRECTORY of every node: with shared backends nothing should land there. */
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
 export interface ClusterOptions {
+  /** @default 3 */
   nodes?: number;
-  /** Extra environment for every node (e.g. rate limits). */
+  /** Extra environment for every node (e.g. RATE_LIMIT_DISTRIBUTED). */
   env?: Record<string, string>;
+  /**
+   * `rateLimit` of prod.ts, merged over what the environment gives: per-route
+   * rules and routes exist only in the config file.
+   * @default none
+   */
+  rateLimit?: UserConfig["rateLimit"];
 }
 
 /** Build the binary once per process. */
@@ -56,6 +77,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const s3 = required("AURORA_TEST_S3_ENDPOINT");
   const bucket = required("AURORA_TEST_S3_BUCKET");
   const dir = mkdtempSync(join(tmpdir(), "aurora-cluster-"));
+  const plc: TestPlc = await startPlc();
   const tag = `c${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   const database = `aurora_${tag}`;
   const admin = postgresjs(pgUrl, { max: 1, onnotice: () => {} });
@@ -77,6 +99,7 @@ const env = fromEnv();
 export default defineConfig({
   ...env,
   service: { ...env.service, bind: "127.0.0.1" },
+  rateLimit: { ...env.rateLimit, ...${JSON.stringify(options.rateLimit ?? {})} },
   db: postgres({ url: ${JSON.stringify(databaseUrl)}, maxConnections: 10, minConnections: 2 }),
   blobs: s3({ bucket: ${JSON.stringify(bucket)}, endpoint: ${JSON.stringify(s3)}, prefix: ${JSON.stringify(bucketPrefix)},
     accessKeyId: "S3RVER", secretAccessKey: "S3RVER", checksums: "when_required" }),
@@ -89,6 +112,7 @@ export default defineConfig({
     HOME: dir,
     PDS_HOSTNAME: "localhost",
     PDS_PUBLIC_URL: publicUrl,
+    PDS_DID_PLC_URL: plc.url,
     PDS_DEV_MODE: "true",
     PDS_INVITE_REQUIRED: "false",
     PDS_JWT_SECRET: "cluster-jwt-secret-0123456789",
@@ -96,6 +120,8 @@ export default defineConfig({
     PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: "5".repeat(64),
     PDS_DATA_DIRECTORY: join(dir, "data"),
     LOG_LEVEL: "warn",
+    // As docs/SCALING.md configures the nodes: one set of rate-limit counters for the whole cluster.
+    RATE_LIMIT_DISTRIBUTED: "true",
     ...options.env,
   };
 
@@ -131,55 +157,65 @@ export default defineConfig({
     };
     nodes.push(node);
   }
-  // Start concurrently: the nodes race to migrate and the migration lock must sort it out.
-  await Promise.all(nodes.map((n) => n.start()));
+  let nginx: Subprocess | undefined;
+  const stop = async () => {
+    nginx?.kill();
+    await nginx?.exited;
+    await Promise.all(nodes.map((n) => n.kill()));
+    await plc.stop();
+    const cleanup = postgresjs(pgUrl, { max: 1, onnotice: () => {} });
+    await cleanup.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await cleanup.end();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // Start concurrently: the nodes race to migrate and the migration lock must sort it out.
+    await Promise.all(nodes.map((n) => n.start()));
+    nginx = await startNginx(binary, dir, nodes, lbPort, sharedEnv);
+  } catch (err) {
+    // A half-started cluster must not outlive the test that failed to start it.
+    await stop().catch(() => {});
+    throw err;
+  }
 
+  return {
+    url: publicUrl,
+    port: lbPort,
+    nodes,
+    plcUrl: plc.url,
+    databaseUrl,
+    redisUrl,
+    keyPrefix,
+    s3Endpoint: s3,
+    bucket,
+    bucketPrefix,
+    dataDir: sharedEnv.PDS_DATA_DIRECTORY,
+    stop,
+  };
+}
+
+/** nginx in the foreground on `port`, running the site file `aurora nginx` writes for `nodes`. */
+async function startNginx(binary: string, dir: string, nodes: readonly ClusterNode[], port: number, env: Record<string, string>): Promise<Subprocess> {
   const nginxPrefix = join(dir, "nginx");
   mkdirSync(join(nginxPrefix, "logs"), { recursive: true });
   const gen = await runCommand(
     [binary, "nginx", "--config", "prod.ts", ...nodes.flatMap((n) => ["--node", `127.0.0.1:${n.port}`]), "--server-name", "localhost",
-      "--listen", `127.0.0.1:${lbPort}`, "--max-fails", "1", "--fail-timeout", "5", "--out", join(nginxPrefix, "site.conf")],
-    { cwd: dir, env: sharedEnv },
+      "--listen", `127.0.0.1:${port}`, "--max-fails", "1", "--fail-timeout", "5", "--out", join(nginxPrefix, "site.conf")],
+    { cwd: dir, env },
   );
   if (gen.code !== 0) throw new Error(`aurora nginx failed: ${gen.stderr}`);
-  writeFileSync(
-    join(nginxPrefix, "nginx.conf"),
-    `pid ${nginxPrefix}/nginx.pid;
-error_log ${nginxPrefix}/logs/error.log;
-events { worker_connections 1024; }
-http {
-    access_log ${nginxPrefix}/logs/access.log;
-    client_body_temp_path ${nginxPrefix}/body;
-    proxy_temp_path ${nginxPrefix}/proxy;
-    fastcgi_temp_path ${nginxPrefix}/fastcgi;
-    uwsgi_temp_path ${nginxPrefix}/uwsgi;
-    scgi_temp_path ${nginxPrefix}/scgi;
-    include ${nginxPrefix}/site.conf;
-}
-`,
-  );
-  const nginx = Bun.spawn(["nginx", "-p", nginxPrefix, "-c", join(nginxPrefix, "nginx.conf"), "-g", "daemon off;"], {
+  const conf = writeNginxConf(nginxPrefix);
+  const nginx = Bun.spawn(["nginx", "-p", nginxPrefix, "-c", conf, "-g", "daemon off;"], {
     stdout: "ignore",
-    stderr: "pipe",
+    stderr: Bun.file(join(nginxPrefix, "logs", "stderr.log")),
   });
-  await waitForHttp(`${publicUrl}/health/live`, 15_000);
-
-  return {
-    url: publicUrl,
-    nodes,
-    databaseUrl,
-    keyPrefix,
-    bucketPrefix,
-    async stop() {
-      nginx.kill();
-      await nginx.exited;
-      await Promise.all(nodes.map((n) => n.kill()));
-      const cleanup = postgresjs(pgUrl, { max: 1, onnotice: () => {} });
-      await cleanup.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await cleanup.end();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  try {
+    await waitForHttp(`http://localhost:${port}/health/live`, 15_000);
+  } catch (err) {
+    nginx.kill();
+    throw err;
+  }
+  return nginx;
 }
 
 function required(name: string): string {
