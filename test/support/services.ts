@@ -53,6 +53,25 @@ function pgBin(): string {
   return join(base, versions[0], "bin");
 }
 
+/** The Service around a started process: restart = kill + start; stop = `shutdown` (default: kill), then remove `dir`. */
+function service(parts: { url: string; port: number; dir: string; start(): Promise<void>; kill(): Promise<void>; shutdown?(): Promise<void> }): Service {
+  const { url, port, dir, start, kill } = parts;
+  return {
+    url,
+    port,
+    start,
+    kill,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: async () => {
+      await (parts.shutdown ?? kill)().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const asRoot = process.getuid?.() === 0;
 
 export async function startPostgres(): Promise<Service> {
@@ -70,22 +89,17 @@ export async function startPostgres(): Promise<Service> {
     run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], user);
   };
   await start();
-  return {
+  return service({
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     port,
+    dir,
     start,
     kill,
-    restart: async () => {
-      await kill();
-      await start();
+    // A clean stop (not immediate) so no server process outlives the test run.
+    shutdown: async () => {
+      run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"], user);
     },
-    stop: async () => {
-      spawnSync(asRoot ? "runuser" : join(bin, "pg_ctl"),
-        asRoot ? ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "fast", "-w", "stop"]
-          : ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  });
 }
 
 export async function startRedis(): Promise<Service> {
@@ -101,20 +115,7 @@ export async function startRedis(): Promise<Service> {
     await waitFor(() => spawnSync("redis-cli", ["-p", String(port), "ping"]).status !== 0, "redis shutdown");
   };
   await start();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    start,
-    kill,
-    restart: async () => {
-      await kill();
-      await start();
-    },
-    stop: async () => {
-      await kill().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return service({ url: `redis://127.0.0.1:${port}`, port, dir, start, kill });
 }
 
 export const S3_BUCKET = "aurora-test";
@@ -139,18 +140,5 @@ export async function startS3(): Promise<Service> {
     await exited;
   };
   await start();
-  return {
-    url,
-    port,
-    start,
-    kill,
-    restart: async () => {
-      await kill();
-      await start();
-    },
-    stop: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return service({ url, port, dir, start, kill });
 }
