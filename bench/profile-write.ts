@@ -5,6 +5,8 @@
  * profiler to see where a write's CPU goes:
  *
  *   bun --cpu-prof-md --cpu-prof-dir /tmp/prof bench/profile-write.ts [writes]
+ *
+ * With DATABASE_URL set (postgresql://...), the same on PostgreSQL.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +14,7 @@ import { join } from "node:path";
 import { resolveConfig, type RunConfig } from "@/config/resolve";
 import { createContext } from "@/context";
 import { createLogger } from "@/log";
+import { postgres } from "@plugins/db-postgres";
 import { startPlc } from "../test/support/plc";
 
 const writes = Number(process.argv[2] ?? 3000);
@@ -19,6 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));
 const plc = await startPlc();
 const config = resolveConfig({
   dataDir: dir,
+  ...(process.env.DATABASE_URL ? { db: postgres({ url: process.env.DATABASE_URL, maxConnections: 20 }) } : {}),
   service: { inviteRequired: false },
   identity: { plcUrl: plc.url },
   rateLimit: { enabled: false },
@@ -44,6 +48,11 @@ for (let i = 0; i < 10; i++) {
   accounts.push({ did: a.did!, token: a.accessJwt! });
 }
 
+const queries = async () => {
+  const metric = await ctx.metrics.registry.getSingleMetric("aurora_db_queries_total")?.get();
+  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+};
+const queriesBefore = await queries();
 let next = 0;
 const started = performance.now();
 const cpu = process.cpuUsage();
@@ -57,7 +66,14 @@ await Promise.all(
 );
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
-console.log(JSON.stringify({ writes, perSecond: Math.round(writes / seconds), cpuMsPerWrite: +((used.user + used.system) / 1000 / writes).toFixed(3) }));
+console.log(
+  JSON.stringify({
+    writes,
+    perSecond: Math.round(writes / seconds),
+    cpuMsPerWrite: +((used.user + used.system) / 1000 / writes).toFixed(3),
+    queriesPerWrite: +(((await queries()) - queriesBefore) / writes).toFixed(1),
+  }),
+);
 await ctx.close();
 await plc.stop();
 rmSync(dir, { recursive: true, force: true });

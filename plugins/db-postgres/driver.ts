@@ -30,12 +30,14 @@ export class PostgresJsDialect implements Dialect {
   constructor(
     private readonly sql: Sql,
     private readonly toError: (err: unknown) => unknown,
+    /** Named prepared statements, cached per connection (off for PgBouncer in transaction mode). */
+    private readonly prepare = true,
   ) {}
   createAdapter() {
     return new ExternalLockAdapter();
   }
   createDriver(): Driver {
-    return new PostgresJsDriver(this.sql, this.toError);
+    return new PostgresJsDriver(this.sql, this.toError, this.prepare);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
@@ -61,12 +63,13 @@ class PostgresJsDriver implements Driver {
   constructor(
     private readonly sql: Sql,
     private readonly toError: (err: unknown) => unknown,
+    private readonly prepare: boolean,
   ) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PostgresJsConnection(this.sql, this.toError);
+    return new PostgresJsConnection(this.sql, this.toError, this.prepare);
   }
 
   async releaseConnection(): Promise<void> {}
@@ -112,6 +115,7 @@ class PostgresJsConnection implements DatabaseConnection {
   constructor(
     private readonly sql: Sql,
     private readonly toError: (err: unknown) => unknown,
+    private readonly prepare: boolean,
   ) {}
 
   async begin(settings: TransactionSettings): Promise<void> {
@@ -168,7 +172,7 @@ class PostgresJsConnection implements DatabaseConnection {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
     const runner = this.#tx ?? this.sql;
     try {
-      const result = await runner.unsafe(query.sql, query.parameters as Params);
+      const result = await runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare });
       const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
       return {
         rows: Array.from(result) as R[],

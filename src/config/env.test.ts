@@ -70,6 +70,7 @@ describe("fromEnv", () => {
       POSTGRES_CONNECT_TIMEOUT: "7",
       POSTGRES_MAX_LIFETIME: "900",
       POSTGRES_IDLE_TIMEOUT: "60",
+      POSTGRES_PREPARED_STATEMENTS: "false",
       PDS_BLOBSTORE_TYPE: "s3",
       PDS_BLOBSTORE_S3_BUCKET: "blobs",
       PDS_BLOBSTORE_S3_REGION: "eu-west-1",
@@ -97,6 +98,7 @@ describe("fromEnv", () => {
       connectTimeout: 7,
       maxLifetime: 900,
       idleTimeout: 60,
+      preparedStatements: false,
     });
     expect(config.blobs.name).toBe("storage-s3");
     expect(config.blobs.describe()).toMatchObject({

@@ -96,6 +96,7 @@ function database(e: Reader): UserConfig["db"] {
     connectTimeout: e.int("POSTGRES_CONNECT_TIMEOUT"),
     maxLifetime: e.int("POSTGRES_MAX_LIFETIME"),
     idleTimeout: e.int("POSTGRES_IDLE_TIMEOUT"),
+    preparedStatements: e.bool("POSTGRES_PREPARED_STATEMENTS"),
   });
 }
 
