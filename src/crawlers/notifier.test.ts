@@ -28,6 +28,9 @@ function fakeRelay(hang = false) {
 }
 
 const quiet = createLogger("silent");
+// One plugin context for the caches here (they keep nothing on disk); its temp dir goes at the end.
+const pluginCtx = pluginContext();
+afterAll(() => pluginCtx.cleanup());
 
 describe("requestCrawl notifier", () => {
   const relays = [fakeRelay(), fakeRelay()];
@@ -35,7 +38,7 @@ describe("requestCrawl notifier", () => {
 
   test("asks each relay once per interval, with our hostname, whatever the number of updates", async () => {
     const cache = memory();
-    await cache.init(pluginContext());
+    await cache.init(pluginCtx);
     const notifier = createCrawlerNotifier({
       relays: relays.map((r) => r.url),
       hostname: "pds.example.com",
@@ -62,7 +65,7 @@ describe("requestCrawl notifier", () => {
   test("a relay that never answers blocks nothing and is given up on after the timeout", async () => {
     const hanging = fakeRelay(true);
     const cache = memory();
-    await cache.init(pluginContext());
+    await cache.init(pluginCtx);
     const registry = new Registry();
     const notifier = createCrawlerNotifier({ relays: [hanging.url], hostname: "h.test", cache, log: quiet, registry, timeoutMs: 200 });
     const started = performance.now();
@@ -81,7 +84,7 @@ describe("requestCrawl notifier", () => {
     const relay = fakeRelay();
     const keyPrefix = `crawl-${crypto.randomUUID()}:`;
     const caches = [redis({ url, keyPrefix }), redis({ url, keyPrefix })];
-    for (const cache of caches) await cache.init(pluginContext());
+    for (const cache of caches) await cache.init(pluginCtx);
     const notifiers = caches.map((cache) =>
       createCrawlerNotifier({ relays: [relay.url], hostname: "h.test", cache, log: quiet, registry: new Registry() }),
     );
