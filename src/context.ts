@@ -18,6 +18,7 @@ import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
 import { type Logger, createLogger } from "@/log";
 import { type RateLimits, createRateLimits } from "@/rate-limit/limiter";
+import { startEventPruner } from "@/sequencer/pruner";
 import { type Sequencer, createSequencer } from "@/sequencer/sequencer";
 import { methods as allMethods } from "@/xrpc";
 import type { XrpcMethod } from "@/xrpc/method";
@@ -91,6 +92,8 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
 
     const firehose = await startFirehose(config, db, cache, log, metrics.registry);
     closers.push({ name: "firehose", close: () => firehose.close() });
+    const stopPruner = startEventPruner({ db, cache, backfillHours: config.firehose.backfillHours, log: log.child({ component: "event-pruner" }) });
+    closers.push({ name: "event-pruner", close: async () => stopPruner() });
     const cached = createCacheAside(cache, config.caching, metrics.registry);
     const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
     const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, log });
