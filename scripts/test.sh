@@ -22,7 +22,7 @@ if [ ! -x "$BUN" ] || [ ! -f node_modules/s3rver/bin/s3rver.js ]; then
 fi
 
 # Positional arguments to bun test are filters; "./" marks them as paths.
-[ $# -gt 0 ] || set -- ./test/ ./src/ ./plugins/
+[ $# -gt 0 ] || set -- ./test/ ./src/ ./plugins/ ./bench/
 log=$(mktemp)
 # Tests that start servers or child processes need more than the 5 s default on a 2-core CI box.
 "$BUN" scripts/with-services.ts -- "$BUN" test --timeout 30000 "$@" 2>&1 | tee "$log"
