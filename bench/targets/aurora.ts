@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { S3_BUCKET, S3_CREDENTIALS, type Service, startPostgres, startRedis, startS3 } from "../../test/support/services";
 import { track } from "../lib/cleanup";
-import { freePort, randomHex, spawnServer, type Target } from "./server";
+import { freePort, freshSecrets, spawnServer, type Target } from "./server";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -59,12 +59,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
   } else {
     backendEnv.PDS_BLOBSTORE_DISK_LOCATION = join(workDir, "blobs");
   }
-  const secrets = {
-    PDS_JWT_SECRET: randomHex(),
-    PDS_ADMIN_PASSWORD: randomHex(16),
-    PDS_DPOP_SECRET: randomHex(),
-    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomHex(),
-  };
+  const secrets = freshSecrets();
   let port: number | undefined;
   return {
     name: `aurora-${profile}`,

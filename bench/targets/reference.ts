@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ReferenceInstall } from "../reference/install";
-import { freePort, randomHex, spawnServer, type Target } from "./server";
+import { freePort, freshSecrets, spawnServer, type Target } from "./server";
 
 const LAUNCHER = join(import.meta.dir, "../reference/launch.ts");
 
@@ -15,12 +15,7 @@ export function referenceTarget(install: ReferenceInstall, plcUrl: string, workD
   const blobDir = join(workDir, "blobs");
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(blobDir, { recursive: true });
-  const secrets = {
-    PDS_JWT_SECRET: randomHex(),
-    PDS_ADMIN_PASSWORD: randomHex(16),
-    PDS_DPOP_SECRET: randomHex(),
-    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomHex(),
-  };
+  const secrets = freshSecrets();
   let port: number | undefined;
   return {
     name: "reference",

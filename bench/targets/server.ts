@@ -77,8 +77,18 @@ export async function spawnServer(opts: SpawnOptions): Promise<Server> {
 }
 
 /** Secrets for a throwaway server: random hex (a random 32-byte value is a valid secp256k1 key). */
-export function randomHex(bytes = 32): string {
+function randomHex(bytes = 32): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
+}
+
+/** Fresh secrets for one server under test, as PDS_* variables (both PDSes read the same names). */
+export function freshSecrets(): Record<string, string> {
+  return {
+    PDS_JWT_SECRET: randomHex(),
+    PDS_ADMIN_PASSWORD: randomHex(16),
+    PDS_DPOP_SECRET: randomHex(),
+    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomHex(),
+  };
 }
 
 export { freePort };
