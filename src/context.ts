@@ -1,3 +1,4 @@
+import type { AppContext } from "@/app-context";
 import type { RunConfig } from "@/config/resolve";
 import type { BlobStorePlugin } from "@/contracts/blob-store";
 import type { CachePlugin } from "@/contracts/cache";
@@ -22,35 +23,6 @@ import { startEventPruner } from "@/sequencer/pruner";
 import { type Sequencer, createSequencer } from "@/sequencer/sequencer";
 import { methods as allMethods } from "@/xrpc";
 import type { XrpcMethod } from "@/xrpc/method";
-
-export interface AppContext extends AccountServices {
-  readonly config: RunConfig;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  readonly db: DatabasePlugin;
-  readonly blobs: BlobStorePlugin;
-  readonly cache: CachePlugin;
-  /** Cache-aside reads over the cache slot, by the guide's categories and TTLs. */
-  readonly cached: CacheAside;
-  readonly methods: Readonly<Record<string, XrpcMethod>>;
-  /** Repositories: the one write path (`repo.transactor`), record reads and CAR exports. */
-  readonly repo: RepoService;
-  /** Blobs over the blob slot: uploads, reads, listings, clean-up. */
-  readonly blobService: BlobService;
-  /** Rate limits: applied to every request by `handle`; `consumePoints` for costs that depend on the input. */
-  readonly rateLimits: RateLimits;
-  /** Writes firehose events inside the caller's transaction (`sequenceCommit(tx, ...)`, then `announce()`). */
-  readonly sequencer: Sequencer;
-  /** subscribeRepos on this node: follows the event table and serves WebSocket subscribers. */
-  readonly firehose: Firehose;
-  /**
-   * The server's fetch function: the whole HTTP surface, usable without a socket in tests.
-   * `peer` is the socket's remote address (rate limits by client IP); absent in process.
-   */
-  readonly handle: (request: Request, peer?: string) => Promise<Response>;
-  /** Close every backend, newest first. Safe to call twice. */
-  close(): Promise<void>;
-}
 
 /** What tests (and only tests) replace. */
 export interface ContextOverrides {
@@ -123,7 +95,6 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       cache,
       cached,
       ...accountServices,
-      methods: overrides.methods ?? allMethods,
       repo,
       blobService,
       rateLimits,
@@ -132,7 +103,8 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       handle: (request, peer) => handler(request, peer),
       close: closeAll,
     };
-    const handler = createHandler(createApp(ctx), log, metrics, new Set(Object.keys(ctx.methods)), rateLimits);
+    const methods = overrides.methods ?? allMethods;
+    const handler = createHandler(createApp(ctx, methods), log, metrics, new Set(Object.keys(methods)), rateLimits);
     return ctx;
   } catch (err) {
     await closeAll();

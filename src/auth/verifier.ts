@@ -1,5 +1,5 @@
 import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
-import type { AuthMode, Caller } from "@/xrpc/method";
+import type { AuthMode, Caller } from "./types";
 import { parseBasicAuth, secretsEqual } from "./basic";
 import type { SessionStore } from "./sessions";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";

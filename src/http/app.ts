@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
-import type { AppContext } from "@/context";
+import type { AppContext } from "@/app-context";
 import { serviceDidDocument } from "@/identity/service-did";
 import { VERSION } from "@/version";
+import type { XrpcMethod } from "@/xrpc/method";
 import { checkReadiness } from "./health";
 import { errorResponse, json } from "./respond";
 import { dispatch, unknownMethod } from "./xrpc";
@@ -18,7 +19,7 @@ Allow: /
 `;
 
 /** Build the Elysia app: plain HTTP routes, then one route per XRPC method, then the fallbacks. */
-export function createApp(ctx: AppContext) {
+export function createApp(ctx: AppContext, methods: Readonly<Record<string, XrpcMethod>>) {
   const app = new Elysia({ name: "aurora" })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return json({ error: "NotFound", message: "Not Found" }, 404);
@@ -49,7 +50,7 @@ export function createApp(ctx: AppContext) {
       return doc ? json(doc) : json({ error: "NotFound", message: "Not Found" }, 404);
     });
 
-  for (const [nsid, method] of Object.entries(ctx.methods)) {
+  for (const [nsid, method] of Object.entries(methods)) {
     // parse: "none": the XRPC layer reads bodies itself, with a size limit and XRPC errors.
     const run = ({ request }: { request: Request }) => dispatch(ctx, nsid, method, request);
     app.get(`/xrpc/${nsid}`, run, { parse: "none" });

@@ -1,4 +1,4 @@
-import type { AppContext } from "@/context";
+import type { AppContext } from "@/app-context";
 import { withTimeout } from "@/util/with-timeout";
 
 const CHECK_TIMEOUT_MS = 3000;

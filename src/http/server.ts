@@ -1,4 +1,4 @@
-import type { AppContext } from "@/context";
+import type { AppContext } from "@/app-context";
 
 /** Slack over the largest body we accept, for header and framing overhead. */
 const BODY_SLACK_BYTES = 64 * 1024;

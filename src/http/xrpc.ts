@@ -1,6 +1,6 @@
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { AppContext } from "@/context";
+import type { AppContext } from "@/app-context";
 import { InvalidRequestError, MethodNotImplementedError, PayloadTooLargeError } from "@/errors";
 import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
 import { json } from "./respond";

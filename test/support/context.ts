@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunConfig, resolveConfig } from "@/config/resolve";
 import type { UserConfig } from "@/config/schema";
-import { type AppContext, type ContextOverrides, createContext } from "@/context";
+import type { AppContext } from "@/app-context";
+import { type ContextOverrides, createContext } from "@/context";
 import { createLogger, type LogLevel } from "@/log";
 
 export interface TestContext extends AppContext {
