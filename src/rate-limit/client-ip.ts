@@ -1,41 +1,50 @@
-import { BlockList, isIP } from "node:net";
+import { BlockList } from "node:net";
+import type ipaddr from "ipaddr.js";
+import { parseStrict } from "@/identity/ip";
 
 /** Used when the socket peer is not known (a request handed to `ctx.handle` in process). */
 export const UNKNOWN_IP = "unknown";
 
-/** `::ffff:1.2.3.4` → `1.2.3.4`; brackets and IPv6 zones dropped. Returns null for anything that is not an IP. */
+/**
+ * The canonical text of an address: `::ffff:1.2.3.4` → `1.2.3.4`, IPv6
+ * compressed and lower-cased, brackets and zones dropped, so one client is
+ * one rate-limit subject however it is written. Null for anything that is not an IP.
+ */
 export function normalizeIp(raw: string): string | null {
-  let ip = raw.trim();
-  if (ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
-  const zone = ip.indexOf("%");
-  if (zone >= 0) ip = ip.slice(0, zone);
-  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) ip = ip.slice(7);
-  return isIP(ip) ? ip.toLowerCase() : null;
+  return parseUnmapped(raw)?.toString() ?? null;
+}
+
+function parseUnmapped(raw: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  const ip = parseStrict(raw);
+  return ip?.kind() === "ipv6" && (ip as ipaddr.IPv6).isIPv4MappedAddress() ? (ip as ipaddr.IPv6).toIPv4Address() : ip;
+}
+
+/** An address (a one-address range) or a CIDR range such as `10.0.0.0/8` or `fc00::/7`; null when malformed. */
+function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+  const [address = "", bits, extra] = entry.split("/");
+  const ip = parseUnmapped(address);
+  if (!ip || extra !== undefined) return null;
+  const max = ip.kind() === "ipv4" ? 32 : 128;
+  if (bits === undefined) return [ip, max];
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max ? [ip, Number(bits)] : null;
 }
 
 /** True for an IP address or a CIDR range such as `10.0.0.0/8` or `fc00::/7`. */
 export function isIpOrRange(entry: string): boolean {
-  const [address, bits, extra] = entry.split("/");
-  const ip = address === undefined ? null : normalizeIp(address);
-  if (ip === null || extra !== undefined) return false;
-  if (bits === undefined) return true;
-  const max = isIP(ip) === 4 ? 32 : 128;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+  return parseRange(entry) !== null;
 }
 
-/** A membership test over addresses and CIDR ranges (validated by the config beforehand). */
+/**
+ * A membership test over addresses and CIDR ranges (validated by the config
+ * beforehand), for addresses `normalizeIp` returned. Node's BlockList does
+ * the matching: it runs on every request and is ~10x faster than ipaddr.js's match.
+ */
 export function ipMatcher(entries: readonly string[]): (ip: string) => boolean {
-  if (entries.length === 0) return () => false;
+  const ranges = entries.map(parseRange).filter((r) => r !== null);
+  if (ranges.length === 0) return () => false;
   const list = new BlockList();
-  for (const entry of entries) {
-    const [address = "", bits] = entry.split("/");
-    const ip = normalizeIp(address);
-    if (ip === null) continue;
-    const family = isIP(ip) === 4 ? "ipv4" : "ipv6";
-    if (bits === undefined) list.addAddress(ip, family);
-    else list.addSubnet(ip, Number(bits), family);
-  }
-  return (ip) => ip !== UNKNOWN_IP && list.check(ip, isIP(ip) === 4 ? "ipv4" : "ipv6");
+  for (const [net, bits] of ranges) list.addSubnet(net.toString(), bits, net.kind());
+  return (ip) => ip !== UNKNOWN_IP && list.check(ip, ip.includes(":") ? "ipv6" : "ipv4");
 }
 
 /**
