@@ -60,7 +60,7 @@ export class BlobService {
     const measured = measuredSource(body ?? emptyBody(), limit);
     const { key } = await this.store.putTemp(measured.source);
     const { cid, size, head } = measured.result();
-    const mimeType = sniffMime(head) ?? declaredMime(contentType) ?? "application/octet-stream";
+    const mimeType = (await sniffMime(head)) ?? declaredMime(contentType) ?? "application/octet-stream";
     const createdAt = new Date(tempKeyTime(key) ?? Date.now()).toISOString();
 
     // Under the repo lock: a commit or sweep of this DID never sees the row change under it.

@@ -9,10 +9,10 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/clien
 import Redis from "ioredis";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import postgresjs from "postgres";
 import type { Algorithm } from "@/rate-limit/types";
 import { type Cluster, startCluster } from "../support/cluster";
+import { fakePng } from "@test/support/blobs";
 import { type Account, post, signUp, xrpc } from "./helpers";
 
 const HOUR = 3_600_000;
@@ -71,7 +71,7 @@ describe("three nodes behind nginx", () => {
   });
 
   test("accounts, records and blobs live in PostgreSQL, S3 and Redis, none on a node's disk", async () => {
-    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...randomBytes(30_000)]);
+    const png = fakePng(30_000);
     const { data: upload } = await alice.agent.uploadBlob(png, { encoding: "image/png" });
     const cid = upload.blob.ref.toString();
     const created = await alice.agent.com.atproto.repo.createRecord({

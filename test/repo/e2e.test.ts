@@ -14,8 +14,9 @@ import { BACKENDS } from "./backends";
 import { type TestPlc, startPlc } from "../support/plc";
 import { freePort } from "../support/services";
 import type { TestContext } from "../support/context";
+import { fakePng } from "@test/support/blobs";
 
-const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...randomBytes(20_000)]);
+const PNG = fakePng(20_000);
 const now = () => new Date().toISOString();
 
 for (const makeBackend of BACKENDS) {
