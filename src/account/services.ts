@@ -37,7 +37,8 @@ export async function createAccountServices(deps: {
   log: Logger;
 }): Promise<AccountServices> {
   const { config, db, cached } = deps;
-  const allowPrivate = config.service.devMode;
+  // Its own setting, never implied by dev mode: a dev-mode server on a reachable address is still an SSRF target.
+  const allowPrivate = config.identity.allowPrivateAddresses;
   const plc = createPlcClient(config.identity.plcUrl);
   const identity = createIdentityResolver({
     cached,

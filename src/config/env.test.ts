@@ -21,6 +21,7 @@ describe("fromEnv", () => {
       PDS_SERVICE_DID: "did:web:service.example.com",
       PDS_SERVICE_HANDLE_DOMAINS: ".example.com, .example.org",
       PDS_DID_PLC_URL: "http://plc.local:2582/",
+      PDS_SSRF_ALLOW_PRIVATE: "true",
       PDS_INVITE_REQUIRED: "false",
       PDS_ADMIN_PASSWORD: "admin-pass-123",
       PDS_JWT_SECRET: "0123456789abcdef0123",
@@ -50,7 +51,7 @@ describe("fromEnv", () => {
       termsOfServiceUrl: "https://example.com/tos",
     });
     expect(config.dataDir).toBe("/var/aurora");
-    expect(config.identity.plcUrl).toBe("http://plc.local:2582");
+    expect(config.identity).toEqual({ plcUrl: "http://plc.local:2582", allowPrivateAddresses: true });
     expect(config.secrets).toEqual({
       adminPassword: "admin-pass-123",
       jwtSecret: "0123456789abcdef0123",

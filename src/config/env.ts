@@ -44,7 +44,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       adminPassword: e.str("PDS_ADMIN_PASSWORD"),
       plcRotationKeyHex: e.str("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX"),
     },
-    identity: { plcUrl: e.str("PDS_DID_PLC_URL") },
+    identity: { plcUrl: e.str("PDS_DID_PLC_URL"), allowPrivateAddresses: e.bool("PDS_SSRF_ALLOW_PRIVATE") },
     crawlers: env.PDS_CRAWLERS === undefined ? undefined : (e.list("PDS_CRAWLERS") ?? []),
     firehose: {
       backfillHours: hoursFromMs(e.int("PDS_REPO_BACKFILL_LIMIT_MS")),

@@ -36,6 +36,15 @@ describe("resolveConfig", () => {
   });
 
   test.each([
+    [{}, false],
+    [{ service: { devMode: true } }, false],
+    [{ service: { hostname: "pds.example.com", devMode: true } }, false],
+    [{ identity: { allowPrivateAddresses: true } }, true],
+  ])("private addresses for identity lookups are their own opt-in, not dev mode: %j", (input, allowed) => {
+    expect(resolveConfig(input).identity.allowPrivateAddresses).toBe(allowed);
+  });
+
+  test.each([
     [{ service: { port: 70000 } }, "service.port: Expected integer to be less or equal to 65535, got 70000"],
     [{ service: { port: "80" } }, "service.port: Expected integer"],
     [{ service: { prot: 80 } }, "service.prot: Unexpected property"],

@@ -27,7 +27,7 @@ export type ResolvedConfig = DeepReadonly<{
   dataDir: string;
   /** Missing secrets are filled in by `loadSecrets` before the server starts. */
   secrets: Partial<Secrets>;
-  identity: { plcUrl: string };
+  identity: { plcUrl: string; allowPrivateAddresses: boolean };
   crawlers: string[];
   firehose: Required<NonNullable<UserConfig["firehose"]>>;
   appView: { url: string; did: string } | undefined;
@@ -70,7 +70,10 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     },
     dataDir: resolvePath(cwd, user.dataDir ?? "./data"),
     secrets: { ...user.secrets },
-    identity: { plcUrl: trimSlash(user.identity?.plcUrl ?? "https://plc.directory") },
+    identity: {
+      plcUrl: trimSlash(user.identity?.plcUrl ?? "https://plc.directory"),
+      allowPrivateAddresses: user.identity?.allowPrivateAddresses ?? false,
+    },
     crawlers: (user.crawlers ?? []).map(trimSlash),
     firehose: {
       backfillHours: user.firehose?.backfillHours ?? 72,

@@ -175,6 +175,14 @@ export const UserConfigSchema = Type.Object(
       Type.Object({
         /** PLC directory (PDS_DID_PLC_URL). @default "https://plc.directory" */
         plcUrl: Type.Optional(httpUrl),
+        /**
+         * Let did:web and handle lookups reach loopback, private and other non-public addresses, and
+         * `did:web:localhost` over plain http (PDS_SSRF_ALLOW_PRIVATE). Only for tests and local setups
+         * whose identities live on a private network: on a public server it lets anyone make it fetch
+         * internal URLs. Independent of dev mode.
+         * @default false
+         */
+        allowPrivateAddresses: Type.Optional(Type.Boolean()),
       }, strict),
     ),
     /** Relays told to crawl us after new events (PDS_CRAWLERS). @default [] */

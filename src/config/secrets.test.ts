@@ -26,6 +26,15 @@ describe("loadSecrets", () => {
     );
   });
 
+  test("the refusal says how to generate each secret, not to turn on dev mode", async () => {
+    const config = resolveConfig({ dataDir: tempDir(), service: { hostname: "pds.example.com" } });
+    const message = await loadSecrets(config, { persist: true }).catch((err: Error) => err.message);
+    expect(message).toContain("PDS_JWT_SECRET=$(openssl rand -hex 32)");
+    expect(message).toContain("PDS_ADMIN_PASSWORD=$(openssl rand -hex 16)");
+    expect(message).toContain("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX=$(openssl rand -hex 32)");
+    expect(message).not.toMatch(/dev.?mode/i);
+  });
+
   test("dev mode generates missing secrets once, stores them 0600, and reuses them", async () => {
     const dataDir = tempDir();
     const config = resolveConfig({ dataDir, secrets: { adminPassword: "given-password" } });

@@ -11,6 +11,14 @@ const ENV_NAMES = {
 } as const;
 type SecretName = keyof typeof ENV_NAMES;
 
+/** A shell command that prints a fresh value for each secret (what the start-up error suggests). */
+const HOW_TO_GENERATE: Record<SecretName, string> = {
+  jwtSecret: "openssl rand -hex 32",
+  adminPassword: "openssl rand -hex 16",
+  // 32 random bytes are a valid secp256k1 key but for a chance of about 2^-128.
+  plcRotationKeyHex: "openssl rand -hex 32",
+};
+
 /** Order of the secp256k1 group: a private key must be in [1, n-1]. */
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
@@ -27,8 +35,9 @@ const generators: Record<SecretName, () => string> = {
 };
 
 /**
- * Fill in missing secrets. Production mode refuses to start without them;
- * dev mode generates them once and keeps them in `<dataDir>/secrets.json`
+ * Fill in missing secrets. Outside dev mode a missing secret stops the start
+ * with the variables to set; dev mode (a local-development convenience, on
+ * by default only for hostname localhost) generates them once and keeps them in `<dataDir>/secrets.json`
  * (mode 0600) so sessions and keys survive restarts. With `persist: false`
  * (config check/print) nothing is written.
  */
@@ -37,7 +46,10 @@ export async function loadSecrets(config: ResolvedConfig, opts: { persist: boole
   if (missing.length === 0) return config as RunConfig;
   if (!config.service.devMode) {
     const names = missing.map((k) => `${ENV_NAMES[k]} (secrets.${k})`).join(", ");
-    throw new ConfigError(`missing secrets in production mode: ${names}. Set them, or PDS_DEV_MODE=true to generate them.`);
+    const example = missing.map((k) => `${ENV_NAMES[k]}=$(${HOW_TO_GENERATE[k]})`).join(" ");
+    throw new ConfigError(
+      `missing secrets: ${names}. Generate each once and keep it (the same on every node), e.g. ${example}`,
+    );
   }
   const file = join(config.dataDir, "secrets.json");
   const stored = await readStored(file);

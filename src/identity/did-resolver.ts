@@ -5,7 +5,7 @@ import { type LookupAll, SafeFetchError, safeFetch } from "./safe-fetch";
 
 export interface DidResolverOptions {
   plc: PlcClient;
-  /** Dev mode: did:web may live on private addresses, and `did:web:localhost%3A<port>` is fetched over http. */
+  /** identity.allowPrivateAddresses: did:web may live on private addresses, and `did:web:localhost%3A<port>` is fetched over http. */
   allowPrivate: boolean;
   /** @default 5000 */
   timeoutMs?: number;

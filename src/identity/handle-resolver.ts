@@ -3,7 +3,7 @@ import { Resolver } from "node:dns/promises";
 import { type LookupAll, SafeFetchError, safeFetch } from "./safe-fetch";
 
 export interface HandleResolverOptions {
-  /** Dev mode: the HTTPS step may reach private addresses. */
+  /** identity.allowPrivateAddresses: the HTTPS step may reach private addresses. */
   allowPrivate: boolean;
   /** Per step (DNS, HTTPS). @default 3000 */
   timeoutMs?: number;

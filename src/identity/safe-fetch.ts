@@ -10,7 +10,8 @@ export type LookupAll = (hostname: string) => Promise<{ address: string; family:
 export interface SafeFetchOptions {
   /**
    * Allow loopback and private destinations and plain `http:`. Only for
-   * destinations the operator configured (the PLC directory) or dev mode.
+   * destinations the operator configured (the PLC directory), or with
+   * identity.allowPrivateAddresses (tests, private networks).
    */
   allowPrivate: boolean;
   /** @default "GET" */
@@ -59,7 +60,7 @@ const defaultLookup: LookupAll = (hostname) =>
 
 /**
  * Fetch a URL that a user (not the operator) chose: a did:web document, a
- * handle's `/.well-known/atproto-did`. Outside dev mode only `https:` is
+ * handle's `/.well-known/atproto-did`. Unless `allowPrivate`, only `https:` is
  * allowed and every address the name resolves to must be public; the check
  * runs inside the connection's own name lookup, so a DNS answer cannot change
  * between the check and the connect. Bounded in time, size and redirects.
