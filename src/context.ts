@@ -68,9 +68,9 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     closers.push({ name: "event-pruner", close: async () => stopPruner() });
     const cached = createCacheAside(cache, config.caching, metrics.registry);
     const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
-    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, log });
     const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
+    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log });
     const blobService = new BlobService(db, blobs, {
       uploadLimit: config.service.blobUploadLimit,
       log: log.child({ component: "blob" }),

@@ -5,6 +5,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 import type { PlcClient } from "@/identity/plc";
 import type { IdentityResolver } from "@/identity/resolver";
 import type { Logger } from "@/log";
+import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
 import type { SigningKeyVault } from "./signing-keys";
 
@@ -21,4 +22,6 @@ export interface AccountDeps {
   /** Account creation and handle changes emit their firehose events in their own transactions. */
   readonly sequencer: Sequencer;
   readonly log: Logger;
+  /** Log-in spends and refunds `login-failures` points. */
+  readonly rateLimits: Pick<RateLimits, "consumePoints">;
 }

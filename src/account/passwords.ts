@@ -36,6 +36,15 @@ export async function verifyPassword(password: string, hash: string | null): Pro
 }
 
 const APP_PASSWORD_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+const APP_PASSWORD_SHAPE = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/;
+
+/**
+ * Whether `password` could be an app password: every one is generated here
+ * in this shape, so any other input needs no app-password hash at log-in.
+ */
+export function isAppPasswordShaped(password: string): boolean {
+  return APP_PASSWORD_SHAPE.test(password);
+}
 
 /** A new app password, `xxxx-xxxx-xxxx-xxxx` in base32 (80 random bits). */
 export function generateAppPassword(): string {

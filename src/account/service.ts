@@ -15,8 +15,11 @@ import { type AccountRow, accountByDid, accountByHandle } from "./store";
  */
 export interface AccountService {
   createAccount(input: CreateAccountInput): Promise<CreatedAccount>;
-  /** Log in by handle, email or DID; 401 AuthenticationRequired on a bad identifier or password. */
-  createSession(identifier: string, password: string): Promise<SessionOutput>;
+  /**
+   * Log in by handle, email or DID; 401 AuthenticationRequired on a bad identifier or password,
+   * 429 when client IP `ip` has used up its `login-failures` budget.
+   */
+  createSession(identifier: string, password: string, ip: string): Promise<SessionOutput>;
   /** Rotate the refresh token `tokenId` (the caller's verified `jti`). */
   refreshSession(tokenId: string): Promise<SessionOutput>;
   /** Revoke the refresh token `tokenId` and the access tokens of its session. */
@@ -42,7 +45,7 @@ export function createAccountService(deps: AccountDeps): AccountService {
   const db = () => deps.db.db();
   return {
     createAccount: (input) => createAccount(deps, input),
-    createSession: (identifier, password) => login(deps, identifier, password),
+    createSession: (identifier, password, ip) => login(deps, identifier, password, ip),
     refreshSession: (tokenId) => refresh(deps, tokenId),
     deleteSession: (tokenId) => deps.sessions.revoke(tokenId),
     getSession: (did) => getSession(deps, did),

@@ -11,6 +11,7 @@ import { createHandleResolver } from "@/identity/handle-resolver";
 import { createPlcClient } from "@/identity/plc";
 import { type IdentityResolver, createIdentityResolver } from "@/identity/resolver";
 import type { Logger } from "@/log";
+import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
 import { type AccountService, createAccountService } from "./service";
 import { createSigningKeyVault } from "./signing-keys";
@@ -34,6 +35,7 @@ export async function createAccountServices(deps: {
   cache: CachePlugin;
   cached: CacheAside;
   sequencer: Sequencer;
+  rateLimits: Pick<RateLimits, "consumePoints">;
   log: Logger;
 }): Promise<AccountServices> {
   const { config, db, cached } = deps;
@@ -62,6 +64,7 @@ export async function createAccountServices(deps: {
     vault: createSigningKeyVault(config.secrets.plcRotationKeyHex),
     sessions,
     sequencer: deps.sequencer,
+    rateLimits: deps.rateLimits,
     log: deps.log.child({ service: "account" }),
   });
   return { identity, accounts, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword }) };

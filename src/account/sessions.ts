@@ -3,7 +3,7 @@ import { INVALID_HANDLE } from "@atproto/syntax";
 import type { AppPasswordGrant, SessionTokens } from "@/auth/sessions";
 import { AuthRequiredError, InvalidRequestError } from "@/errors";
 import type { AccountDeps } from "./deps";
-import { hashAppPassword, verifyPassword } from "./passwords";
+import { hashAppPassword, isAppPasswordShaped, verifyPassword } from "./passwords";
 import { type AccountRow, accountByDid, accountByIdentifier, accountStatus } from "./store";
 
 /** com.atproto.server.getSession output. */
@@ -19,27 +19,69 @@ export interface SessionView {
 
 export type SessionOutput = SessionView & SessionTokens;
 
-/** A DID no account could have: gives unknown identifiers the same app-password hashing cost as known ones. */
+/** A DID no account could have: unknown identifiers get the same app-password hashing cost as known ones. */
 const DECOY_DID = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
+
+/** The rule (src/rate-limit/rules.ts) that counts failed log-ins per client IP. */
+export const LOGIN_FAILURES_RULE = "login-failures";
 
 /**
  * Log in by handle, email or DID with the account password or an app
- * password. Unknown identifier and wrong password are the same 401, and take
- * about as long (a decoy hash is checked), so neither reveals which accounts
- * exist. A taken-down account is refused only after its password checked out.
+ * password. Unknown identifier and wrong password are the same 401 and cost
+ * the same hashing (a decoy when there is no account), so neither reveals
+ * which accounts exist. A taken-down account is refused only after its
+ * password checked out.
+ *
+ * Failed log-ins are limited per client IP `ip`, whatever identifiers it
+ * tries. The point is spent before any hashing: an IP over its budget gets
+ * a 429 without costing a hash, and concurrent guesses cannot all slip past
+ * a check that only reads the budget. A log-in whose password checks out
+ * (or that fails for another reason) gets its point back.
  */
-export async function login(deps: AccountDeps, identifier: string, password: string): Promise<SessionOutput> {
-  const db = deps.db.db();
-  const account = await accountByIdentifier(db, identifier);
-  let grant: AppPasswordGrant = null;
-  if (!(await verifyPassword(password, account?.password_hash ?? null))) {
-    const appPassword = await findAppPassword(deps, account?.did ?? DECOY_DID, password);
-    if (!account || !appPassword) throw new AuthRequiredError("Invalid identifier or password");
-    grant = appPassword;
+export async function login(deps: AccountDeps, identifier: string, password: string, ip: string): Promise<SessionOutput> {
+  await deps.rateLimits.consumePoints(LOGIN_FAILURES_RULE, ip, 1);
+  let found: Credentials | null;
+  try {
+    found = await checkCredentials(deps, identifier, password);
+  } catch (err) {
+    await refundFailure(deps, ip);
+    throw err;
   }
-  if (account!.takedown_ref) throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
-  const tokens = await deps.sessions.open(account!.did, grant);
-  return { ...tokens, ...(await sessionView(deps, account!)) };
+  if (!found) throw new AuthRequiredError("Invalid identifier or password");
+  await refundFailure(deps, ip);
+  const { account, grant } = found;
+  if (account.takedown_ref) throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
+  const tokens = await deps.sessions.open(account.did, grant);
+  return { ...tokens, ...(await sessionView(deps, account)) };
+}
+
+interface Credentials {
+  account: AccountRow;
+  grant: AppPasswordGrant;
+}
+
+/**
+ * The account and grant the password opens, or null. Which hashes run
+ * depends only on the password's shape, never on whether the account
+ * exists: one argon2id check for most passwords; an app-password-shaped one
+ * is tried as an app password first (third-party clients log in with them),
+ * then as the account password.
+ */
+async function checkCredentials(deps: AccountDeps, identifier: string, password: string): Promise<Credentials | null> {
+  const account = await accountByIdentifier(deps.db.db(), identifier);
+  if (isAppPasswordShaped(password)) {
+    const grant = await findAppPassword(deps, account?.did ?? DECOY_DID, password);
+    if (account && grant) return { account, grant };
+  }
+  const valid = await verifyPassword(password, account?.password_hash ?? null);
+  return account && valid ? { account, grant: null } : null;
+}
+
+/** A negative spend gives the point back; losing it only makes the limit a little stricter, so it never fails the log-in. */
+async function refundFailure(deps: AccountDeps, ip: string): Promise<void> {
+  await deps.rateLimits.consumePoints(LOGIN_FAILURES_RULE, ip, -1).catch((err) => {
+    deps.log.warn("could not refund a login-failures point", { err });
+  });
 }
 
 /** Rotate a refresh token into a new pair; 400 ExpiredToken when it was revoked or ran out. */

@@ -28,6 +28,17 @@ export const DEFAULT_RULES: Readonly<Record<string, RuleSpec>> = {
       { limit: 300, windowMs: DAY, algorithm: "sliding-log" },
     ],
   },
+  /**
+   * Failed log-ins per client IP, whatever the identifier (spent by the
+   * createSession handler, refunded when the password checks out): the
+   * identifier-keyed rule above lets one IP hash without end by trying a new
+   * identifier each time. 30 matches the reference's 30 attempts per 5
+   * minutes per identifier, but counts failures only, so a shared address
+   * (NAT) with many correct log-ins is unaffected; the bucket refills one
+   * failure per 10 s, so one IP costs at most ~6 failed checks a minute.
+   * Refunds need fixed-window or token-bucket (checked at start-up).
+   */
+  "login-failures": { key: "ip", limits: [{ limit: 30, windowMs: 5 * MINUTE, algorithm: "token-bucket" }] },
   "create-account": { key: "ip", limits: [{ limit: 100, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
   /** Points: create 3, update 2, delete 1 (REPO_WRITE_POINTS). */
   "repo-write": {

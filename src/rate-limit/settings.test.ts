@@ -20,6 +20,7 @@ describe("rateLimit config", () => {
     expect(rateLimit.routes["com.atproto.repo.createRecord"]).toEqual([{ rule: "repo-write", points: 3 }]);
     expect(rateLimit.routes["com.atproto.repo.putRecord"]).toEqual([{ rule: "repo-write", points: 2 }]);
     expect(rateLimit.routes["com.atproto.repo.deleteRecord"]).toEqual([{ rule: "repo-write", points: 1 }]);
+    expect(rateLimit.rules["login-failures"]).toEqual({ key: "ip", limits: [{ limit: 30, windowMs: 300_000, algorithm: "token-bucket" }] });
     expect(rateLimit.trustedProxies).toContain("127.0.0.0/8");
     expect(rateLimit.bypassKey).toBeUndefined();
     expect(rateLimit.bypassIps).toEqual([]);
@@ -51,6 +52,10 @@ describe("rateLimit config", () => {
     [{ tierAlgorithm: "leaky-bucket" }, "rateLimit.tierAlgorithm: Expected one of fixed-window, token-bucket, sliding-log"],
     [{ rules: { x: { key: "ip", limits: [] } } }, "rateLimit.rules.x.limits"],
     [{ bypassKey: "short" }, "rateLimit.bypassKey"],
+    [
+      { rules: { "login-failures": { key: "ip", limits: [{ limit: 5, windowMs: 60_000, algorithm: "sliding-log" }] } } },
+      "rateLimit.rules.login-failures: the sliding-log algorithm cannot refund points",
+    ],
   ])("refuses %j", (rateLimit, message) => {
     expect(() => resolveConfig({ rateLimit })).toThrow(message);
   });

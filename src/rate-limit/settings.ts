@@ -64,6 +64,10 @@ export function resolveRateLimit(user: UserConfig["rateLimit"] = {}): RateLimitS
     bypassKey: user.bypassKey,
     bypassIps: user.bypassIps ?? [],
   };
+  // Log-ins give their point back with a negative spend, which the sliding log cannot undo.
+  if (rules["login-failures"]!.limits.some((l) => l.algorithm === "sliding-log")) {
+    throw new ConfigError('config rateLimit.rules.login-failures: the sliding-log algorithm cannot refund points; use "fixed-window" or "token-bucket"');
+  }
   for (const field of ["trustedProxies", "bypassIps"] as const) {
     const bad = settings[field].find((entry) => !isIpOrRange(entry));
     if (bad !== undefined) {
