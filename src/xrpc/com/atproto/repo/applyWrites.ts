@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import type { ApplyWrite } from "@/repo/service";
 import { MAX_WRITES } from "@/repo/transactor";
 import { repoWritePoints } from "@/rate-limit/rules";
@@ -9,7 +10,7 @@ const target = { collection: Type.String({ minLength: 1 }), rkey: Type.String({ 
 export default procedure({
   auth: "access",
   input: Type.Object({
-    repo: Type.String({ minLength: 1 }),
+    repo: Str("at-identifier"),
     validate: Type.Optional(Type.Boolean()),
     writes: Type.Array(
       Type.Union([
@@ -24,7 +25,7 @@ export default procedure({
       ]),
       { maxItems: MAX_WRITES },
     ),
-    swapCommit: Type.Optional(Type.String()),
+    swapCommit: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, input, auth }) => {
     const { repo, ...rest } = input;

@@ -1,15 +1,16 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
   input: Type.Object({
-    repo: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
-    rkey: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    repo: Str("at-identifier"),
+    collection: Str("nsid"),
+    rkey: Type.Optional(Str("record-key")),
     validate: Type.Optional(Type.Boolean()),
     record: Type.Object({}),
-    swapCommit: Type.Optional(Type.String()),
+    swapCommit: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, input, auth }) => {
     const { repo, ...write } = input;

@@ -1,14 +1,15 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
   input: Type.Object({
-    repo: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
-    rkey: Type.String({ minLength: 1, maxLength: 512 }),
-    swapRecord: Type.Optional(Type.String()),
-    swapCommit: Type.Optional(Type.String()),
+    repo: Str("at-identifier"),
+    collection: Str("nsid"),
+    rkey: Str("record-key"),
+    swapRecord: Type.Optional(Str("cid")),
+    swapCommit: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, input, auth }) => {
     const { repo, ...write } = input;

@@ -1,10 +1,11 @@
 import { getHandle } from "@atproto/common-web";
 import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
+import { Str } from "@/lexicon/formats";
 import { query } from "@/xrpc/method";
 
 export default query({
-  params: Type.Object({ repo: Type.String({ minLength: 1 }) }),
+  params: Type.Object({ repo: Str("at-identifier") }),
   handler: async ({ ctx, params }) => {
     const did = await ctx.repo.reader.resolveRepo(params.repo);
     const state = await ctx.repo.reader.availableRepo(did);

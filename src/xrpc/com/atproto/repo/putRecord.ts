@@ -1,16 +1,17 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
   input: Type.Object({
-    repo: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
-    rkey: Type.String({ minLength: 1, maxLength: 512 }),
+    repo: Str("at-identifier"),
+    collection: Str("nsid"),
+    rkey: Str("record-key"),
     validate: Type.Optional(Type.Boolean()),
     record: Type.Object({}),
-    swapRecord: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    swapCommit: Type.Optional(Type.String()),
+    swapRecord: Type.Optional(Type.Union([Str("cid"), Type.Null()])),
+    swapCommit: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, input, auth }) => {
     const { repo, ...write } = input;

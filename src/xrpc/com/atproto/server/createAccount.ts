@@ -1,14 +1,15 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   input: Type.Object({
     handle: Type.String(),
-    email: Type.Optional(Type.String()),
+    email: Type.Optional(Str("printable")),
     password: Type.Optional(Type.String()),
-    inviteCode: Type.Optional(Type.String()),
+    inviteCode: Type.Optional(Str("printable")),
     recoveryKey: Type.Optional(Type.String()),
-    did: Type.Optional(Type.String()),
+    did: Type.Optional(Str("did")),
     plcOp: Type.Optional(Type.Unknown()),
     verificationCode: Type.Optional(Type.String()),
     verificationPhone: Type.Optional(Type.String()),

@@ -1,11 +1,12 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   // A full session only: an app password cannot mint more app passwords.
   auth: "full",
   input: Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Str("printable", { minLength: 1, maxLength: 100 }),
     privileged: Type.Optional(Type.Boolean()),
   }),
   handler: ({ ctx, auth, input }) => {

@@ -1,11 +1,12 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "admin",
   input: Type.Object({
     useCount: Type.Integer({ minimum: 1 }),
-    forAccount: Type.Optional(Type.String({ pattern: "^did:" })),
+    forAccount: Type.Optional(Str("did")),
   }),
   handler: async ({ ctx, input }) => {
     const { useCount, forAccount } = input;

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
@@ -6,7 +7,7 @@ export default procedure({
   input: Type.Object({
     codeCount: Type.Integer({ minimum: 1, maximum: 1000 }),
     useCount: Type.Integer({ minimum: 1 }),
-    forAccounts: Type.Optional(Type.Array(Type.String({ pattern: "^did:" }), { maxItems: 100 })),
+    forAccounts: Type.Optional(Type.Array(Str("did"), { maxItems: 100 })),
   }),
   handler: async ({ ctx, input }) => {
     const { codeCount, useCount, forAccounts } = input;

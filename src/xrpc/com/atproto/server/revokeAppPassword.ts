@@ -1,9 +1,10 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
-  input: Type.Object({ name: Type.String() }),
+  input: Type.Object({ name: Str("printable", { minLength: 1, maxLength: 100 }) }),
   handler: async ({ ctx, auth, input }) => {
     const { name } = input;
     await ctx.accounts.revokeAppPassword(auth!.did!, name);

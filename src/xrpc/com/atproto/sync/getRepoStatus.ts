@@ -1,12 +1,11 @@
 import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
-import { assertDid } from "@/lexicon/syntax";
+import { Str } from "@/lexicon/formats";
 import { query } from "@/xrpc/method";
 
 export default query({
-  params: Type.Object({ did: Type.String({ minLength: 1 }) }),
+  params: Type.Object({ did: Str("did") }),
   handler: async ({ ctx, params }) => {
-    assertDid(params.did, "did");
     const state = await ctx.repo.reader.repoState(params.did);
     if (!state) throw new InvalidRequestError(`Could not find repo for DID: ${params.did}`, "RepoNotFound");
     const { did, active, status, rev } = state;

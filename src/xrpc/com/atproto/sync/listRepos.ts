@@ -1,10 +1,12 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { query } from "@/xrpc/method";
 
 export default query({
   params: Type.Object({
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 500 }),
-    cursor: Type.Optional(Type.String()),
+    // The last DID of the previous page.
+    cursor: Type.Optional(Str("did")),
   }),
   handler: async ({ ctx, params }) => {
     const { repos, cursor } = await ctx.repo.reader.listRepos(params);
