@@ -1,5 +1,5 @@
 import type Redis from "ioredis";
-import { PluginError } from "@/errors";
+import { PluginError } from "@/plugin-kit";
 
 /** Keys per SCAN step and per UNLINK: small enough not to stall Redis, large enough to be quick. */
 const BATCH = 500;

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import type { Counter } from "prom-client";
-import { PluginError } from "@/errors";
-import { cacheConformance, TAKE_SCRIPT, testPluginContext, waitUntil } from "../../test/conformance/cache";
-import { freePort, startRedis } from "../../test/support/services";
+import { PluginError } from "@/plugin-kit";
+import { cacheConformance, TAKE_SCRIPT, testPluginContext, waitUntil } from "@test/conformance/cache";
+import { freePort, startRedis } from "@test/support/services";
 import { DEGRADED_METRIC } from "./degradation";
 import { redis } from "./index";
 

@@ -1,10 +1,14 @@
 import type Redis from "ioredis";
 import { ReplyError } from "ioredis";
-import { checkIncrement, checkPrefix, ttlToMs } from "@/cache/checks";
-import { INCR_SCRIPT } from "@/cache/incr-script";
-import { redactUrl } from "@/config/redact";
-import type { CachePlugin } from "@/contracts/cache";
-import { PluginError } from "@/errors";
+import {
+  type CachePlugin,
+  checkIncrement,
+  checkPrefix,
+  INCR_SCRIPT,
+  PluginError,
+  redactUrl,
+  ttlToMs,
+} from "@/plugin-kit";
 import { Degradation, type Operation } from "./degradation";
 import { deleteByPrefix } from "./delete-prefix";
 import { RedisPool } from "./pool";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { ReplyError } from "ioredis";
-import type { CacheScript } from "@/contracts/cache";
+import type { CacheScript } from "@/plugin-kit";
 
 const shas = new WeakMap<CacheScript<unknown>, string>();
 

@@ -1,7 +1,6 @@
 import type Redis from "ioredis";
 import { ReplyError } from "ioredis";
-import type { MessageHandler, Unsubscribe } from "@/contracts/cache";
-import { LocalPubSub } from "@/cache/local-pubsub";
+import { LocalPubSub, type MessageHandler, type Unsubscribe } from "@/plugin-kit";
 
 export interface SubscriptionEvents {
   /** SUBSCRIBE could not reach Redis; the channel is subscribed again on reconnect. */

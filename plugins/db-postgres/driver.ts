@@ -11,7 +11,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import type postgresjs from "postgres";
-import { DbError } from "@/db/errors";
+import { DbError } from "@/plugin-kit";
 
 type Sql = postgresjs.Sql;
 type TransactionSql = postgresjs.TransactionSql;

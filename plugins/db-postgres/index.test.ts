@@ -1,5 +1,5 @@
 import postgresjs from "postgres";
-import { databaseConformance } from "../../test/conformance/database";
+import { databaseConformance } from "@test/conformance/database";
 import { postgres } from "./index";
 
 const base = process.env.AURORA_TEST_POSTGRES_URL;

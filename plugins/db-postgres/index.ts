@@ -1,13 +1,17 @@
 import { Kysely, sql as raw } from "kysely";
 import postgresjs from "postgres";
-import { redactUrl } from "@/config/redact";
-import type { DatabasePlugin, Db, DbTransaction } from "@/contracts/db";
-import type { PluginContext } from "@/contracts/plugin";
-import { ChannelHub } from "@/db/channels";
-import { toDbError } from "@/db/errors";
-import { createDbMetrics } from "@/db/metrics";
-import type { DatabaseSchema } from "@/db/schema";
-import { PluginError } from "@/errors";
+import {
+  ChannelHub,
+  createDbMetrics,
+  type DatabasePlugin,
+  type DatabaseSchema,
+  type Db,
+  type DbTransaction,
+  type PluginContext,
+  PluginError,
+  redactUrl,
+  toDbError,
+} from "@/plugin-kit";
 import { PostgresJsDialect } from "./driver";
 import { PostgresListener } from "./listener";
 import { classify, commonOptions } from "./pool";

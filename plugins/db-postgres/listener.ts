@@ -1,7 +1,5 @@
 import postgresjs from "postgres";
-import type { NotifyHandler } from "@/contracts/db";
-import type { ChannelHub } from "@/db/channels";
-import type { Logger } from "@/log";
+import type { ChannelHub, Logger, NotifyHandler } from "@/plugin-kit";
 import { commonOptions } from "./pool";
 
 /** Retry delays while re-subscribing after the LISTEN connection was lost, in ms. */

@@ -1,5 +1,5 @@
 import type postgresjs from "postgres";
-import type { DbErrorReason } from "@/db/errors";
+import type { DbErrorReason } from "@/plugin-kit";
 
 /**
  * Seconds before a connection retries after a failed connect. postgres.js's

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { redis } from "@plugins/cache-redis";
 import { VERSION } from "@/version";
+import { READINESS_CACHE_MS } from "./health";
 import { type TestContext, testContext } from "../../test/support/context";
 import { startRedis } from "../../test/support/services";
 
@@ -101,6 +102,8 @@ describe("readiness with a real backend outage", () => {
     try {
       expect((await withRedis.request("/health/ready")).status).toBe(200);
       await service.kill();
+      // Readiness answers are reused for READINESS_CACHE_MS: wait out the one from before the outage.
+      await Bun.sleep(READINESS_CACHE_MS + 50);
       const down = await withRedis.request("/health/ready");
       expect(down.status).toBe(503);
       const report = (await down.json()) as { status: string; checks: Record<string, string> };

@@ -9,8 +9,39 @@ export interface ReadinessReport {
   checks: Record<string, string>;
 }
 
+/**
+ * How long one readiness answer is reused. Load balancers probe every node
+ * every second or two; without this each probe would be a round trip to
+ * every backend (an S3 request per probe per node).
+ */
+export const READINESS_CACHE_MS = 2000;
+
+interface Cached {
+  report: Promise<ReadinessReport>;
+  /** When the check finished; undefined while it runs. */
+  doneAt?: number;
+}
+
+const cache = new WeakMap<AppContext, Cached>();
+
+/**
+ * Whether every configured backend can serve: a fresh check at most every
+ * READINESS_CACHE_MS (failures included), and concurrent probes wait for the
+ * same check instead of starting their own.
+ */
+export function checkReadiness(ctx: AppContext): Promise<ReadinessReport> {
+  const cached = cache.get(ctx);
+  if (cached && (cached.doneAt === undefined || Date.now() - cached.doneAt < READINESS_CACHE_MS)) return cached.report;
+  const entry: Cached = { report: checkBackends(ctx) };
+  entry.report.finally(() => {
+    entry.doneAt = Date.now();
+  });
+  cache.set(ctx, entry);
+  return entry.report;
+}
+
 /** Ask every configured backend whether it can serve, in parallel, each bounded in time. */
-export async function checkReadiness(ctx: AppContext): Promise<ReadinessReport> {
+async function checkBackends(ctx: AppContext): Promise<ReadinessReport> {
   const plugins = [ctx.db, ctx.blobs, ctx.cache];
   const results = await Promise.all(
     plugins.map(async (p) => {
