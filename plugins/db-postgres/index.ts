@@ -130,6 +130,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
       }
     },
     transaction,
+    snapshot: (fn) => db().transaction().setIsolationLevel("repeatable read").setAccessMode("read only").execute(fn),
     lock,
     withRepoLock: (did, fn) =>
       transaction(async (tx) => {

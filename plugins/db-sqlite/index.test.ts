@@ -1,7 +1,10 @@
+import { expect, test } from "bun:test";
+import { sql } from "kysely";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { databaseConformance } from "../../test/conformance/database";
+import { databaseConformance, pluginContext } from "@test/conformance/database";
+import { migrateToLatest } from "@/plugin-kit";
 import { sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
@@ -10,4 +13,34 @@ databaseConformance("db-sqlite (temp file)", {
   make: () => sqlite({ path: join(dir, "conformance.sqlite") }),
   prepare: async () => {},
   dispose: async () => rmSync(dir, { recursive: true, force: true }),
+});
+
+test.each([
+  ["by default FULL: an acknowledged commit survives a power loss", undefined, 2],
+  ["NORMAL when asked for", "normal" as const, 1],
+])("db-sqlite synchronous: %s", async (_what, synchronous, expected) => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, `durability-${expected}.sqlite`), synchronous });
+  try {
+    await plugin.init(ctx);
+    const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(plugin.db());
+    expect(rows).toEqual([{ synchronous: expected }]);
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
+});
+
+test("migrations index refresh_token.next_id: following a rotation chain is a lookup, not a scan", async () => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, "indexes.sqlite") });
+  try {
+    await plugin.init(ctx);
+    await migrateToLatest(plugin);
+    const { rows } = await sql<{ detail: string }>`explain query plan select id from refresh_token where next_id = ${"x"}`.execute(plugin.db());
+    expect(rows.map((r) => r.detail).join("; ")).toContain("refresh_token_next_id_idx");
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
 });

@@ -42,6 +42,15 @@ export interface DatabasePlugin extends Plugin<"db"> {
    */
   transaction<T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T>;
   /**
+   * Run `fn` in a read-only transaction that sees one consistent snapshot:
+   * commits made while it runs are invisible to it (a repository export that
+   * reads many pages never mixes two commits). PostgreSQL: REPEATABLE READ
+   * READ ONLY. SQLite: a deferred transaction on a connection of its own (the
+   * WAL snapshot starts at its first read), so a slow reader never holds up
+   * writers. Writing through `tx` fails.
+   */
+  snapshot<T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T>;
+  /**
    * Take the named lock for the rest of `tx`: no other transaction, in any
    * process sharing the database, holds the same name until `tx` ends.
    * Fails with an unavailable `PluginError` when the wait exceeds the
@@ -76,6 +85,7 @@ export interface DatabasePlugin extends Plugin<"db"> {
 export const DATABASE_METHODS = [
   "db",
   "transaction",
+  "snapshot",
   "lock",
   "withRepoLock",
   "withMigrationLock",

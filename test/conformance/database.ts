@@ -297,6 +297,24 @@ export function databaseConformance(label: string, under: DatabaseUnderTest): vo
       expect(await rev(other, "did:plc:commit")).toBe("7");
     });
 
+    test("snapshot: its reads see one state while another writer commits (not held up by it); it cannot write", async () => {
+      const did = `did:plc:snapshot${randomBytes(4).toString("hex")}`;
+      await plugin.db().insertInto("repo_root").values(root(did, "1")).execute();
+      const read = (tx: DbTransaction) => tx.selectFrom("repo_root").select("rev").where("did", "=", did).executeTakeFirstOrThrow();
+      const seen = await plugin.snapshot(async (tx) => {
+        const before = await read(tx);
+        // Awaited inside the snapshot: a writer that had to wait for it would never finish.
+        await other.transaction((w) => w.updateTable("repo_root").set({ rev: "2" }).where("did", "=", did).execute());
+        const after = await read(tx);
+        return { before: before.rev, after: after.rev };
+      });
+      expect(seen).toEqual({ before: "1", after: "1" });
+      expect(await rev(plugin, did)).toBe("2");
+      const write = plugin.snapshot((tx) => tx.insertInto("repo_root").values(root(`${did}x`, "1")).execute());
+      expect(await write.catch((e: unknown) => e)).toBeInstanceOf(DbError);
+      expect(await rev(plugin, `${did}x`)).toBeUndefined();
+    });
+
     type Run = (i: number, did: string, fn: (tx: DbTransaction) => Promise<void>) => Promise<unknown>;
     /** 16 writers each read a counter, pause, and write it + 1; resolves to the final count. */
     const counterWriters = async (run: Run) => {

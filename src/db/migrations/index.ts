@@ -1,5 +1,6 @@
 import { initial } from "./001-initial";
 import { repoIndexes } from "./002-repo-indexes";
+import { refreshTokenNextId } from "./003-refresh-token-next-id";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -12,4 +13,5 @@ export type { Migration } from "./types";
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [
   ["001-initial", initial],
   ["002-repo-indexes", repoIndexes],
+  ["003-refresh-token-next-id", refreshTokenNextId],
 ];
