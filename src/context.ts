@@ -14,7 +14,7 @@ import { RepoService } from "@/repo/service";
 import { type CacheAside, createCacheAside } from "@/cache/aside";
 import type { Firehose } from "@/firehose/firehose";
 import { startFirehose } from "@/firehose/start";
-import { createApp } from "@/http/app";
+import { createRoutes } from "@/http/app";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
 import { type Logger, createLogger } from "@/log";
@@ -100,11 +100,10 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       rateLimits,
       sequencer,
       firehose,
-      handle: (request, peer) => handler(request, peer),
+      handle: (request, peer, upgrade) => handler(request, peer, upgrade),
       close: closeAll,
     };
-    const methods = overrides.methods ?? allMethods;
-    const handler = createHandler(createApp(ctx, methods), log, metrics, new Set(Object.keys(methods)), rateLimits);
+    const handler = createHandler(ctx, createRoutes(ctx, overrides.methods ?? allMethods));
     return ctx;
   } catch (err) {
     await closeAll();

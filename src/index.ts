@@ -22,19 +22,6 @@ export type { DiskOptions } from "@plugins/storage-disk";
 export type { S3Options } from "@plugins/storage-s3";
 export type { RedisOptions } from "@plugins/cache-redis";
 
-// For third-party plugins: the contracts they implement and the error they throw.
-export type { Plugin, PluginContext } from "@/contracts/plugin";
-export type { DatabasePlugin, Db, DbTransaction, NotifyHandler } from "@/contracts/db";
-export type { DatabaseSchema } from "@/db/schema";
-export { DbError } from "@/db/errors";
-export type { BlobStorePlugin, BlobRead, BlobRange, BlobSource, BlobStat, BlobPage } from "@/contracts/blob-store";
-export { BlobNotFoundError, BlobRangeError, InvalidBlobRefError } from "@/contracts/blob-store";
-export type {
-  CachePlugin,
-  CacheScript,
-  LocalScriptStore,
-  LocalValue,
-  MessageHandler,
-  Unsubscribe,
-} from "@/contracts/cache";
-export { PluginError } from "@/errors";
+// For third-party plugins: the plugin kit, the same module the bundled plugins build on
+// (contracts, PluginError/DbError, db channels and metrics, cache checks, redaction).
+export * from "@/plugin-kit";

@@ -1,6 +1,5 @@
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
-import type { BlobSource } from "@/contracts/blob-store";
-import { PluginError } from "@/errors";
+import { type BlobSource, PluginError } from "@/plugin-kit";
 
 /** Bytes read per chunk when serving a file: large enough for throughput, small enough for RSS. */
 const READ_CHUNK = 64 * 1024;

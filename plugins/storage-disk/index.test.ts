@@ -3,14 +3,14 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { PluginError } from "@/errors";
+import { PluginError } from "@/plugin-kit";
 import {
   blobStoreConformance,
   freshCid,
   freshDid,
   generated,
   pluginContext,
-} from "../../test/conformance/blob-store";
+} from "@test/conformance/blob-store";
 import { disk } from "./index";
 
 const root = mkdtempSync(join(tmpdir(), "aurora-disk-"));

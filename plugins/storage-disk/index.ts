@@ -2,16 +2,16 @@ import { access, constants, type FileHandle, mkdir, open, readdir, rename, stat,
 import { dirname, join, resolve } from "node:path";
 import {
   assertCid,
+  BlobNotFoundError,
   type BlobRead,
   type BlobStat,
   type BlobStorePlugin,
-  BlobNotFoundError,
   listLimit,
   newTempKey,
+  PluginError,
   resolveRange,
   tempKeyTime,
-} from "@/contracts/blob-store";
-import { PluginError } from "@/errors";
+} from "@/plugin-kit";
 import { fileStream, fsCall, isNotFound, writeAtomically } from "./file-io";
 import { BLOCKS, PART_SUFFIX, QUARANTINE, TMP, blobPath, didDir, tempPath } from "./layout";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { assertCid, assertDid, assertTempKey } from "@/contracts/blob-store";
+import { assertCid, assertDid, assertTempKey } from "@/plugin-kit";
 
 /**
  * Where each blob lives under the blob root. Every path is built from a DID,

@@ -4,7 +4,7 @@
  * whatever the rest of the test run has allocated.
  */
 import { createHash } from "node:crypto";
-import { freshCid, freshDid, generated, pluginContext } from "../../test/conformance/blob-store";
+import { freshCid, freshDid, generated, pluginContext } from "@test/conformance/blob-store";
 import { disk } from "./index";
 
 const size = 100 * 1024 * 1024;

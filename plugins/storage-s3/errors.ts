@@ -1,4 +1,4 @@
-import { PluginError } from "@/errors";
+import { PluginError } from "@/plugin-kit";
 
 interface SdkError {
   name?: string;

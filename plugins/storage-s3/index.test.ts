@@ -1,15 +1,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { ListObjectsCommand, S3Client } from "@aws-sdk/client-s3";
-import { PluginError } from "@/errors";
-import { S3_BUCKET, S3_CREDENTIALS, startS3 } from "../../test/support/services";
+import { PluginError } from "@/plugin-kit";
+import { S3_BUCKET, S3_CREDENTIALS, startS3 } from "@test/support/services";
 import {
   blobStoreConformance,
   freshCid,
   freshDid,
   generated,
   pluginContext,
-} from "../../test/conformance/blob-store";
+} from "@test/conformance/blob-store";
 import { type S3Options, s3 } from "./index";
 
 const endpoint = process.env.AURORA_TEST_S3_ENDPOINT;

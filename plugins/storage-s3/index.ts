@@ -1,7 +1,5 @@
 import { HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import type { BlobStorePlugin } from "@/contracts/blob-store";
-import { PluginError } from "@/errors";
-import { REDACTED, redactUrl } from "@/config/redact";
+import { type BlobStorePlugin, PluginError, REDACTED, redactUrl } from "@/plugin-kit";
 import { describeSdkError } from "./errors";
 import { S3Keys, normalisePrefix } from "./keys";
 import { s3BlobOps } from "./store";

@@ -1,5 +1,4 @@
-import { assertCid, assertDid, assertTempKey } from "@/contracts/blob-store";
-import { ConfigError } from "@/errors";
+import { assertCid, assertDid, assertTempKey, ConfigError } from "@/plugin-kit";
 
 /**
  * Object keys, built only from inputs that passed the contract's strict

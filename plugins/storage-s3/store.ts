@@ -12,16 +12,16 @@ import { Upload } from "@aws-sdk/lib-storage";
 import {
   assertCid,
   assertRange,
+  BlobNotFoundError,
+  BlobRangeError,
   type BlobRead,
   type BlobSource,
   type BlobStat,
   type BlobStorePlugin,
-  BlobNotFoundError,
-  BlobRangeError,
   listLimit,
   newTempKey,
   tempKeyTime,
-} from "@/contracts/blob-store";
+} from "@/plugin-kit";
 import { isInvalidRange, isMissingObject, s3Failure } from "./errors";
 import type { S3Keys } from "./keys";
 

@@ -1,6 +1,7 @@
 import type { CachePlugin } from "@/contracts/cache";
 import { PluginError } from "@/errors";
 import type { Logger } from "@/log";
+import { type Degradation, createDegradation } from "@/util/degradation";
 import { ALGORITHM_TAGS, LIMIT_SCRIPTS } from "./algorithms";
 import type { RateLimitMetrics } from "./metrics";
 import type { LimitSpec, LimitStatus } from "./types";
@@ -15,17 +16,21 @@ import type { LimitSpec, LimitStatus } from "./types";
  * `warnIntervalMs`; the first success afterwards is logged once.
  */
 export class LimitStore {
-  private lastWarnAt = Number.NEGATIVE_INFINITY;
-  private suppressed = 0;
-  private degradedSince: number | undefined;
+  private readonly degradation: Degradation;
 
   constructor(
     private readonly local: CachePlugin,
     private readonly shared: CachePlugin | undefined,
-    private readonly log: Logger,
+    log: Logger,
     private readonly metrics: RateLimitMetrics,
-    private readonly warnIntervalMs = 30_000,
-  ) {}
+    warnIntervalMs = 30_000,
+  ) {
+    this.degradation = createDegradation(log, {
+      warnIntervalMs,
+      down: "distributed rate limiting unavailable: limits are counted per node until the shared store is back",
+      restored: "distributed rate limiting restored",
+    });
+  }
 
   /** Count `cost` points of `key` against one limit. */
   async consume(spec: LimitSpec, key: string, cost: number): Promise<LimitStatus> {
@@ -36,10 +41,11 @@ export class LimitStore {
     if (this.shared) {
       try {
         reply = await this.shared.atomic(script, keys, args);
-        if (this.degradedSince !== undefined) this.recovered();
+        this.degradation.succeeded();
       } catch (err) {
         if (!(err instanceof PluginError) || !err.unavailable) throw err;
-        this.fellBack(err);
+        this.metrics.fallbacks.inc();
+        this.degradation.failed(err);
         reply = await this.local.atomic(script, keys, args);
       }
     } else {
@@ -47,26 +53,5 @@ export class LimitStore {
     }
     const [allowed, remaining, resetMs, retryMs] = reply;
     return { allowed: allowed === 1, limit: spec.limit, windowMs: spec.windowMs, remaining, resetMs, retryMs };
-  }
-
-  private fellBack(err: Error): void {
-    this.metrics.fallbacks.inc();
-    const now = Date.now();
-    this.degradedSince ??= now;
-    if (now - this.lastWarnAt < this.warnIntervalMs) {
-      this.suppressed++;
-      return;
-    }
-    this.log.warn("distributed rate limiting unavailable: limits are counted per node until the shared store is back", {
-      error: err.message,
-      suppressedSinceLastWarning: this.suppressed,
-    });
-    this.lastWarnAt = now;
-    this.suppressed = 0;
-  }
-
-  private recovered(): void {
-    this.log.info("distributed rate limiting restored", { degradedForMs: Date.now() - (this.degradedSince ?? Date.now()) });
-    this.degradedSince = undefined;
   }
 }
