@@ -1,6 +1,6 @@
 import { getRecords, writeCarStream } from "@atproto/repo";
 import { CID } from "multiformats/cid";
-import type { DatabasePlugin } from "@/contracts/db";
+import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
 import { SqlRepoStorage } from "./storage";
 
@@ -13,18 +13,42 @@ type Cid = Parameters<typeof writeCarStream>[0];
 
 /**
  * The whole repository (or, with `since`, the blocks written after that rev)
- * as a CAR stream rooted at the current commit. Blocks are read in pages in
- * primary-key order, never all at once. The block table holds exactly the
+ * as a CAR stream rooted at the current commit. The root and every page of
+ * blocks are read in one database snapshot, so a commit landing mid-export
+ * (which deletes blocks its predecessor needed) cannot leave the CAR missing
+ * blocks. Blocks are read in pages in primary-key order, never all at once,
+ * and only as fast as the client reads. The block table holds exactly the
  * reachable blocks (the write path deletes the rest), so no MST walk is needed.
  */
-export function repoCarStream(db: DatabasePlugin, did: string, root: string, since?: string): ReadableStream<Uint8Array> {
-  return toByteStream(writeCarStream(CID.parse(root) as unknown as Cid, pagedBlocks(db, did, since)));
+export function repoCarStream(db: DatabasePlugin, did: string, since?: string): ReadableStream<Uint8Array> {
+  return toByteStream(repoCar(db, did, since));
 }
 
-async function* pagedBlocks(db: DatabasePlugin, did: string, since?: string) {
+type Block = { cid: Cid & {}; bytes: Uint8Array };
+
+async function* repoCar(db: DatabasePlugin, did: string, since: string | undefined): AsyncGenerator<Uint8Array> {
+  const pages = inSnapshot(db, (tx) => snapshotPages(tx, did, since));
+  try {
+    const first = await pages.next();
+    if (first.done) throw new InvalidRequestError(`Could not find repo for DID: ${did}`, "RepoNotFound");
+    async function* blocks() {
+      yield* first.value!.blocks;
+      for await (const page of pages) yield* page.blocks;
+    }
+    yield* writeCarStream(CID.parse(first.value.root) as unknown as Cid, blocks());
+  } finally {
+    // Ends the snapshot when the client stops early, even before the first block.
+    await pages.return(undefined);
+  }
+}
+
+/** The root, then pages of blocks; nothing when the repository does not exist. Runs inside the snapshot. */
+async function* snapshotPages(tx: DbTransaction, did: string, since: string | undefined) {
+  const root = await tx.selectFrom("repo_root").select("cid").where("did", "=", did).executeTakeFirst();
+  if (!root) return;
   let after: { rev: string; cid: string } | null = null;
   for (;;) {
-    let query = db.db().selectFrom("repo_block").select(["cid", "rev", "content"]).where("did", "=", did).limit(EXPORT_PAGE);
+    let query = tx.selectFrom("repo_block").select(["cid", "rev", "content"]).where("did", "=", did).limit(EXPORT_PAGE);
     if (since === undefined) {
       query = query.orderBy("cid");
       if (after) query = query.where("cid", ">", after.cid);
@@ -37,12 +61,55 @@ async function* pagedBlocks(db: DatabasePlugin, did: string, since?: string) {
       }
     }
     const rows = await query.execute();
-    for (const row of rows) {
-      yield { cid: CID.parse(row.cid) as unknown as Cid & {}, bytes: new Uint8Array(row.content) };
-    }
+    const blocks: Block[] = rows.map((row) => ({ cid: CID.parse(row.cid) as unknown as Cid & {}, bytes: new Uint8Array(row.content) }));
+    yield { root: root.cid, blocks };
     if (rows.length < EXPORT_PAGE) return;
     const last = rows[rows.length - 1]!;
     after = { rev: last.rev, cid: last.cid };
+  }
+}
+
+type Delivery<T> = { value: T } | { done: true } | { error: unknown };
+
+/**
+ * The items of `source(tx)`, produced inside one `db.snapshot` and handed
+ * over one at a time as the consumer asks: the snapshot stays open while a
+ * slow consumer reads, and ends when the source is exhausted or fails, or
+ * when the consumer stops (`return()`).
+ */
+export async function* inSnapshot<T>(db: DatabasePlugin, source: (tx: DbTransaction) => AsyncIterable<T>): AsyncGenerator<T> {
+  let deliver!: (d: Delivery<T>) => void;
+  const nextDelivery = () => new Promise<Delivery<T>>((resolve) => (deliver = resolve));
+  let pending = nextDelivery();
+  let demand = Promise.withResolvers<void>();
+  let stopped = false;
+  const run = db
+    .snapshot(async (tx) => {
+      for await (const value of source(tx)) {
+        await demand.promise;
+        if (stopped) return;
+        demand = Promise.withResolvers<void>();
+        const give = deliver;
+        pending = nextDelivery();
+        give({ value });
+      }
+    })
+    .then(
+      () => deliver({ done: true }),
+      (error) => deliver({ error }),
+    );
+  try {
+    for (;;) {
+      demand.resolve();
+      const got = await pending;
+      if ("error" in got) throw got.error;
+      if ("done" in got) return;
+      yield got.value;
+    }
+  } finally {
+    stopped = true;
+    demand.resolve();
+    await run;
   }
 }
 

@@ -35,7 +35,6 @@ for (const makeBackend of BACKENDS) {
 
     /** The whole repo as a verified CAR: its records by path, and the block CIDs it holds. */
     async function exported(did: string, signingDidKey: string) {
-      const root = await h.repo.reader.getRoot(did);
       const car = await bytesOf(repoCarStream(ctx.db, did));
       const verified = await verifyRepoCar(car, did, signingDidKey);
       const { blocks } = await readCarWithRoot(car);
