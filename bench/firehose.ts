@@ -49,6 +49,8 @@ const config = resolveConfig({
   secrets: { jwtSecret: "bench-jwt-secret-0123456789", adminPassword: "bench-admin-pw", plcRotationKeyHex: "b".repeat(64) },
   db: pg ? postgres({ url: pg.url, maxConnections: 10, minConnections: 2 }) : sqlite(),
   rateLimit: { enabled: false },
+  // Every simulated subscriber comes from loopback: lift the per-IP cap above the run's count.
+  firehose: { maxSubscribersPerIp: Math.max(50, subscribers), maxSubscribers: Math.max(5000, subscribers) },
 }) as RunConfig;
 const ctx = await createContext(config, { log: createLogger("warn") });
 const server = listen(ctx, 0);

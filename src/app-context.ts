@@ -37,10 +37,11 @@ export interface AppContext extends AccountServices {
   /** subscribeRepos on this node: follows the event table and serves WebSocket subscribers. */
   readonly firehose: Firehose;
   /**
-   * The server's fetch function: the whole HTTP surface, usable without a socket in tests.
-   * `peer` is the socket's remote address (rate limits by client IP); absent in process.
+   * The server's fetch function: the whole HTTP surface (the one request path, src/http/handle.ts),
+   * usable without a socket in tests. `peer` is the socket's remote address (rate limits by client IP);
+   * `upgrade` turns the request into a WebSocket (Bun's `server.upgrade`): absent in process.
    */
-  readonly handle: (request: Request, peer?: string) => Promise<Response>;
+  readonly handle: (request: Request, peer?: string, upgrade?: (data: unknown) => boolean) => Promise<Response>;
   /** Close every backend, newest first. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,15 +1,16 @@
-import type { Server, WebSocketHandler } from "bun";
+import type { WebSocketHandler } from "bun";
 import type { Registry } from "prom-client";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { CrawlerNotifier } from "@/crawlers/notifier";
-import { json } from "@/http/respond";
+import { RateLimitExceededError, XrpcError } from "@/errors";
 import type { Logger } from "@/log";
 import type { SeqReader } from "@/sequencer/reader";
+import { Semaphore } from "@/util/semaphore";
+import { UPGRADED } from "@/xrpc/method";
 import { createFirehoseMetrics } from "./metrics";
 import { Subscriber } from "./subscriber";
 import { EventTail } from "./tail";
 
-export const SUBSCRIBE_REPOS_PATH = "/xrpc/com.atproto.sync.subscribeRepos";
 /** How often per-subscriber lag is sampled (and stalled queues re-pumped), in ms. */
 const TICK_MS = 1000;
 
@@ -19,11 +20,24 @@ export interface FirehoseOptions {
   readonly maxBufferedEvents: number;
   readonly keepaliveMs: number;
   readonly pollIntervalMs: number;
+  readonly maxSubscribers: number;
+  readonly maxSubscribersPerIp: number;
+  readonly maxConcurrentBackfills: number;
+}
+
+/** A subscription request that passed the request path (routing, rate limits, params). */
+export interface SubscribeRequest {
+  readonly cursor: number | undefined;
+  readonly ip: string;
+  /** Bun's `server.upgrade` for this request, with the socket's data. */
+  readonly upgrade: (data: SocketData) => boolean;
 }
 
 /** Per-connection data Bun keeps on each WebSocket. */
 export interface SocketData {
   cursor: number | undefined;
+  /** The client IP the connection is counted against. */
+  ip: string;
   subscriber?: Subscriber;
 }
 
@@ -32,11 +46,12 @@ export interface Firehose {
   /** Bun.serve's `websocket` handlers. */
   readonly websocket: WebSocketHandler<SocketData>;
   /**
-   * For Bun.serve's fetch: "upgraded" when the request became a subscription,
-   * a Response when it was a subscription request we refuse (bad cursor),
-   * undefined when it is not a WebSocket request for subscribeRepos.
+   * Open a subscription for a request that came through the request path:
+   * refused before the upgrade with 503 (shutting down, or the node holds
+   * `maxSubscribers`), 429 (the client IP holds `maxSubscribersPerIp`) or
+   * 426 (not a WebSocket request); UPGRADED once the socket is open.
    */
-  upgrade(request: Request, server: Server<SocketData>): "upgraded" | Response | undefined;
+  accept(request: Request, sub: SubscribeRequest): Response;
   /** Open subscriptions on this node. */
   readonly size: number;
   start(): Promise<void>;
@@ -64,6 +79,16 @@ export function createFirehose({ db, reader, options, log, registry, crawlers }:
     for (const event of events) metrics.events.inc({ type: event.type });
     crawlers.notifyOfUpdate();
   });
+  const backfills = new Semaphore(options.maxConcurrentBackfills);
+  // Connections count from the moment they are upgraded (before Bun calls open), so a burst cannot pass the caps.
+  const perIp = new Map<string, number>();
+  let connections = 0;
+  const release = (ip: string) => {
+    connections--;
+    const n = (perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) perIp.delete(ip);
+    else perIp.set(ip, n);
+  };
   const lagOf = (s: Subscriber) => (s.position < 0 ? 0 : Math.max(0, tail.head - s.position));
   let keepaliveTimer: Timer | undefined;
   let tickTimer: Timer | undefined;
@@ -101,8 +126,10 @@ export function createFirehose({ db, reader, options, log, registry, crawlers }:
         reader,
         maxBufferedEvents: options.maxBufferedEvents,
         backfillMs: options.backfillHours * 3_600_000,
+        backfills,
         log,
         onEnd: (reason) => {
+          release(ws.data.ip);
           subscribers.delete(subscriber);
           metrics.subscribers.dec();
           metrics.disconnects.inc({ reason });
@@ -136,20 +163,25 @@ export function createFirehose({ db, reader, options, log, registry, crawlers }:
     get size() {
       return subscribers.size;
     },
-    upgrade(request, server) {
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
-      if (new URL(request.url).pathname !== SUBSCRIBE_REPOS_PATH) return undefined;
-      if (closed) return json({ error: "ServiceUnavailable", message: "Server shutting down" }, 503);
-      const raw = new URL(request.url).searchParams.get("cursor");
-      let cursor: number | undefined;
-      if (raw !== null && raw !== "") {
-        cursor = Number(raw);
-        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(cursor)) {
-          return json({ error: "InvalidRequest", message: "Invalid param cursor: expected a non-negative integer" }, 400);
-        }
+    accept(request, { cursor, ip, upgrade }) {
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        throw new XrpcError(426, "InvalidRequest", "com.atproto.sync.subscribeRepos is an event stream: connect with a WebSocket");
       }
-      if (server.upgrade(request, { data: { cursor } })) return "upgraded";
-      return json({ error: "InvalidRequest", message: "WebSocket upgrade failed" }, 400);
+      const refuse = (reason: string, err: XrpcError) => {
+        metrics.refused.inc({ reason });
+        throw err;
+      };
+      if (closed) refuse("shutdown", new XrpcError(503, "ServiceUnavailable", "Server shutting down"));
+      if (connections >= options.maxSubscribers) {
+        refuse("node_full", new XrpcError(503, "ServiceUnavailable", "This node has no room for more subscribers; retry later or elsewhere"));
+      }
+      if ((perIp.get(ip) ?? 0) >= options.maxSubscribersPerIp) {
+        refuse("ip_full", new RateLimitExceededError("Too many subscriptions from this address"));
+      }
+      if (!upgrade({ cursor, ip })) throw new XrpcError(400, "InvalidRequest", "WebSocket upgrade failed");
+      connections++;
+      perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+      return UPGRADED;
     },
     start: () => tail.start(),
     async close() {

@@ -20,6 +20,12 @@ export function createFirehoseMetrics(registry: Registry, lags: () => number[]) 
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    refused: new Counter({
+      name: "aurora_firehose_refused_total",
+      help: "subscribeRepos upgrades refused before the socket opened, by reason (node_full, ip_full, shutdown)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     lag: new Histogram({
       name: "aurora_firehose_subscriber_lag_events",
       help: "Per-subscriber lag, sampled every second: the node's newest seq minus the last seq sent to the subscriber",

@@ -1,5 +1,6 @@
 import type { Logger } from "@/log";
 import type { SeqReader } from "@/sequencer/reader";
+import type { Semaphore } from "@/util/semaphore";
 import { resolveCursor } from "./cursor";
 import { type FirehoseEvent, errorFrame, infoFrame, rowToEvent } from "./frames";
 import type { EventTail } from "./tail";
@@ -22,6 +23,8 @@ export interface SubscriberOptions {
   /** Live events that may wait for a slow socket before ConsumerTooSlow. */
   maxBufferedEvents: number;
   backfillMs: number;
+  /** Shared by the node's subscribers: bounds how many replays read the event table at once. */
+  backfills: Semaphore;
   log: Logger;
   /** Called once when the subscriber ends, with why. */
   onEnd: (reason: EndReason) => void;
@@ -152,7 +155,8 @@ export class Subscriber {
           pending = recent;
           coveredTo = undefined;
         } else {
-          const rows = await reader.range(this.position, head, PAGE);
+          const from = this.position;
+          const rows = await this.options.backfills.run(() => reader.range(from, head, PAGE));
           if (this.#ended) return;
           pending = rows.map(rowToEvent);
           // A short page holds every sendable row up to `head`; any others were invalidated.

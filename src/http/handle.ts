@@ -1,62 +1,78 @@
-import type { Elysia } from "elysia";
-import type { Logger } from "@/log";
-import type { RateLimits } from "@/rate-limit/limiter";
-import type { Metrics } from "./metrics";
-import { errorResponse } from "./respond";
+import type { AppContext } from "@/app-context";
+import { MethodNotImplementedError, XrpcError } from "@/errors";
+import { UPGRADED } from "@/xrpc/method";
+import { errorResponse, json } from "./respond";
+import { type RouteMatch, type Router, pathOf } from "./router";
+import { type Arrival, dispatch } from "./xrpc";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const NO_UPGRADE = () => false;
+/** Methods that get their own label; anything else is "OTHER", so label cardinality stays bounded. */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
+/** Turns the request into a WebSocket carrying `data` (Bun's `server.upgrade`); absent in process. */
+export type Upgrade = (data: unknown) => boolean;
 
 /**
- * The server's fetch function: wraps the Elysia app with a request id, rate
- * limits (before the app, so every request counts, refused ones included in
- * the log and metrics), one JSON log line and the HTTP metrics per request.
- * Route labels come from the registered routes (exact paths) and XRPC
- * NSIDs, never from raw URLs.
+ * The one request path, the server's fetch function. For every request,
+ * WebSocket upgrades included: a request id; strict routing (router.ts);
+ * the client IP; rate limits keyed by the matched route (its tier, and the
+ * NSID's rules), unless the route is an exempt probe; the route itself (XRPC
+ * dispatch: auth, params, body, handler); the one error mapper; then one
+ * JSON log line and the HTTP metrics, labelled by the matched route.
  */
-export function createHandler(
-  app: Elysia<any, any, any, any, any, any, any>,
-  log: Logger,
-  metrics: Metrics,
-  nsids: ReadonlySet<string>,
-  rateLimits: RateLimits,
-) {
-  const exact = new Set(app.routes.map((r) => r.path).filter((p) => !p.includes(":") && !p.includes("*")));
+export function createHandler(ctx: AppContext, router: Router) {
+  const { log, metrics, rateLimits } = ctx;
 
-  const routeOf = (path: string): string => {
-    if (path.startsWith("/xrpc/")) {
-      const nsid = path.slice(6);
-      return nsids.has(nsid) ? nsid : exact.has(path) ? path : "/xrpc/*";
+  const run = async (match: RouteMatch, request: Request, arrival: Arrival): Promise<Response> => {
+    try {
+      switch (match.kind) {
+        case "xrpc":
+          return await dispatch(ctx, match.nsid, match.method, request, arrival);
+        case "plain":
+          if (request.method !== "GET" && request.method !== "HEAD") {
+            throw new XrpcError(405, "MethodNotAllowed", `Method ${request.method.slice(0, 16)} not allowed`);
+          }
+          return await match.route.handler(request);
+        case "unimplemented":
+          throw new MethodNotImplementedError(`Method Not Implemented: ${match.nsid}`);
+        case "none":
+          return json({ error: "NotFound", message: "Not Found" }, 404);
+      }
+    } catch (err) {
+      return errorResponse(err, log);
     }
-    return exact.has(path) ? path : "unmatched";
   };
 
-  return async function handle(request: Request, peer?: string): Promise<Response> {
+  return async function handle(request: Request, peer?: string, upgrade: Upgrade = NO_UPGRADE): Promise<Response> {
     const start = performance.now();
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const match = router.match(pathOf(request.url));
     let response: Response;
     try {
-      response = await rateLimits.apply(request, peer, () => app.handle(request));
+      const ip = rateLimits.clientIp(request, peer);
+      const nsid = match.kind === "xrpc" || match.kind === "unimplemented" ? match.nsid : undefined;
+      const exempt = match.kind === "plain" && match.route.exempt === true;
+      response = await rateLimits.apply(request, { ip, nsid, exempt }, () => run(match, request, { ip, upgrade }));
     } catch (err) {
       response = errorResponse(err, log);
     }
-    try {
-      response.headers.set("x-request-id", requestId);
-    } catch {
-      // Responses passed through from fetch() have immutable headers; the id is in the log.
+    const upgraded = response === UPGRADED;
+    if (!upgraded) {
+      try {
+        response.headers.set("x-request-id", requestId);
+      } catch {
+        // Responses passed through from fetch() have immutable headers; the id is in the log.
+      }
     }
+    const status = upgraded ? 101 : response.status;
     const seconds = (performance.now() - start) / 1000;
-    const path = new URL(request.url).pathname;
-    const labels = { method: request.method, route: routeOf(path), status: String(response.status) };
+    const method = METHODS.has(request.method) ? request.method : "OTHER";
+    const labels = { method, route: match.label, status: String(status) };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
-    log.info("request", {
-      reqId: requestId,
-      method: request.method,
-      route: labels.route,
-      status: response.status,
-      ms: Math.round(seconds * 10000) / 10,
-    });
+    log.info("request", { reqId: requestId, method, route: labels.route, status, ms: Math.round(seconds * 10000) / 10 });
     return response;
   };
 }

@@ -1,4 +1,6 @@
 import type { AppContext } from "@/app-context";
+import type { SocketData } from "@/firehose/firehose";
+import { UPGRADED } from "@/xrpc/method";
 
 /** Slack over the largest body we accept, for header and framing overhead. */
 const BODY_SLACK_BYTES = 64 * 1024;
@@ -19,12 +21,13 @@ export function listen(ctx: AppContext, port = ctx.config.service.port): Running
     port,
     hostname: service.bind,
     maxRequestBodySize: Math.max(service.blobUploadLimit, service.maxJsonBodyBytes) + BODY_SLACK_BYTES,
-    // The peer address feeds rate limiting by client IP (and decides whether forwarding headers are believed).
-    fetch: (request, server) => {
-      // subscribeRepos WebSocket upgrades go to the firehose, everything else to the app.
-      const firehose = ctx.firehose.upgrade(request, server);
-      if (firehose === "upgraded") return undefined;
-      return firehose ?? ctx.handle(request, server.requestIP(request)?.address);
+    // Every request, WebSocket upgrades included, takes the one request path; the peer address feeds
+    // limits by client IP. A request that became a WebSocket has nothing more to send.
+    fetch: async (request, server) => {
+      const response = await ctx.handle(request, server.requestIP(request)?.address, (data) =>
+        server.upgrade(request, { data: data as SocketData }),
+      );
+      return response === UPGRADED ? undefined : response;
     },
     websocket: ctx.firehose.websocket,
   });

@@ -1,13 +1,19 @@
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { AppContext } from "@/app-context";
-import { InvalidRequestError, MethodNotImplementedError, PayloadTooLargeError } from "@/errors";
+import { InvalidRequestError, PayloadTooLargeError } from "@/errors";
 import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
 import { json } from "./respond";
 
+/** How the request arrived: the client IP and, on a socket server, the WebSocket upgrade. */
+export interface Arrival {
+  readonly ip: string;
+  readonly upgrade: (data: unknown) => boolean;
+}
+
 /** Run one XRPC method for a request whose path named it. */
-export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod, request: Request): Promise<Response> {
-  const expected = method.type === "query" ? "GET" : "POST";
+export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod, request: Request, arrival: Arrival): Promise<Response> {
+  const expected = method.type === "procedure" ? "POST" : "GET";
   // HEAD is GET without a body; Bun strips the body for us.
   const verb = request.method === "HEAD" ? "GET" : request.method;
   if (verb !== expected) {
@@ -17,11 +23,8 @@ export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod
   const auth = await ctx.auth.verify(method.auth ?? "none", request);
   const params = method.params ? decodeParams(method.params, new URL(request.url).searchParams) : {};
   const input = method.input ? await readJsonInput(request, method.input, ctx.config.service.maxJsonBodyBytes) : undefined;
-  return toResponse(await method.handler({ ctx, params, input, auth, request }));
-}
-
-export function unknownMethod(nsid: string): never {
-  throw new MethodNotImplementedError(`Method Not Implemented: ${nsid}`);
+  const upgrade = method.type === "subscription" ? arrival.upgrade : () => false;
+  return toResponse(await method.handler({ ctx, params, input, auth, request, ip: arrival.ip, upgrade }));
 }
 
 function toResponse(output: XrpcOutput): Response {
@@ -34,7 +37,9 @@ function toResponse(output: XrpcOutput): Response {
 function decodeParams(schema: TObject, search: URLSearchParams): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const [name, prop] of Object.entries(schema.properties)) {
-    const values = search.getAll(name);
+    let values = search.getAll(name);
+    // Clients encode an unset optional as `name=` (e.g. @atproto/xrpc-server's subscriptions): absent, unless it is a string.
+    if ((prop as TSchema)[Kind] !== "String") values = values.filter((v) => v !== "");
     if (values.length === 0) continue;
     raw[name] = (prop as TSchema)[Kind] === "Array" ? values : values[0];
   }

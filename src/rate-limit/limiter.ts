@@ -5,11 +5,12 @@ import { memory } from "@/cache/memory";
 import type { RunConfig } from "@/config/resolve";
 import type { CachePlugin } from "@/contracts/cache";
 import type { Logger } from "@/log";
+import { UPGRADED } from "@/xrpc/method";
 import { clientIp, ipMatcher } from "./client-ip";
 import { decorate, RateLimitedError, refusal, tightest } from "./headers";
 import { type Identify, tokenIdentify } from "./identify";
 import { createRateLimitMetrics } from "./metrics";
-import { isExempt, TIER_WINDOW_MS } from "./rules";
+import { TIER_WINDOW_MS } from "./rules";
 import { LimitStore } from "./store";
 import { needsBody, type RequestFacts, readBodyFields, subjectOf } from "./subjects";
 import type { LimitSpec, LimitStatus } from "./types";
@@ -17,12 +18,15 @@ import type { LimitSpec, LimitStatus } from "./types";
 /** The rate limiter as the rest of the server sees it (`ctx.rateLimits`). */
 export interface RateLimits {
   /**
-   * Runs `next` (the app) for `request` unless a limit refuses it (then a
-   * 429 `RateLimitExceeded` with Retry-After), counting it against its tier
-   * and its route's rules, and puts RateLimit-* headers on the response.
-   * `peer` is the socket's remote address.
+   * Runs `next` (the matched route) unless a limit refuses it (then a 429
+   * `RateLimitExceeded` with Retry-After), counting it against its tier and
+   * the NSID's rules, and puts RateLimit-* headers on the response. Called by
+   * the request path after routing, so limits follow the route that will
+   * actually run, never the raw URL; exempt routes (probes) pass uncounted.
    */
-  apply(request: Request, peer: string | undefined, next: () => Promise<Response>): Promise<Response>;
+  apply(request: Request, route: LimitedRoute, next: () => Promise<Response>): Promise<Response>;
+  /** The client's IP: the socket's `peer`, or forwarding headers when `peer` is a trusted proxy. */
+  clientIp(request: Request, peer: string | undefined): string;
   /**
    * Spends `points` of rule `rule` (a name from `rateLimit.rules`, e.g.
    * "repo-write") for `key` (e.g. the DID), for costs that depend on the
@@ -32,6 +36,14 @@ export interface RateLimits {
    */
   consumePoints(rule: string, key: string, points: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What the router decided about a request. */
+export interface LimitedRoute {
+  readonly ip: string;
+  /** The XRPC method the path names (served or not); undefined for plain routes and unmatched paths. */
+  readonly nsid: string | undefined;
+  readonly exempt: boolean;
 }
 
 export interface RateLimitsOptions {
@@ -52,13 +64,6 @@ interface Scope {
 
 const BYPASS_HEADER = "x-ratelimit-bypass";
 
-/** The path of a request URL, which the Request has already parsed and normalised: cheaper than `new URL()`. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const query = url.indexOf("?", start);
-  return url.slice(start, query < 0 ? undefined : query);
-}
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
 export async function createRateLimits(options: RateLimitsOptions): Promise<RateLimits> {
@@ -103,11 +108,11 @@ export async function createRateLimits(options: RateLimitsOptions): Promise<Rate
     return false;
   };
 
-  const check = async (request: Request, ip: string, path: string): Promise<LimitStatus[]> => {
+  const check = async (request: Request, ip: string, nsid: string | undefined): Promise<LimitStatus[]> => {
     const caller = await identify(request);
     const tier = caller === null ? "unauthenticated" : caller.kind === "admin" ? "admin" : "authenticated";
     const tierKey = caller === null ? ip : caller.kind === "admin" ? "admin" : caller.did;
-    const routes = path.startsWith("/xrpc/") ? (settings.routes[path.slice(6)] ?? []) : [];
+    const routes = nsid === undefined ? [] : (settings.routes[nsid] ?? []);
     const rules = routes.map((route) => ({ route, spec: settings.rules[route.rule] })).filter((r) => r.spec !== undefined);
     const body = rules.some((r) => needsBody(r.spec!.key))
       ? await readBodyFields(request, config.service.maxJsonBodyBytes)
@@ -123,20 +128,20 @@ export async function createRateLimits(options: RateLimitsOptions): Promise<Rate
   };
 
   return {
-    async apply(request, peer, next) {
-      if (!settings.enabled) return next();
-      const path = pathOf(request.url);
-      if (isExempt(path)) return next();
-      const ip = clientIp(request, peer, trusted);
+    async apply(request, route, next) {
+      if (!settings.enabled || route.exempt) return next();
+      const { ip } = route;
       if (bypassed(request, ip)) return scopes.run({ statuses: [], bypass: true }, next);
-      const statuses = await check(request, ip, path);
+      const statuses = await check(request, ip, route.nsid);
       const refused = statuses.filter((s) => !s.allowed);
       if (refused.length > 0) return refusal(tightest(refused)!);
       const scope: Scope = { statuses, bypass: false };
       const response = await scopes.run(scope, next);
-      decorate(response, scope.statuses);
+      // An upgraded request has no response to decorate (the shared UPGRADED marker is never sent).
+      if (response !== UPGRADED) decorate(response, scope.statuses);
       return response;
     },
+    clientIp: (request, peer) => clientIp(request, peer, trusted),
     async consumePoints(rule, key, points) {
       const spec = settings.rules[rule];
       if (!spec) throw new Error(`rate limit rule ${JSON.stringify(rule)} is not configured`);

@@ -7,13 +7,6 @@ const DAY = 24 * HOUR;
 /** Tier limits (RATE_LIMIT_AUTHENTICATED / _UNAUTHENTICATED / _ADMIN) are per minute, as the guide states them. */
 export const TIER_WINDOW_MS = MINUTE;
 
-/** Load-balancer probes and scrapers must never trip a limit. */
-const EXEMPT_PATHS: ReadonlySet<string> = new Set(["/xrpc/_health", "/metrics", "/robots.txt"]);
-
-export function isExempt(path: string): boolean {
-  return EXEMPT_PATHS.has(path) || path.startsWith("/health/");
-}
-
 /**
  * The reference PDS's per-route limits, by rule name. Strict, low limits
  * use the exact sliding log; write budgets use token buckets (bursts, then

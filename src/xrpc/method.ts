@@ -10,13 +10,28 @@ export interface XrpcCall<P, I> {
   /** Null for `auth: "none"` and for an absent token under "optional". */
   auth: Caller | null;
   request: Request;
+  /** The client's IP address as the rate limiter sees it (forwarding headers only from trusted proxies). */
+  ip: string;
+  /**
+   * Subscriptions only: turn this request into a WebSocket carrying `data`;
+   * false when it is not a WebSocket upgrade or the socket could not be
+   * upgraded (in process, without a server, it is always false).
+   */
+  upgrade: (data: unknown) => boolean;
 }
+
+/**
+ * What a subscription handler returns once `upgrade` succeeded: the socket
+ * server sends nothing more for the request (it is logged as status 101).
+ */
+export const UPGRADED: Response = new Response(null, { status: 200, statusText: "Switching Protocols" });
 
 /** A JSON object to send as the response body, a ready Response (streams), or nothing (empty 200). */
 export type XrpcOutput = object | Response | void;
 
 export interface XrpcMethod {
-  readonly type: "query" | "procedure";
+  /** query: GET; procedure: POST; subscription: a GET that becomes a WebSocket (event stream). */
+  readonly type: "query" | "procedure" | "subscription";
   /** @default "none" */
   readonly auth?: AuthMode;
   /** Query-string parameters; values are converted to the schema's types. */
@@ -46,4 +61,13 @@ export function procedure<P extends TObject = EmptyParams, I extends TSchema = T
   handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
 }): XrpcMethod {
   return { type: "procedure", ...def };
+}
+
+/** Define a subscription (a WebSocket event stream opened with GET). */
+export function subscription<P extends TObject = EmptyParams>(def: {
+  auth?: AuthMode;
+  params?: P;
+  handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
+}): XrpcMethod {
+  return { type: "subscription", ...def };
 }

@@ -1,15 +1,12 @@
 import { Type } from "@sinclair/typebox";
-import { XrpcError } from "@/errors";
-import { query } from "@/xrpc/method";
+import { subscription } from "@/xrpc/method";
 
 /**
- * The firehose is a WebSocket subscription: Bun.serve hands upgrade requests
- * for this path to src/firehose (see src/http/server.ts) before the XRPC
- * layer sees them. A plain GET lands here and is told how to connect.
+ * The firehose: the request comes through the one request path (routing,
+ * rate limits, params, logs, metrics) like any other, and the firehose
+ * checks its caps before it upgrades the socket (src/firehose).
  */
-export default query({
+export default subscription({
   params: Type.Object({ cursor: Type.Optional(Type.Integer({ minimum: 0 })) }),
-  handler: () => {
-    throw new XrpcError(426, "InvalidRequest", "com.atproto.sync.subscribeRepos is an event stream: connect with a WebSocket");
-  },
+  handler: ({ ctx, params, request, ip, upgrade }) => ctx.firehose.accept(request, { cursor: params.cursor, ip, upgrade }),
 });
