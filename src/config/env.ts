@@ -77,6 +77,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       bypassKey: e.str("PDS_RATE_LIMIT_BYPASS_KEY"),
       bypassIps: e.list("PDS_RATE_LIMIT_BYPASS_IPS"),
     },
+    metrics: { token: e.str("PDS_METRICS_TOKEN"), allowIps: e.list("PDS_METRICS_ALLOW_IPS") },
   });
 }
 

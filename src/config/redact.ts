@@ -26,6 +26,7 @@ export function printableConfig(config: ResolvedConfig): Record<string, unknown>
       ]),
     ),
     rateLimit: { ...config.rateLimit, bypassKey: config.rateLimit.bypassKey ? REDACTED : undefined },
+    metrics: { ...config.metrics, token: config.metrics.token ? REDACTED : undefined },
     db: plugin(config.db),
     blobs: plugin(config.blobs),
     cache: plugin(config.cache),

@@ -7,6 +7,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { PLUGIN_KINDS } from "@/contracts/plugin";
 import { ConfigError } from "@/errors";
 import type { LogLevel } from "@/log";
+import { isIpOrRange } from "@/rate-limit/client-ip";
 import { type RateLimitSettings, resolveRateLimit } from "@/rate-limit/settings";
 import { disk } from "@plugins/storage-disk";
 import { sqlite } from "@plugins/db-sqlite";
@@ -37,6 +38,7 @@ export type ResolvedConfig = DeepReadonly<{
   cache: CachePlugin;
   caching: Required<NonNullable<UserConfig["caching"]>>;
   rateLimit: RateLimitSettings;
+  metrics: { token: string | undefined; allowIps: string[] };
 }>;
 
 /** A resolved config whose secrets are all present: what the server runs with. */
@@ -98,7 +100,12 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       repoTtl: user.caching?.repoTtl ?? 300,
     },
     rateLimit: resolveRateLimit(user.rateLimit),
+    metrics: { token: user.metrics?.token, allowIps: user.metrics?.allowIps ?? [] },
   };
+  const badIp = config.metrics.allowIps.find((entry) => !isIpOrRange(entry));
+  if (badIp !== undefined) {
+    throw new ConfigError(`config metrics.allowIps: expected IP addresses or CIDR ranges, got ${JSON.stringify(badIp)}`);
+  }
   if (config.rateLimit.distributed && !config.cache.shared) {
     throw new ConfigError(
       `config rateLimit.distributed: needs a shared cache plugin such as redis(), but cache is ${config.cache.name}`,

@@ -165,6 +165,20 @@ export const FirehoseSchema = Type.Object({
   pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10 })),
 }, strict);
 
+export const MetricsSchema = Type.Object({
+  /**
+   * Bearer token `/metrics` requires (`Authorization: Bearer <token>`), compared in constant time;
+   * without it a scrape gets 401 (PDS_METRICS_TOKEN). @default none: no token needed
+   */
+  token: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * Client IPs or CIDR ranges allowed to scrape `/metrics`, as the rate limiter sees the client
+   * (forwarding headers only from `rateLimit.trustedProxies`); others get 403 (PDS_METRICS_ALLOW_IPS).
+   * @default [] (any address)
+   */
+  allowIps: Type.Optional(ipList),
+}, strict);
+
 export const UserConfigSchema = Type.Object(
   {
     service: Type.Optional(ServiceSchema),
@@ -213,6 +227,8 @@ export const UserConfigSchema = Type.Object(
     ),
     caching: Type.Optional(CachingSchema),
     rateLimit: Type.Optional(RateLimitSchema),
+    /** Who may scrape `/metrics`: a bearer token and/or an IP allow-list; both apply when both are set. */
+    metrics: Type.Optional(MetricsSchema),
   },
   strict,
 );
