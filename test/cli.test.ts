@@ -81,7 +81,10 @@ describe("aurora CLI", () => {
   test("nginx writes a site file from flags and the config's blob limit", async () => {
     const out = join(dir, "aurora-site.conf");
     const ran = await aurora(
-      ["nginx", "--node", "10.0.0.1:2583", "--node", "10.0.0.2:2583", "--server-name", "pds.example.com", "--listen", "8080", "--sticky", "--out", out],
+      [
+        "nginx", "--node", "10.0.0.1:2583", "--node", "10.0.0.2:2583", "--server-name", "pds.example.com", "--listen", "8080", "--sticky",
+        "--metrics-allow", "10.0.0.0/8, 192.0.2.7", "--metrics-allow", "2001:db8::/32", "--out", out,
+      ],
       { PDS_BLOB_UPLOAD_LIMIT: String(50 * 1024 * 1024) },
     );
     expect(ran.code).toBe(0);
@@ -90,12 +93,14 @@ describe("aurora CLI", () => {
     expect(site).toContain("server 10.0.0.2:2583 max_fails=3 fail_timeout=30s;");
     expect(site).toContain("client_max_body_size 51m;");
     expect(site).toContain("listen 8080;");
+    expect(site).toContain("allow 10.0.0.0/8;\n        allow 192.0.2.7;\n        allow 2001:db8::/32;\n        deny all;");
   });
 
   test.each([
     [["nginx", "--server-name", "pds.example.com"], "at least one --node"],
     [["nginx", "--node", "a:1", "--tls-cert", "/c.pem"], "--tls-cert and --tls-key go together"],
     [["nginx", "--node", "a:1", "--listen", "http"], "is not PORT or ADDRESS:PORT"],
+    [["nginx", "--node", "a:1", "--metrics-allow", "10.0.0.0/8;allow all"], "is not an IP address or CIDR range"],
   ])("nginx %j is a usage error (exit 2)", async (args, message) => {
     const ran = await aurora(args);
     expect(ran.code).toBe(2);

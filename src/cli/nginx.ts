@@ -17,6 +17,7 @@ export const NGINX_OPTIONS: NonNullable<ParseArgsConfig["options"]> = {
   sticky: { type: "boolean" },
   "max-fails": { type: "string" },
   "fail-timeout": { type: "string" },
+  "metrics-allow": { type: "string", multiple: true },
   out: { type: "string" },
 };
 
@@ -29,6 +30,8 @@ export const NGINX_HELP = `Options:
   --sticky                ip_hash (one client IP, one node) instead of least_conn
   --max-fails N           failures before a node is skipped (default 3)
   --fail-timeout SECONDS  how long it is skipped (default 30)
+  --metrics-allow CIDR,.. only these client addresses or ranges may reach /metrics
+                          (repeatable; default: open, see PDS_METRICS_TOKEN)
   --out FILE              write here instead of stdout
   --config FILE           Aurora config: blob upload limit (client_max_body_size),
                           hostname and handle domains
@@ -60,6 +63,7 @@ export async function nginx(flags: Record<string, unknown>): Promise<number> {
     failTimeout: integer(flags["fail-timeout"], "--fail-timeout"),
     maxBodyBytes: config.service.blobUploadLimit + BODY_HEADROOM,
     handleDomains: config.service.handleDomains.filter((d) => d !== ".test"),
+    metricsAllow: (flags["metrics-allow"] as string[] | undefined)?.flatMap((list) => list.split(",").map((e) => e.trim())),
   };
   const problems = validateSiteOptions(options);
   if (problems.length > 0) throw new UsageError(problems.join("; "));

@@ -48,6 +48,7 @@ describe("aurora nginx output passes nginx -t", () => {
     ["sticky ip_hash with custom failure settings", { ...base, sticky: true, maxFails: 5, failTimeout: 10 }],
     ["handle-domain pass-through", { ...base, tls, handleDomains: [".example.com", ".example.org"] }],
     ["a single node", { ...base, nodes: ["localhost:2583"] }],
+    ["/metrics restricted to an allow-list", { ...base, tls, metricsAllow: ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"] }],
   ])("%s", (_, options) => {
     expect(validateSiteOptions(options)).toEqual([]);
     const site = generateNginxSite(options);
@@ -77,6 +78,9 @@ describe("aurora nginx output passes nginx -t", () => {
       expect(site).toContain(line);
     }
     expect(generateNginxSite({ ...base, sticky: true })).toContain("ip_hash;");
+    expect(site).not.toContain("location = /metrics");
+    const restricted = generateNginxSite({ ...base, metricsAllow: ["10.0.0.0/8", "2001:db8::1"] });
+    expect(restricted).toContain("    location = /metrics {\n        allow 10.0.0.0/8;\n        allow 2001:db8::1;\n        deny all;\n");
   });
 
   test.each([
@@ -85,6 +89,13 @@ describe("aurora nginx output passes nginx -t", () => {
     [{ serverName: "pds.example.com; root /" }, "is not a hostname"],
     [{ tls: { cert: "/a b.pem", key: "/k.pem" } }, "characters nginx would misread"],
     [{ listen: "80; evil" }, "is not PORT or ADDRESS:PORT"],
+    [{ metricsAllow: ["10.0.0.0/8; allow all"] }, "--metrics-allow"],
+    [{ metricsAllow: ["10.0.0.0/8\n}"] }, "is not an IP address or CIDR range"],
+    [{ metricsAllow: ["[2001:db8::1]"] }, "is not an IP address or CIDR range"],
+    [{ metricsAllow: ["fe80::1%eth0"] }, "is not an IP address or CIDR range"],
+    [{ metricsAllow: ["10.0.0.0/33"] }, "is not an IP address or CIDR range"],
+    [{ metricsAllow: ["all"] }, "is not an IP address or CIDR range"],
+    [{ metricsAllow: [] }, "needs at least one"],
   ])("refuses values that would inject directives: %j", (override, message) => {
     expect(validateSiteOptions({ ...base, ...override } as NginxSiteOptions).join("; ")).toContain(message);
   });
@@ -95,7 +106,8 @@ test("a real nginx with the generated config proxies to a real node", async () =
   const node = listen(ctx, 0);
   const port = await freePort();
   const prefix = mkdtempSync(join(dir, "live-"));
-  const conf = nginxConf(prefix, generateNginxSite({ ...base, nodes: [`127.0.0.1:${node.port}`], listen: `127.0.0.1:${port}`, serverName: "localhost" }));
+  const site = { ...base, nodes: [`127.0.0.1:${node.port}`], listen: `127.0.0.1:${port}`, serverName: "localhost", metricsAllow: ["192.0.2.0/24"] };
+  const conf = nginxConf(prefix, generateNginxSite(site));
   const proc = Bun.spawn(["nginx", "-p", prefix, "-c", conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
   try {
     let res: Response | undefined;
@@ -106,6 +118,10 @@ test("a real nginx with the generated config proxies to a real node", async () =
     expect(res?.status).toBe(200);
     const described = await fetch(`http://127.0.0.1:${port}/xrpc/com.atproto.server.describeServer`);
     expect(((await described.json()) as { did: string }).did).toBe("did:web:localhost");
+    // Loopback is not on the allow-list: nginx refuses the scrape itself.
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(403);
+    expect(await metrics.text()).not.toContain("aurora_");
   } finally {
     proc.kill();
     await proc.exited;

@@ -1,3 +1,5 @@
+import { isIpOrRange } from "@/rate-limit/client-ip";
+
 /**
  * The nginx site file for N identical Aurora nodes behind one balancer
  * (Scalability Guide, "Horizontal Scaling"): an upstream and the server
@@ -24,11 +26,15 @@ export interface NginxSiteOptions {
   handleDomains?: readonly string[];
   /** Name of the upstream block. @default "aurora" */
   upstream?: string;
+  /** Client addresses or CIDR ranges allowed to reach /metrics; everyone else gets nginx's 403. @default open */
+  metricsAllow?: readonly string[];
 }
 
 const NODE = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const HOST = /^[A-Za-z0-9.-]+$/;
 const LISTEN = /^(?:[A-Za-z0-9.-]+:|\[[0-9A-Fa-f:]+\]:)?\d{1,5}$/;
+/** What nginx's `allow` takes: a bare address or CIDR range, nothing else (no brackets, zones or spaces). */
+const ALLOW = /^[0-9A-Fa-f.:]+(?:\/\d{1,3})?$/;
 
 /** Values that reach the file are checked here, so no flag can inject nginx directives. */
 export function validateSiteOptions(o: NginxSiteOptions): string[] {
@@ -41,6 +47,10 @@ export function validateSiteOptions(o: NginxSiteOptions): string[] {
     if (!/^[^\s;{}'"]+$/.test(file)) problems.push(`TLS file path ${JSON.stringify(file)} has characters nginx would misread`);
   }
   for (const d of o.handleDomains ?? []) if (!/^\.[A-Za-z0-9.-]+$/.test(d)) problems.push(`handle domain ${JSON.stringify(d)} must look like .example.com`);
+  if (o.metricsAllow?.length === 0) problems.push("--metrics-allow needs at least one address or CIDR range");
+  for (const entry of o.metricsAllow ?? []) {
+    if (!ALLOW.test(entry) || !isIpOrRange(entry)) problems.push(`--metrics-allow ${JSON.stringify(entry)} is not an IP address or CIDR range`);
+  }
   return problems;
 }
 
@@ -87,7 +97,7 @@ ${proxyHeaders}
         proxy_send_timeout 1d;
     }
 
-    # Load-balancer and uptime probes: not worth a log line each.
+${metricsLocation(o.metricsAllow, upstream, proxyHeaders)}    # Load-balancer and uptime probes: not worth a log line each.
     location = /health/live {
         proxy_pass http://${upstream};
         access_log off;
@@ -123,4 +133,21 @@ ${servers.join("\n")}
 }
 
 ${main}${handleServer}`;
+}
+
+/** Scrapes only from the allowed addresses; the node still sees the client IP in the forwarding headers. */
+function metricsLocation(allow: readonly string[] | undefined, upstream: string, proxyHeaders: string): string {
+  if (!allow?.length) return "";
+  return `    # Prometheus scrapes only from these addresses (aurora nginx --metrics-allow).
+    location = /metrics {
+${allow.map((entry) => `        allow ${entry};`).join("\n")}
+        deny all;
+        proxy_pass http://${upstream};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+${proxyHeaders}
+        access_log off;
+    }
+
+`;
 }

@@ -1,29 +1,23 @@
 import type { CommitData } from "@atproto/repo";
 import type { DbTransaction } from "@/contracts/db";
+import { inBatches } from "@/util/in-batches";
 import type { PreparedWrite } from "./types";
-
-/** Rows per `IN (...)`. */
-const BATCH = 500;
 
 /** The current CID of each of `uris` that exists. */
 export async function currentRecordCids(tx: DbTransaction, uris: readonly string[]): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
-  for (let i = 0; i < uris.length; i += BATCH) {
-    const rows = await tx.selectFrom("record").select(["uri", "cid"]).where("uri", "in", uris.slice(i, i + BATCH)).execute();
-    for (const row of rows) found.set(row.uri, row.cid);
-  }
-  return found;
+  const rows = await inBatches(uris, (chunk) => tx.selectFrom("record").select(["uri", "cid"]).where("uri", "in", chunk).execute());
+  return new Map(rows.flat().map((row) => [row.uri, row.cid]));
 }
 
 /** Apply `writes` (already resolved to what really happens) to the record table. */
 export async function writeRecordRows(tx: DbTransaction, did: string, rev: string, writes: readonly PreparedWrite[]): Promise<void> {
   const indexedAt = new Date().toISOString();
   const creates = writes.filter((w) => w.action === "create");
-  for (let i = 0; i < creates.length; i += BATCH) {
-    await tx
+  await inBatches(creates, (chunk) =>
+    tx
       .insertInto("record")
       .values(
-        creates.slice(i, i + BATCH).map((w) => ({
+        chunk.map((w) => ({
           uri: w.uri,
           cid: w.cid.toString(),
           did,
@@ -34,16 +28,14 @@ export async function writeRecordRows(tx: DbTransaction, did: string, rev: strin
           takedown_ref: null,
         })),
       )
-      .execute();
-  }
+      .execute(),
+  );
   for (const w of writes) {
     if (w.action !== "update") continue;
     await tx.updateTable("record").set({ cid: w.cid.toString(), rev, indexed_at: indexedAt }).where("uri", "=", w.uri).execute();
   }
   const deletes = writes.filter((w) => w.action === "delete").map((w) => w.uri);
-  for (let i = 0; i < deletes.length; i += BATCH) {
-    await tx.deleteFrom("record").where("uri", "in", deletes.slice(i, i + BATCH)).execute();
-  }
+  await inBatches(deletes, (chunk) => tx.deleteFrom("record").where("uri", "in", chunk).execute());
 }
 
 /**
@@ -55,16 +47,9 @@ export async function keepSharedRecordBlocks(tx: DbTransaction, did: string, com
   const removed = commit.removedCids.toList();
   const byString = new Map(removed.map((cid) => [cid.toString(), cid]));
   const keys = [...byString.keys()];
-  for (let i = 0; i < keys.length; i += BATCH) {
-    const rows = await tx
-      .selectFrom("record")
-      .select("cid")
-      .where("did", "=", did)
-      .where("cid", "in", keys.slice(i, i + BATCH))
-      .execute();
-    for (const row of rows) {
-      const cid = byString.get(row.cid);
-      if (cid) commit.removedCids.delete(cid);
-    }
+  const rows = await inBatches(keys, (chunk) => tx.selectFrom("record").select("cid").where("did", "=", did).where("cid", "in", chunk).execute());
+  for (const row of rows.flat()) {
+    const cid = byString.get(row.cid);
+    if (cid) commit.removedCids.delete(cid);
   }
 }
