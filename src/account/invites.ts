@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Db, DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
+import { inBatches } from "@/util/in-batches";
 
 /** com.atproto.server.defs#inviteCode */
 export interface InviteCodeView {
@@ -14,8 +15,6 @@ export interface InviteCodeView {
 }
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-/** Rows per INSERT, far below either database's bound-parameter limit. */
-const INSERT_BATCH = 200;
 
 /** `<hostname with dashes>-xxxxx-xxxxx`: reads as a code, not a link. */
 export function generateInviteCode(hostname: string): string {
@@ -36,9 +35,7 @@ export async function createInviteCodes(
   const rows = byAccount.flatMap(({ account, codes }) =>
     codes.map((code) => ({ code, available_uses: opts.useCount, for_account: account, created_by: opts.createdBy, created_at: createdAt })),
   );
-  for (let i = 0; i < rows.length; i += INSERT_BATCH) {
-    await db.insertInto("invite_code").values(rows.slice(i, i + INSERT_BATCH)).execute();
-  }
+  await inBatches(rows, (chunk) => db.insertInto("invite_code").values(chunk).execute());
   return byAccount;
 }
 

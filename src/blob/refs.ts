@@ -3,6 +3,7 @@ import type { BlobStorePlugin } from "@/contracts/blob-store";
 import { InvalidRequestError } from "@/errors";
 import { assertBlobFits } from "@/lexicon/blob-constraints";
 import type { PreparedBlobRef } from "@/repo/types";
+import { inBatches } from "@/util/in-batches";
 
 /**
  * The blob side of a repository write, run inside the write transaction
@@ -11,23 +12,12 @@ import type { PreparedBlobRef } from "@/repo/types";
  * attached, and a blob that becomes referenced is made permanent.
  */
 
-/** Rows per `IN (...)`. */
-const BATCH = 500;
-
 /** Forget the blob references of `uris` (records updated or deleted); returns the blob CIDs they referred to. */
 export async function detachBlobs(tx: DbTransaction, did: string, uris: readonly string[]): Promise<string[]> {
-  const cids = new Set<string>();
-  for (let i = 0; i < uris.length; i += BATCH) {
-    const slice = uris.slice(i, i + BATCH);
-    const rows = await tx
-      .deleteFrom("record_blob")
-      .where("did", "=", did)
-      .where("record_uri", "in", slice)
-      .returning("blob_cid")
-      .execute();
-    for (const row of rows) cids.add(row.blob_cid);
-  }
-  return [...cids];
+  const rows = await inBatches(uris, (chunk) =>
+    tx.deleteFrom("record_blob").where("did", "=", did).where("record_uri", "in", chunk).returning("blob_cid").execute(),
+  );
+  return [...new Set(rows.flat().map((row) => row.blob_cid))];
 }
 
 /**
@@ -45,29 +35,19 @@ export async function attachBlobs(
   const refs = writes.flatMap((w) => w.blobs.map((ref) => ({ uri: w.uri, ref, cid: ref.cid.toString() })));
   if (refs.length === 0) return [];
   const cids = [...new Set(refs.map((r) => r.cid))];
-  const rows = new Map<string, { mime_type: string; size: number; temp_key: string | null }>();
-  for (let i = 0; i < cids.length; i += BATCH) {
-    const found = await tx
-      .selectFrom("blob")
-      .select(["cid", "mime_type", "size", "temp_key"])
-      .where("did", "=", did)
-      .where("cid", "in", cids.slice(i, i + BATCH))
-      .execute();
-    for (const row of found) rows.set(row.cid, row);
-  }
+  const found = await inBatches(cids, (chunk) =>
+    tx.selectFrom("blob").select(["cid", "mime_type", "size", "temp_key"]).where("did", "=", did).where("cid", "in", chunk).execute(),
+  );
+  const rows = new Map(found.flat().map((row) => [row.cid, row]));
   for (const { ref, cid } of refs) {
     const row = rows.get(cid);
     if (!row) throw new InvalidRequestError(`${ref.path}: blob ${cid} not found (upload it first)`);
     checkRef(ref, row);
   }
   const links = refs.map(({ uri, cid }) => ({ did, blob_cid: cid, record_uri: uri }));
-  for (let i = 0; i < links.length; i += BATCH) {
-    await tx
-      .insertInto("record_blob")
-      .values(links.slice(i, i + BATCH))
-      .onConflict((oc) => oc.columns(["did", "blob_cid", "record_uri"]).doNothing())
-      .execute();
-  }
+  await inBatches(links, (chunk) =>
+    tx.insertInto("record_blob").values(chunk).onConflict((oc) => oc.columns(["did", "blob_cid", "record_uri"]).doNothing()).execute(),
+  );
   for (const cid of cids) {
     const tempKey = rows.get(cid)?.temp_key;
     if (!tempKey) continue;
@@ -84,20 +64,12 @@ export async function attachBlobs(
  */
 export async function dropUnreferenced(tx: DbTransaction, did: string, cids: readonly string[]): Promise<string[]> {
   if (cids.length === 0) return [];
-  const still = new Set<string>();
-  for (let i = 0; i < cids.length; i += BATCH) {
-    const rows = await tx
-      .selectFrom("record_blob")
-      .select("blob_cid")
-      .where("did", "=", did)
-      .where("blob_cid", "in", cids.slice(i, i + BATCH))
-      .execute();
-    for (const row of rows) still.add(row.blob_cid);
-  }
+  const rows = await inBatches(cids, (chunk) =>
+    tx.selectFrom("record_blob").select("blob_cid").where("did", "=", did).where("blob_cid", "in", chunk).execute(),
+  );
+  const still = new Set(rows.flat().map((row) => row.blob_cid));
   const gone = cids.filter((cid) => !still.has(cid));
-  for (let i = 0; i < gone.length; i += BATCH) {
-    await tx.deleteFrom("blob").where("did", "=", did).where("cid", "in", gone.slice(i, i + BATCH)).execute();
-  }
+  await inBatches(gone, (chunk) => tx.deleteFrom("blob").where("did", "=", did).where("cid", "in", chunk).execute());
   return gone;
 }
 

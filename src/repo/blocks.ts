@@ -1,8 +1,6 @@
 import type { BlockMap } from "@atproto/repo";
 import type { DbTransaction } from "@/contracts/db";
-
-/** Rows per INSERT: well under SQLite's 32766 bound variables (5 columns a row) and PostgreSQL's 65535. */
-const INSERT_BATCH = 500;
+import { inBatches } from "@/util/in-batches";
 
 /**
  * Store `blocks` of repository `did`, added by commit `rev`. A block already
@@ -11,24 +9,14 @@ const INSERT_BATCH = 500;
 export async function putBlocks(tx: DbTransaction, did: string, blocks: BlockMap, rev: string): Promise<void> {
   const rows: { did: string; cid: string; rev: string; size: number; content: Uint8Array }[] = [];
   for (const [cid, bytes] of blockEntries(blocks)) rows.push({ did, cid, rev, size: bytes.length, content: bytes });
-  for (let i = 0; i < rows.length; i += INSERT_BATCH) {
-    await tx
-      .insertInto("repo_block")
-      .values(rows.slice(i, i + INSERT_BATCH))
-      .onConflict((oc) => oc.columns(["did", "cid"]).doNothing())
-      .execute();
-  }
+  await inBatches(rows, (chunk) =>
+    tx.insertInto("repo_block").values(chunk).onConflict((oc) => oc.columns(["did", "cid"]).doNothing()).execute(),
+  );
 }
 
 /** Remove blocks of `did` by CID (blocks a commit made unreachable). */
 export async function deleteBlocks(tx: DbTransaction, did: string, cids: readonly string[]): Promise<void> {
-  for (let i = 0; i < cids.length; i += INSERT_BATCH) {
-    await tx
-      .deleteFrom("repo_block")
-      .where("did", "=", did)
-      .where("cid", "in", cids.slice(i, i + INSERT_BATCH))
-      .execute();
-  }
+  await inBatches(cids, (chunk) => tx.deleteFrom("repo_block").where("did", "=", did).where("cid", "in", chunk).execute());
 }
 
 /** Point repository `did` at commit `cid` (insert or update). */

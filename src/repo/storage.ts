@@ -1,12 +1,10 @@
 import { BlockMap, type CommitData, ReadableBlockstore, type RepoStorage } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import type { Db, DbTransaction } from "@/contracts/db";
+import { inBatches } from "@/util/in-batches";
 import { blockEntries, deleteBlocks, putBlocks, setRoot } from "./blocks";
 
 type Cid = Parameters<RepoStorage["getBytes"]>[0];
-
-/** Blocks per `IN (...)` query when fetching many. */
-const READ_BATCH = 500;
 
 /**
  * @atproto/repo's block storage over our tables (repo_block, repo_root), for
@@ -69,21 +67,16 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
       else wanted.set(key, cid);
     }
     const keys = [...wanted.keys()];
-    for (let i = 0; i < keys.length; i += READ_BATCH) {
-      const rows = await this.db
-        .selectFrom("repo_block")
-        .select(["cid", "content"])
-        .where("did", "=", this.did)
-        .where("cid", "in", keys.slice(i, i + READ_BATCH))
-        .execute();
-      for (const row of rows) {
-        const cid = wanted.get(row.cid);
-        if (!cid) continue;
-        const bytes = new Uint8Array(row.content);
-        this.cache.set(row.cid, bytes);
-        blocks.set(cid, bytes);
-        wanted.delete(row.cid);
-      }
+    const found = await inBatches(keys, (chunk) =>
+      this.db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", this.did).where("cid", "in", chunk).execute(),
+    );
+    for (const row of found.flat()) {
+      const cid = wanted.get(row.cid);
+      if (!cid) continue;
+      const bytes = new Uint8Array(row.content);
+      this.cache.set(row.cid, bytes);
+      blocks.set(cid, bytes);
+      wanted.delete(row.cid);
     }
     return { blocks, missing: [...wanted.values()] };
   }
