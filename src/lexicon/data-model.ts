@@ -24,17 +24,28 @@ export class DataModelError extends InvalidRequestError {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/**
+ * Deepest nesting of arrays and maps we accept. The data model sets no limit,
+ * but every walk over a value (this one, the lexicon validator, DAG-CBOR
+ * encoding, blob search) recurses, and a body of 100k nested arrays would
+ * overflow the stack. Real records nest a handful of levels (app.bsky posts
+ * about 6); 128 leaves ample room and keeps every walk far from the stack's end.
+ */
+export const MAX_DATA_DEPTH = 128;
+
 /** JSON (as parsed by JSON.parse) to the data model; `path` names the value in errors. */
-export function jsonToData(value: unknown, path = "Record"): DataValue {
+export function jsonToData(value: unknown, path = "Record", depth = 0): DataValue {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
   if (typeof value === "number") {
     if (!Number.isInteger(value)) throw new DataModelError(`${path} must be an integer: floats are not in the data model`);
     if (!Number.isSafeInteger(value)) throw new DataModelError(`${path} is an integer too large to represent exactly`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((item, i) => jsonToData(item, `${path}/${i}`));
-  if (typeof value === "object") return objectToData(value as Record<string, unknown>, path);
-  throw new DataModelError(`${path} is not a data model value`);
+  if (typeof value !== "object") throw new DataModelError(`${path} is not a data model value`);
+  // Checked before descending, so the recursion below is bounded by MAX_DATA_DEPTH.
+  if (depth >= MAX_DATA_DEPTH) throw new DataModelError(`${path} is nested too deeply: at most ${MAX_DATA_DEPTH} levels of arrays and objects`);
+  if (Array.isArray(value)) return value.map((item, i) => jsonToData(item, `${path}/${i}`, depth + 1));
+  return objectToData(value as Record<string, unknown>, path, depth);
 }
 
 /** A JSON record: an object whose `$type`, when present, is a non-empty string. */
@@ -43,7 +54,7 @@ export function jsonToDataMap(value: unknown, path = "Record"): DataMap {
   return jsonToData(value, path) as DataMap;
 }
 
-function objectToData(obj: Record<string, unknown>, path: string): DataValue {
+function objectToData(obj: Record<string, unknown>, path: string, depth: number): DataValue {
   const keys = Object.keys(obj);
   if ("$link" in obj) {
     if (keys.length !== 1) throw new DataModelError(`${path}: a $link object has no other fields`);
@@ -63,7 +74,7 @@ function objectToData(obj: Record<string, unknown>, path: string): DataValue {
     const item = obj[key];
     // JSON never holds undefined; a caller passing an object literal might.
     if (item === undefined) continue;
-    out[key] = jsonToData(item, `${path}/${key}`);
+    out[key] = jsonToData(item, `${path}/${key}`, depth + 1);
   }
   return out;
 }

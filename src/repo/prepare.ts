@@ -1,12 +1,14 @@
 import { TID } from "@atproto/common-web";
 import { cidForRecord } from "@atproto/repo";
+import { encode as encodeCbor } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { InvalidRequestError } from "@/errors";
 import { type DataMap, findBlobRefs, jsonToDataMap } from "@/lexicon/data-model";
 import { assertBlobFits } from "@/lexicon/blob-constraints";
 import { assertNsid, assertRecordKey, recordUri } from "@/lexicon/syntax";
 import type { RecordValidator, ValidateMode } from "@/lexicon/validator";
-import type { PreparedBlobRef, PreparedCreate, PreparedDelete, PreparedUpdate } from "./types";
+import { MAX_COMMIT_BLOCKS_BYTES } from "@/sequencer/encode";
+import type { PreparedBlobRef, PreparedCreate, PreparedDelete, PreparedUpdate, PreparedWrite } from "./types";
 
 /**
  * Turn client input into checked writes, before any lock is taken: syntax,
@@ -102,5 +104,29 @@ export function checkSwap(value: string | null | undefined, field: string): stri
     return CID.parse(value).toString();
   } catch {
     throw new InvalidRequestError(`Invalid ${field}: not a CID: ${value.slice(0, 100)}`);
+  }
+}
+
+/**
+ * Room a commit's #commit event needs besides the record blocks: the commit
+ * block and CAR framing (fixed), and per write the MST nodes of its proof path
+ * (a handful of nodes of a few hundred bytes each, even in a large repository).
+ */
+const COMMIT_OVERHEAD_BYTES = 4 * 1024;
+const PROOF_BYTES_PER_WRITE = 2 * 1024;
+
+/**
+ * 400 before anything is locked or written when the records of one commit
+ * would not fit in a #commit event (the lexicon's 2,000,000 bytes of blocks):
+ * relays would drop such a commit, so the reference refuses it too.
+ */
+export function assertCommitFits(writes: readonly PreparedWrite[]): void {
+  let bytes = COMMIT_OVERHEAD_BYTES;
+  for (const w of writes) {
+    bytes += PROOF_BYTES_PER_WRITE;
+    if (w.action !== "delete") bytes += encodeCbor(w.record).byteLength;
+  }
+  if (bytes > MAX_COMMIT_BLOCKS_BYTES) {
+    throw new InvalidRequestError(`Commit too large: about ${bytes} bytes of blocks, at most ${MAX_COMMIT_BLOCKS_BYTES} fit in one commit event`);
   }
 }

@@ -5,7 +5,7 @@ import { ForbiddenError, InvalidRequestError } from "@/errors";
 import type { ValidateMode, ValidationStatus } from "@/lexicon/validator";
 import type { RecordValidator } from "@/lexicon/validator";
 import type { Logger } from "@/log";
-import { checkSwap, prepareCreate, prepareDelete, prepareUpdate } from "./prepare";
+import { assertCommitFits, checkSwap, prepareCreate, prepareDelete, prepareUpdate } from "./prepare";
 import { RepoReader } from "./reader";
 import { MAX_WRITES, RepoTransactor } from "./transactor";
 import type { PreparedWrite, WriteResult } from "./types";
@@ -142,6 +142,7 @@ export class RepoService {
 
   private async commit(did: string, writes: PreparedWrite[], swapCommit: string | undefined): Promise<WriteResult> {
     const swap = checkSwap(swapCommit, "swapCommit") ?? undefined;
+    assertCommitFits(writes);
     const key = await this.signingKey(did);
     return this.transactor.write(did, key, writes, swap);
   }
