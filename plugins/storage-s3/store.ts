@@ -18,6 +18,7 @@ import {
   type BlobSource,
   type BlobStat,
   type BlobStorePlugin,
+  inBatches,
   listLimit,
   newTempKey,
   tempKeyTime,
@@ -60,14 +61,18 @@ export function s3BlobOps(name: string, bucket: string, keys: S3Keys, client: ()
     send("copy", (s3) => s3.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, from) })));
   const del = (key: string) => send("delete", (s3) => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
   const delMany = async (list: string[]) => {
-    for (let i = 0; i < list.length; i += DELETE_BATCH) {
-      const Objects = list.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }));
-      const out = await send("delete", (s3) =>
-        s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects, Quiet: true } })),
-      );
-      const failed = out.Errors?.filter((e) => e.Code !== "NoSuchKey") ?? [];
-      if (failed.length > 0) throw s3Failure(name, "delete", new Error(`${failed.length} keys not deleted: ${failed[0]?.Code}`));
-    }
+    await inBatches(
+      list,
+      async (chunk) => {
+        const Objects = chunk.map((Key) => ({ Key }));
+        const out = await send("delete", (s3) =>
+          s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects, Quiet: true } })),
+        );
+        const failed = out.Errors?.filter((e) => e.Code !== "NoSuchKey") ?? [];
+        if (failed.length > 0) throw s3Failure(name, "delete", new Error(`${failed.length} keys not deleted: ${failed[0]?.Code}`));
+      },
+      DELETE_BATCH,
+    );
   };
   /**
    * One page of keys under `prefix` after `marker`. ListObjects (v1) with a
