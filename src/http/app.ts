@@ -3,6 +3,7 @@ import { serviceDidDocument } from "@/identity/service-did";
 import { VERSION } from "@/version";
 import type { XrpcMethod } from "@/xrpc/method";
 import { checkReadiness } from "./health";
+import { createMetricsAccess } from "./metrics-access";
 import { json } from "./respond";
 import { type PlainRoute, type Router, createRouter } from "./router";
 
@@ -19,6 +20,7 @@ Allow: /
 
 /** Every route the server answers: the plain HTTP routes by exact path, and one per XRPC method of the route table. */
 export function createRoutes(ctx: AppContext, methods: Readonly<Record<string, XrpcMethod>>): Router {
+  const metricsAccess = createMetricsAccess(ctx.config.metrics);
   const plain: Record<string, PlainRoute> = {
     "/": { handler: () => text(BANNER) },
     "/robots.txt": { handler: () => text(ROBOTS), exempt: true },
@@ -33,7 +35,9 @@ export function createRoutes(ctx: AppContext, methods: Readonly<Record<string, X
     },
     "/metrics": {
       exempt: true,
-      handler: async () => {
+      handler: async (request, ip) => {
+        const denied = metricsAccess(request, ip);
+        if (denied) return denied;
         const body = await ctx.metrics.registry.metrics();
         return new Response(body, { headers: { "content-type": ctx.metrics.registry.contentType } });
       },

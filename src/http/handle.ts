@@ -33,7 +33,7 @@ export function createHandler(ctx: AppContext, router: Router) {
           if (request.method !== "GET" && request.method !== "HEAD") {
             throw new XrpcError(405, "MethodNotAllowed", `Method ${request.method.slice(0, 16)} not allowed`);
           }
-          return await match.route.handler(request);
+          return await match.route.handler(request, arrival.ip);
         case "unimplemented":
           throw new MethodNotImplementedError(`Method Not Implemented: ${match.nsid}`);
         case "none":

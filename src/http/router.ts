@@ -3,7 +3,8 @@ import type { XrpcMethod } from "@/xrpc/method";
 
 /** A non-XRPC route: answered for GET (and HEAD) only. */
 export interface PlainRoute {
-  readonly handler: (request: Request) => Response | Promise<Response>;
+  /** `ip` is the client IP as the rate limiter sees it. */
+  readonly handler: (request: Request, ip: string) => Response | Promise<Response>;
   /** Probes and scrapers: never rate limited. */
   readonly exempt?: boolean;
 }

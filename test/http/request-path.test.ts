@@ -70,10 +70,10 @@ describe("strict routing", () => {
   test("a well-formed NSID nobody serves is 501; a plain route answers GET only (405 otherwise)", async () => {
     const unknown = await ctx.request("/xrpc/io.example.nothing.here");
     expect(unknown.status).toBe(501);
-    expect((await unknown.json()).error).toBe("MethodNotImplemented");
+    expect(((await unknown.json()) as { error: string }).error).toBe("MethodNotImplemented");
     const post = await ctx.request("/health/live", { method: "POST" });
     expect(post.status).toBe(405);
-    expect((await post.json()).error).toBe("MethodNotAllowed");
+    expect(((await post.json()) as { error: string }).error).toBe("MethodNotAllowed");
   });
 
   test("route labels in metrics are the matched route, never the raw path", async () => {
@@ -81,6 +81,22 @@ describe("strict routing", () => {
     const metrics = await (await ctx.request("/metrics")).text();
     expect(metrics).toContain('route="unmatched"');
     expect(metrics).not.toContain("path-1234");
+  });
+});
+
+describe("/metrics restriction through the server", () => {
+  test("with metrics.token a scrape needs the bearer token; with metrics.allowIps other addresses get 403", async () => {
+    const token = "metrics-token-0123456789abcdef";
+    const ctx = await testContext({ metrics: { token, allowIps: ["192.0.2.0/24"] } });
+    cleanups.push(() => ctx.close());
+    const scrape = (ip: string, auth?: string) =>
+      ctx.handle(new Request("http://localhost/metrics", { headers: auth ? { authorization: auth } : {} }), ip);
+    expect((await scrape("192.0.2.9")).status).toBe(401);
+    expect((await scrape("192.0.2.9", "Bearer wrong")).status).toBe(401);
+    const ok = await scrape("192.0.2.9", `Bearer ${token}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain("aurora_http_requests_total");
+    expect((await scrape("198.51.100.1", `Bearer ${token}`)).status).toBe(403);
   });
 });
 
