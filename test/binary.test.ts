@@ -63,3 +63,30 @@ export default defineConfig({
   }
   expect(await child.exited).toBe(0);
 });
+
+test("the binary serves with a third-party plugin that imports only from aurora", async () => {
+  const port = await freePort();
+  copyFileSync(join(ROOT, "test/fixtures/map-cache.ts"), join(dir, "map-cache.ts"));
+  writeFileSync(
+    join(dir, "third-party.ts"),
+    `import { defineConfig, sqlite } from "aurora";
+import { mapCache } from "./map-cache.ts";
+export default defineConfig({
+  service: { port: ${port}, bind: "127.0.0.1" },
+  dataDir: "./third-party-state",
+  db: sqlite(),
+  cache: mapCache(),
+});
+`,
+  );
+  const check = await runCommand([binary, "config", "check", "--config", "third-party.ts"], { cwd: dir, env });
+  expect(check.stderr).toBe("");
+  expect(check.stdout).toContain("cache=cache-map");
+  const child = Bun.spawn([binary, "serve", "--config", "third-party.ts"], { cwd: dir, env, stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+  try {
+    expect((await waitForHttp(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  expect(await child.exited).toBe(0);
+});
