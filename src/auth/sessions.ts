@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { CacheAside } from "@/cache/aside";
 import type { Db, DbTransaction } from "@/contracts/db";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
+import type { AccountStatus } from "./types";
 
 /** How long a rotated refresh token keeps working, for a client that lost the answer to its refresh. */
 export const REFRESH_GRACE_MS = 10 * 60 * 1000;
@@ -23,6 +24,8 @@ export interface SessionInfo {
   appPasswordName: string | null;
   /** ISO time after which the session (and its access tokens) no longer work. */
   expiresAt: string;
+  /** The account's hosting status, read with the session; null when the account is gone. */
+  status: AccountStatus | null;
 }
 
 /**
@@ -50,6 +53,14 @@ export interface SessionStore {
   revokeAppPassword(tx: DbTransaction, did: string, name: string): Promise<string[]>;
   /** Drop cached rows after the transaction that revoked them committed. */
   forget(tokenIds: readonly string[]): Promise<void>;
+  /**
+   * Drop the cached sessions of one account: whatever changes an account's
+   * status (takedown, deactivation, activation) calls this after committing,
+   * so every node sees the new status at the next request.
+   */
+  forgetAccount(did: string): Promise<void>;
+  /** The account's hosting status straight from the database (refresh tokens carry no session read); null when gone. */
+  accountStatus(did: string): Promise<AccountStatus | null>;
 }
 
 export function createSessionStore(deps: {
@@ -68,9 +79,18 @@ export function createSessionStore(deps: {
   const readRow = (id: string, q: Db | DbTransaction = deps.db()) =>
     q.selectFrom("refresh_token").selectAll().where("id", "=", id).executeTakeFirst();
 
+  // The account's status comes in the same query (and cache entry) as the session: no extra round trip per request.
   const loadSession = async (id: string): Promise<SessionInfo | null> => {
-    const row = await readRow(id);
-    return row ? { did: row.did, appPasswordName: row.app_password_name, expiresAt: row.expires_at } : null;
+    const row = await deps
+      .db()
+      .selectFrom("refresh_token")
+      .leftJoin("account", "account.did", "refresh_token.did")
+      .select(["refresh_token.did", "refresh_token.app_password_name", "refresh_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
+      .where("refresh_token.id", "=", id)
+      .executeTakeFirst();
+    if (!row) return null;
+    const status = row.account_did === null ? null : statusOf(row);
+    return { did: row.did, appPasswordName: row.app_password_name, expiresAt: row.expires_at, status };
   };
 
   const forget = async (ids: readonly string[]) => {
@@ -169,7 +189,23 @@ export function createSessionStore(deps: {
     },
 
     forget,
+
+    async forgetAccount(did) {
+      if (!deps.cacheLookups) return;
+      const rows = await deps.db().selectFrom("refresh_token").select("id").where("did", "=", did).execute();
+      await forget(rows.map((r) => r.id));
+    },
+
+    async accountStatus(did) {
+      const row = await deps.db().selectFrom("account").select(["deactivated_at", "takedown_ref"]).where("did", "=", did).executeTakeFirst();
+      return row ? statusOf(row) : null;
+    },
   };
+}
+
+/** Taken down outranks deactivated: a taken-down account stays so whatever its owner does. */
+function statusOf(row: { deactivated_at: string | null; takedown_ref: string | null }): AccountStatus {
+  return row.takedown_ref ? "takendown" : row.deactivated_at ? "deactivated" : "active";
 }
 
 /** 256 random bits, URL-safe: the `jti` of a refresh token and the `sid` of its access tokens. */

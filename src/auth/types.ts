@@ -17,3 +17,20 @@ export interface Caller {
   /** The token's `jti` (refresh tokens) or app password name, when there is one. */
   readonly tokenId?: string;
 }
+
+/** An account's hosting status: what the verifier checks a token's account against. */
+export type AccountStatus = "active" | "deactivated" | "takendown";
+
+/**
+ * Which accounts may use a method with their tokens, by hosting status. A
+ * method says how far it is safe for an account that is not active:
+ * - "active" (the default, except under "optional"): active accounts only;
+ *   deactivated → 401 AccountDeactivated, taken down → 401 AccountTakedown;
+ * - "deactivated-ok": deactivated accounts too, which is how an account moved
+ *   here is filled before it is activated (blobs, handle, app passwords);
+ * - "any": taken-down accounts too: their own session and reading their own
+ *   data. Under auth "optional" this is the default: an optional token only
+ *   tells who is reading public data.
+ * A deleted account's tokens never work (403 AccountNotFound).
+ */
+export type AccountStatusRule = "active" | "deactivated-ok" | "any";

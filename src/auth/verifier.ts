@@ -1,5 +1,6 @@
 import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
-import type { AuthMode, Caller } from "./types";
+import type { AccountStatus, AccountStatusRule, AuthMode, Caller } from "./types";
+import { statusRuleOf } from "./account-status";
 import { parseBasicAuth, secretsEqual } from "./basic";
 import type { SessionStore } from "./sessions";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
@@ -11,8 +12,10 @@ export interface AuthVerifier {
    * none were sent. Throws 401 AuthenticationRequired when credentials are
    * missing or wrong, 400 ExpiredToken / InvalidToken for bad tokens, and
    * 400 InvalidToken when a token's scope is below what the mode needs.
+   * A token's account must also pass `accountStatus` (see AccountStatusRule):
+   * 401 AccountTakedown / AccountDeactivated, 403 AccountNotFound.
    */
-  verify(mode: AuthMode, request: Request): Promise<Caller | null>;
+  verify(mode: AuthMode, request: Request, opts?: { accountStatus?: AccountStatusRule }): Promise<Caller | null>;
   /** HTTP Basic `admin:<admin password>`, compared in constant time. */
   isAdmin(request: Request): boolean;
 }
@@ -46,22 +49,27 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
     return { kind: "admin" };
   };
 
-  const access = async (token: string, allowed: readonly AccessScope[]): Promise<Caller> => {
+  const access = async (token: string, allowed: readonly AccessScope[], rule: AccountStatusRule): Promise<Caller> => {
     const claims = await tokens.verifyAccess(token);
     if (!allowed.includes(claims.scope)) throw new InvalidRequestError("Bad token scope", "InvalidToken");
     const session = await sessions.lookup(claims.sessionId);
     if (!session || session.did !== claims.did) throw new InvalidRequestError("Token has been revoked", "ExpiredToken");
+    // A session cached before it carried the status (an older node) is read afresh.
+    checkStatus(session.status === undefined ? await sessions.accountStatus(claims.did) : session.status, rule);
     return { kind: KIND_OF_SCOPE[claims.scope], did: claims.did, ...(session.appPasswordName ? { tokenId: session.appPasswordName } : {}) };
   };
 
-  const refresh = async (token: string): Promise<Caller> => {
+  const refresh = async (token: string, rule: AccountStatusRule): Promise<Caller> => {
     const claims = await tokens.verifyRefresh(token);
+    // Refresh tokens are rare (refresh, logout): their account is read only when the method cares.
+    if (rule !== "any") checkStatus(await sessions.accountStatus(claims.did), rule);
     return { kind: "refresh", did: claims.did, tokenId: claims.tokenId };
   };
 
   return {
     isAdmin,
-    async verify(mode, request) {
+    async verify(mode, request, opts = {}) {
+      const rule = opts.accountStatus ?? statusRuleOf(request) ?? (mode === "optional" ? "any" : "active");
       if (mode === "none") return null;
       if (mode === "admin") return admin(request);
       const [type, token] = splitAuthorization(request.headers.get("authorization"));
@@ -75,12 +83,20 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
         throw new InvalidRequestError("Unexpected authorization type", "InvalidToken");
       }
       if (type !== "bearer") throw new InvalidRequestError(`Unsupported authorization type: ${type.slice(0, 32)}`, "InvalidToken");
-      if (mode === "refresh") return refresh(token);
+      if (mode === "refresh") return refresh(token, rule);
       const allowed = SCOPES_OF_MODE[mode];
       if (!allowed) throw new ForbiddenError(`Unknown auth mode ${mode}`);
-      return access(token, allowed);
+      return access(token, allowed, rule);
     },
   };
+}
+
+/** The reference PDS's answers: 401 for a status the method does not serve, 403 for an account that is gone. */
+function checkStatus(status: AccountStatus | null, rule: AccountStatusRule): void {
+  if (status === null) throw new ForbiddenError("Account not found", "AccountNotFound");
+  if (rule === "any" || status === "active") return;
+  if (status === "takendown") throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
+  if (rule === "active") throw new AuthRequiredError("Account is deactivated", "AccountDeactivated");
 }
 
 /** `Scheme credentials` → [lower-case scheme, credentials]; [null, ""] when absent. */

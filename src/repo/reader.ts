@@ -1,6 +1,7 @@
 import { decode as decodeCbor } from "@ipld/dag-cbor";
 import { sql } from "kysely";
 import { CID } from "multiformats/cid";
+import type { Caller } from "@/auth/types";
 import type { DatabasePlugin } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
 import { dataToJson } from "@/lexicon/data-model";
@@ -45,6 +46,17 @@ export class RepoReader {
       .executeTakeFirst();
     if (!row) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
     return row.did;
+  }
+
+  /**
+   * The DID of `repo` when its repository is hosted here and active; null
+   * otherwise. com.atproto.repo.* reads treat taken-down and deactivated
+   * repositories as absent, like the reference PDS.
+   */
+  async activeRepo(repo: string): Promise<string | null> {
+    const did = await this.resolveRepo(repo);
+    const state = await this.repoState(did);
+    return state?.active ? did : null;
   }
 
   async getRoot(did: string): Promise<{ cid: string; rev: string } | null> {
@@ -120,11 +132,16 @@ export class RepoReader {
     return row ? toState(row) : null;
   }
 
-  /** The state of a repository the sync API may serve; 400 RepoNotFound / RepoTakendown / RepoDeactivated otherwise. */
-  async availableRepo(did: string): Promise<RepoState> {
+  /**
+   * The state of a repository the sync API may serve to `viewer`; 400
+   * RepoNotFound / RepoTakendown / RepoDeactivated otherwise. The owner (by
+   * their own token) and the admin may read it whatever its status.
+   */
+  async availableRepo(did: string, viewer: Caller | null = null): Promise<RepoState> {
     assertDid(did, "did");
     const state = await this.repoState(did);
     if (!state) throw new InvalidRequestError(`Could not find repo for DID: ${did}`, "RepoNotFound");
+    if (viewer && (viewer.kind === "admin" || viewer.did === did)) return state;
     if (state.status === "takendown") throw new InvalidRequestError(`Repo has been taken down: ${did}`, "RepoTakendown");
     if (state.status === "deactivated") throw new InvalidRequestError(`Repo has been deactivated: ${did}`, "RepoDeactivated");
     return state;

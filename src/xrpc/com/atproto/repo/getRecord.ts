@@ -1,20 +1,22 @@
 import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
+import { Str } from "@/lexicon/formats";
 import { recordUri } from "@/lexicon/syntax";
 import { query } from "@/xrpc/method";
 
 export default query({
   params: Type.Object({
-    repo: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
-    rkey: Type.String({ minLength: 1 }),
-    cid: Type.Optional(Type.String()),
+    repo: Str("at-identifier"),
+    collection: Str("nsid"),
+    rkey: Str("record-key"),
+    cid: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, params }) => {
-    const did = await ctx.repo.reader.resolveRepo(params.repo);
-    const record = await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid);
+    const did = await ctx.repo.reader.activeRepo(params.repo);
+    // A taken-down or deactivated repository's records are as absent as missing ones.
+    const record = did ? await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid) : null;
     if (!record) {
-      throw new InvalidRequestError(`Could not locate record: ${recordUri(did, params.collection, params.rkey)}`, "RecordNotFound");
+      throw new InvalidRequestError(`Could not locate record: ${recordUri(did ?? params.repo, params.collection, params.rkey)}`, "RecordNotFound");
     }
     return record;
   },

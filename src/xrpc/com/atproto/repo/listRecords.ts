@@ -1,18 +1,22 @@
 import { Type } from "@sinclair/typebox";
+import { InvalidRequestError } from "@/errors";
+import { Str } from "@/lexicon/formats";
 import { LIST_RECORDS_DEFAULT, LIST_RECORDS_MAX } from "@/repo/reader";
 import { query } from "@/xrpc/method";
 
 export default query({
   params: Type.Object({
-    repo: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
+    repo: Str("at-identifier"),
+    collection: Str("nsid"),
     limit: Type.Integer({ minimum: 1, maximum: LIST_RECORDS_MAX, default: LIST_RECORDS_DEFAULT }),
-    cursor: Type.Optional(Type.String()),
+    // The last record key of the previous page.
+    cursor: Type.Optional(Str("record-key")),
     reverse: Type.Optional(Type.Boolean()),
   }),
   handler: async ({ ctx, params }) => {
     const { repo, collection, ...page } = params;
-    const did = await ctx.repo.reader.resolveRepo(repo);
+    const did = await ctx.repo.reader.activeRepo(repo);
+    if (!did) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
     return ctx.repo.reader.listRecords(did, collection, page);
   },
 });

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { Str } from "@/lexicon/formats";
 import { query } from "@/xrpc/method";
 
 /**
@@ -13,9 +14,11 @@ const BUFFERED_MAX = 8 * 1024 * 1024;
  * a browser from running or re-typing them if someone links one directly.
  */
 export default query({
-  params: Type.Object({ did: Type.String({ minLength: 1 }), cid: Type.String({ minLength: 1 }) }),
-  handler: async ({ ctx, params }) => {
-    const state = await ctx.repo.reader.availableRepo(params.did);
+  // Optional: the owner and the admin may read a repository that is not active.
+  auth: "optional",
+  params: Type.Object({ did: Str("did"), cid: Str("cid") }),
+  handler: async ({ ctx, params, auth }) => {
+    const state = await ctx.repo.reader.availableRepo(params.did, auth);
     const blob = await ctx.blobService.read(state.did, params.cid);
     const body = blob.size <= BUFFERED_MAX ? await new Response(blob.stream).arrayBuffer() : blob.stream;
     return new Response(body, {

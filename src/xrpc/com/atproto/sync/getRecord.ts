@@ -1,19 +1,19 @@
 import { Type } from "@sinclair/typebox";
-import { assertNsid, assertRecordKey } from "@/lexicon/syntax";
+import { Str } from "@/lexicon/formats";
 import { recordProofCarStream } from "@/repo/car-export";
 import { query } from "@/xrpc/method";
 
 /** A CAR with the current commit and the MST nodes proving the record (or its absence), plus the record. */
 export default query({
+  // Optional: the owner and the admin may read a repository that is not active.
+  auth: "optional",
   params: Type.Object({
-    did: Type.String({ minLength: 1 }),
-    collection: Type.String({ minLength: 1 }),
-    rkey: Type.String({ minLength: 1 }),
+    did: Str("did"),
+    collection: Str("nsid"),
+    rkey: Str("record-key"),
   }),
-  handler: async ({ ctx, params }) => {
-    assertNsid(params.collection, "collection");
-    assertRecordKey(params.rkey, "rkey");
-    const state = await ctx.repo.reader.availableRepo(params.did);
+  handler: async ({ ctx, params, auth }) => {
+    const state = await ctx.repo.reader.availableRepo(params.did, auth);
     const car = recordProofCarStream(ctx.db, state.did, state.head, params.collection, params.rkey);
     return new Response(car, { headers: { "content-type": "application/vnd.ipld.car" } });
   },
