@@ -7,7 +7,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { Registry } from "prom-client";
 import { createSeqReader, type SeqReader } from "@/sequencer/reader";
-import { UPGRADED } from "@/xrpc/method";
+import { UPGRADED } from "@/xrpc/upgraded";
 import { FirehoseClient, until } from "../../test/support/firehose";
 import { testContext } from "../../test/support/context";
 import { writeIdentity } from "../../test/support/firehose-suite";

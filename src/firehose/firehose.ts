@@ -6,7 +6,7 @@ import { RateLimitExceededError, XrpcError } from "@/errors";
 import type { Logger } from "@/log";
 import type { SeqReader } from "@/sequencer/reader";
 import { Semaphore } from "@/util/semaphore";
-import { UPGRADED } from "@/xrpc/method";
+import { UPGRADED } from "@/xrpc/upgraded";
 import { createFirehoseMetrics } from "./metrics";
 import { Subscriber } from "./subscriber";
 import { EventTail } from "./tail";

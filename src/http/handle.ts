@@ -1,6 +1,6 @@
 import type { AppContext } from "@/app-context";
 import { MethodNotImplementedError, XrpcError } from "@/errors";
-import { UPGRADED } from "@/xrpc/method";
+import { UPGRADED } from "@/xrpc/upgraded";
 import { errorResponse, json } from "./respond";
 import { type RouteMatch, type Router, pathOf } from "./router";
 import { type Arrival, dispatch } from "./xrpc";

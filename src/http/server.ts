@@ -1,6 +1,6 @@
 import type { AppContext } from "@/app-context";
 import type { SocketData } from "@/firehose/firehose";
-import { UPGRADED } from "@/xrpc/method";
+import { UPGRADED } from "@/xrpc/upgraded";
 
 /** Slack over the largest body we accept, for header and framing overhead. */
 const BODY_SLACK_BYTES = 64 * 1024;

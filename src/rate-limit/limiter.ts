@@ -5,7 +5,7 @@ import { memory } from "@/cache/memory";
 import type { RunConfig } from "@/config/resolve";
 import type { CachePlugin } from "@/contracts/cache";
 import type { Logger } from "@/log";
-import { UPGRADED } from "@/xrpc/method";
+import { UPGRADED } from "@/xrpc/upgraded";
 import { clientIp, ipMatcher } from "./client-ip";
 import { decorate, RateLimitedError, refusal, tightest } from "./headers";
 import { type Identify, tokenIdentify } from "./identify";

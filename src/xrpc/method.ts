@@ -20,12 +20,6 @@ export interface XrpcCall<P, I> {
   upgrade: (data: unknown) => boolean;
 }
 
-/**
- * What a subscription handler returns once `upgrade` succeeded: the socket
- * server sends nothing more for the request (it is logged as status 101).
- */
-export const UPGRADED: Response = new Response(null, { status: 200, statusText: "Switching Protocols" });
-
 /** A JSON object to send as the response body, a ready Response (streams), or nothing (empty 200). */
 export type XrpcOutput = object | Response | void;
 
