@@ -9,8 +9,7 @@ import { migrateToLatest } from "@/db/migrator";
 import { BlobService } from "@/blob/service";
 import { startSweeper } from "@/blob/sweeper";
 import { bundledRecordValidator } from "@/lexicon";
-import { commitDiffCar } from "@/repo/commit-car";
-import { RepoService } from "@/repo/service";
+import { createRepoService } from "@/repo/service";
 import { type CacheAside, createCacheAside } from "@/cache/aside";
 import type { Firehose } from "@/firehose/firehose";
 import { startFirehose } from "@/firehose/start";
@@ -76,13 +75,15 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       log: log.child({ component: "blob" }),
       registry: metrics.registry,
     });
-    const repo = new RepoService(db, blobService, bundledRecordValidator(), (did) => accountServices.accounts.signingKey(did), log.child({ component: "repo" }));
-    // Every commit's #commit event is written in the commit's own transaction, then announced to every node.
-    repo.transactor.onCommit(async (tx, c) => {
-      const blocks = await commitDiffCar(c);
-      await sequencer.sequenceCommit(tx, { repo: c.did, commit: c.cid, rev: c.rev, since: c.since, blocks, ops: c.ops, prevData: c.prevData });
+    const repo = createRepoService({
+      db,
+      blobs: blobService,
+      sequencer,
+      keys: (did) => accountServices.accounts.signingKey(did),
+      validator: bundledRecordValidator(),
+      log: log.child({ component: "repo" }),
+      writeQueueMax: config.service.repoWriteQueueMax,
     });
-    repo.transactor.afterCommit(() => sequencer.announce());
     const stopSweeper = startSweeper(blobService, cache, log.child({ component: "blob-sweeper" }));
     closers.push({ name: "blob-sweeper", close: async () => stopSweeper() });
 

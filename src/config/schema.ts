@@ -51,6 +51,12 @@ export const ServiceSchema = Type.Object({
   devMode: Type.Optional(Type.Boolean()),
   /** Largest blob upload in bytes (PDS_BLOB_UPLOAD_LIMIT). @default 104857600 */
   blobUploadLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+  /**
+   * Writers of one repository that may wait on this node while another of its writes runs; further ones
+   * get 429 RateLimitExceeded (PDS_REPO_WRITE_QUEUE_MAX). Waiting writers hold no database connection.
+   * @default 16
+   */
+  repoWriteQueueMax: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Largest JSON request body in bytes. @default 153600 */
   maxJsonBodyBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
   /** Contact address in describeServer (PDS_CONTACT_EMAIL_ADDRESS). */

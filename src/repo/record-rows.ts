@@ -1,10 +1,10 @@
 import type { CommitData } from "@atproto/repo";
-import type { DbTransaction } from "@/contracts/db";
+import type { Db, DbTransaction } from "@/contracts/db";
 import { inBatches } from "@/util/in-batches";
 import type { PreparedWrite } from "./types";
 
 /** The current CID of each of `uris` that exists. */
-export async function currentRecordCids(tx: DbTransaction, uris: readonly string[]): Promise<Map<string, string>> {
+export async function currentRecordCids(tx: Db | DbTransaction, uris: readonly string[]): Promise<Map<string, string>> {
   const rows = await inBatches(uris, (chunk) => tx.selectFrom("record").select(["uri", "cid"]).where("uri", "in", chunk).execute());
   return new Map(rows.flat().map((row) => [row.uri, row.cid]));
 }

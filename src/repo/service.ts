@@ -5,10 +5,13 @@ import { ForbiddenError, InvalidRequestError } from "@/errors";
 import type { ValidateMode, ValidationStatus } from "@/lexicon/validator";
 import type { RecordValidator } from "@/lexicon/validator";
 import type { Logger } from "@/log";
+import type { Sequencer } from "@/sequencer/sequencer";
+import { commitDiffCar } from "./commit-car";
 import { assertCommitFits, checkSwap, prepareCreate, prepareDelete, prepareUpdate } from "./prepare";
 import { RepoReader } from "./reader";
 import { MAX_WRITES, RepoTransactor } from "./transactor";
 import type { PreparedWrite, WriteResult } from "./types";
+import { RepoWriteQueue } from "./write-queue";
 
 /** Where the write path gets an account's signing key (the account service decrypts it). */
 export type SigningKeyLookup = (did: string) => Promise<Keypair>;
@@ -36,9 +39,11 @@ export class RepoService {
     readonly validator: RecordValidator,
     private readonly signingKey: SigningKeyLookup,
     log: Logger,
+    /** Writers of one repository that may wait on this node behind the running one (service.repoWriteQueueMax). */
+    writeQueueMax = 16,
   ) {
     this.reader = new RepoReader(db);
-    this.transactor = new RepoTransactor(db, blobs, log);
+    this.transactor = new RepoTransactor(db, blobs, log, new RepoWriteQueue(writeQueueMax));
   }
 
   /**
@@ -146,4 +151,28 @@ export class RepoService {
     const key = await this.signingKey(did);
     return this.transactor.write(did, key, writes, swap);
   }
+}
+
+/**
+ * The repository service as the server runs it: every commit's `#commit` event
+ * (blocks = the CAR diff with the proof path) is written in the commit's own
+ * transaction, then announced to every node once it has committed.
+ */
+export function createRepoService(deps: {
+  db: DatabasePlugin;
+  blobs: BlobService;
+  sequencer: Sequencer;
+  keys: SigningKeyLookup;
+  validator: RecordValidator;
+  log: Logger;
+  writeQueueMax: number;
+}): RepoService {
+  const { sequencer } = deps;
+  const repo = new RepoService(deps.db, deps.blobs, deps.validator, deps.keys, deps.log, deps.writeQueueMax);
+  repo.transactor.onCommit(async (tx, c) => {
+    const blocks = await commitDiffCar(c);
+    await sequencer.sequenceCommit(tx, { repo: c.did, commit: c.cid, rev: c.rev, since: c.since, blocks, ops: c.ops, prevData: c.prevData });
+  });
+  repo.transactor.afterCommit(() => sequencer.announce());
+  return repo;
 }

@@ -1,5 +1,5 @@
 import type { Keypair } from "@atproto/crypto";
-import { Repo, type RecordWriteOp, WriteOpAction } from "@atproto/repo";
+import { type CommitData, type RecordCreateOp, Repo, type RecordWriteOp, WriteOpAction } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { attachBlobs, detachBlobs, dropUnreferenced } from "@/blob/refs";
 import type { BlobService } from "@/blob/service";
@@ -9,6 +9,7 @@ import type { Logger } from "@/log";
 import { currentRecordCids, keepSharedRecordBlocks, writeRecordRows } from "./record-rows";
 import { SqlRepoStorage } from "./storage";
 import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, WriteOutcome, WriteResult } from "./types";
+import type { RepoWriteQueue } from "./write-queue";
 
 /** applyWrites accepts at most this many writes in one commit. */
 export const MAX_WRITES = 200;
@@ -20,7 +21,9 @@ export class InvalidSwapError extends InvalidRequestError {
 }
 
 /**
- * The one write path of every repository. Under the repo lock (one writer per
+ * The one write path of every repository. Writers of one repository first
+ * queue in this process (`RepoWriteQueue`: no pool connection while they
+ * wait, 429 past the bound), then under the repo lock (one writer per
  * repository across all nodes) and in one transaction: load the current
  * commit, check swaps, apply the writes to the MST, sign the new commit, then
  * store its blocks (dropping those no longer reachable), the record rows, the
@@ -36,6 +39,7 @@ export class RepoTransactor {
     private readonly db: DatabasePlugin,
     private readonly blobs: BlobService,
     private readonly log: Logger,
+    private readonly queue: RepoWriteQueue,
   ) {}
 
   /** Run `hook` in every write transaction, after the repository rows are written. */
@@ -59,8 +63,9 @@ export class RepoTransactor {
       if (paths.has(w.uri)) throw new InvalidRequestError(`Two writes to the same record in one commit: ${w.uri}`);
       paths.add(w.uri);
     }
-    const { result, dereferenced, details } = await this.db.withRepoLock(did, (tx) =>
-      this.commitLocked(tx, did, signingKey, writes, swapCommit),
+    if (await this.nothingToDelete(writes)) return { commit: null, results: writes.map(outcome) };
+    const { result, dereferenced, details } = await this.queue.run(did, () =>
+      this.db.withRepoLock(did, (tx) => this.commitLocked(tx, did, signingKey, writes, swapCommit)),
     );
     if (details) {
       for (const listener of this.listeners) {
@@ -77,6 +82,17 @@ export class RepoTransactor {
       });
     }
     return result;
+  }
+
+  /**
+   * deleteRecord of a record that does not exist answers 200 without a commit (as the reference PDS
+   * does, whatever the swaps say), so it need not queue nor take the repo lock. A record created
+   * meanwhile is simply one the delete did not see.
+   */
+  private async nothingToDelete(writes: readonly PreparedWrite[]): Promise<boolean> {
+    if (!writes.every((w) => w.action === "delete" && w.ifExists)) return false;
+    const current = await currentRecordCids(this.db.db(), writes.map((w) => w.uri));
+    return current.size === 0;
   }
 
   private async commitLocked(
@@ -97,15 +113,10 @@ export class RepoTransactor {
     const results = writes.map(outcome);
     if (effective.length === 0) return { result: { commit: null, results }, dereferenced: [] };
 
-    const repo = await Repo.load(storage, root.cid);
-    const commit = await repo.formatCommit(effective.map(toOp), signingKey);
-
-    await writeRecordRows(tx, did, commit.rev, effective);
+    const { commit, prevData } = await signAndStoreCommit(tx, storage, signingKey, effective, root.cid);
     const detached = await detachBlobs(tx, did, effective.filter((w) => w.action !== "create").map((w) => w.uri));
     const attached = await attachBlobs(tx, this.blobs.store, did, effective.flatMap((w) => (w.action === "delete" ? [] : [w])));
     const dereferenced = await dropUnreferenced(tx, did, detached);
-    await keepSharedRecordBlocks(tx, did, commit);
-    await storage.applyCommit(commit);
 
     const details: CommitDetails = {
       did,
@@ -113,7 +124,7 @@ export class RepoTransactor {
       rev: commit.rev,
       since: commit.since,
       prev: commit.prev ? CID.parse(commit.prev.toString()) : null,
-      prevData: CID.parse(repo.commit.data.toString()),
+      prevData,
       newBlocks: commit.newBlocks,
       relevantBlocks: commit.relevantBlocks,
       removedCids: commit.removedCids,
@@ -123,6 +134,37 @@ export class RepoTransactor {
     for (const hook of this.hooks) await hook(tx, details);
     return { result: { commit: { cid: commit.cid.toString(), rev: commit.rev }, results }, dereferenced, details };
   }
+}
+
+/**
+ * Sign the commit applying `writes` on top of commit `root` — or, with `root` null, the repository's
+ * first commit over an empty MST — and store it in `tx`: the record rows, the new blocks (minus those
+ * no longer reachable, keeping record blocks another record still uses) and the new root. Every
+ * commit is built here, a new account's first one (src/repo/create.ts) included.
+ */
+export async function signAndStoreCommit(
+  tx: DbTransaction,
+  storage: SqlRepoStorage,
+  signingKey: Keypair,
+  writes: readonly PreparedWrite[],
+  root: Awaited<ReturnType<SqlRepoStorage["getRoot"]>>,
+): Promise<{ commit: CommitData; prevData: CID | null }> {
+  const ops = writes.map(toOp);
+  let commit: CommitData;
+  let prevData: CID | null = null;
+  if (root) {
+    const repo = await Repo.load(storage, root);
+    commit = await repo.formatCommit(ops, signingKey);
+    prevData = CID.parse(repo.commit.data.toString());
+  } else {
+    // A repository that does not exist yet has nothing to update or delete.
+    if (writes.some((w) => w.action !== "create")) throw new Error("the first commit of a repository can only create records");
+    commit = await Repo.formatInitCommit(storage, storage.did, signingKey, ops as RecordCreateOp[]);
+  }
+  await writeRecordRows(tx, storage.did, commit.rev, writes);
+  await keepSharedRecordBlocks(tx, storage.did, commit);
+  await storage.applyCommit(commit);
+  return { commit, prevData };
 }
 
 /**

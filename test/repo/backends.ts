@@ -28,7 +28,8 @@ export const sqliteDisk: Backend = {
   dispose: async () => {},
 };
 
-export function postgresS3(): Backend {
+/** `maxConnections`: the pool size (a small pool shows which work holds connections). */
+export function postgresS3(options: { maxConnections?: number } = {}): Backend {
   const base = process.env.AURORA_TEST_POSTGRES_URL;
   const endpoint = process.env.AURORA_TEST_S3_ENDPOINT;
   const bucket = process.env.AURORA_TEST_S3_BUCKET;
@@ -41,7 +42,7 @@ export function postgresS3(): Backend {
       await admin.unsafe(`create database ${name}`);
       return testContext({
         ...user,
-        db: postgres({ url: Object.assign(new URL(base), { pathname: `/${name}` }).toString(), maxConnections: 20 }),
+        db: postgres({ url: Object.assign(new URL(base), { pathname: `/${name}` }).toString(), maxConnections: options.maxConnections ?? 20 }),
         blobs: s3({
           bucket,
           endpoint,
