@@ -49,7 +49,10 @@ export interface SessionStore {
   /** The live session of an access token, or null when revoked or expired. */
   lookup(sessionId: string): Promise<SessionInfo | null>;
   revoke(tokenId: string): Promise<void>;
-  /** Revoke the sessions opened with one app password; run inside the transaction that deletes it. */
+  /**
+   * Revoke the sessions opened with one app password, and successors of theirs that a concurrent
+   * refresh created meanwhile; run inside the transaction that deletes the app password.
+   */
   revokeAppPassword(tx: DbTransaction, did: string, name: string): Promise<string[]>;
   /** Drop cached rows after the transaction that revoked them committed. */
   forget(tokenIds: readonly string[]): Promise<void>;
@@ -184,8 +187,22 @@ export function createSessionStore(deps: {
     },
 
     async revokeAppPassword(tx, did, name) {
-      const rows = await tx.deleteFrom("refresh_token").where("did", "=", did).where("app_password_name", "=", name).returning("id").execute();
-      return rows.map((r) => r.id);
+      // By name, then forward along next_id. A rotation committing while this runs (PostgreSQL, READ
+      // COMMITTED) inserts a successor the first statement cannot see; the predecessor row it waited for
+      // and deleted names it, and the next statement sees it. Each step is a new statement for that reason.
+      const deleteWhere = (ids: string[] | null) => {
+        const q = tx.deleteFrom("refresh_token").where("did", "=", did);
+        return (ids ? q.where("id", "in", ids) : q.where("app_password_name", "=", name)).returning(["id", "next_id"]).execute();
+      };
+      let rows = await deleteWhere(null);
+      const revoked = rows.map((r) => r.id);
+      for (let i = 0; i < MAX_CHAIN; i++) {
+        const next = rows.flatMap((r) => (r.next_id === null ? [] : [r.next_id]));
+        if (next.length === 0) break;
+        rows = await deleteWhere(next);
+        revoked.push(...rows.map((r) => r.id));
+      }
+      return revoked;
     },
 
     forget,
