@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { AccountStatus } from "@/auth/types";
 import type { Db, DbTransaction } from "@/contracts/db";
 import type { Row } from "@/db/schema";
 
@@ -26,9 +27,13 @@ export function accountByIdentifier(q: Q, identifier: string): Promise<AccountRo
   return accountByHandle(q, id);
 }
 
+/** An account row's hosting status. Taken down outranks deactivated: it stays so whatever the owner does. */
+export function hostingStatus(row: Pick<AccountRow, "deactivated_at" | "takedown_ref">): AccountStatus {
+  return row.takedown_ref ? "takendown" : row.deactivated_at ? "deactivated" : "active";
+}
+
 /** Hosting status as getSession and createSession report it. */
 export function accountStatus(row: AccountRow): { active: boolean; status?: "takendown" | "deactivated" } {
-  if (row.takedown_ref) return { active: false, status: "takendown" };
-  if (row.deactivated_at) return { active: false, status: "deactivated" };
-  return { active: true };
+  const status = hostingStatus(row);
+  return status === "active" ? { active: true } : { active: false, status };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { hostingStatus } from "@/account/store";
 import type { CacheAside } from "@/cache/aside";
 import type { Db, DbTransaction } from "@/contracts/db";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
@@ -92,7 +93,7 @@ export function createSessionStore(deps: {
       .where("refresh_token.id", "=", id)
       .executeTakeFirst();
     if (!row) return null;
-    const status = row.account_did === null ? null : statusOf(row);
+    const status = row.account_did === null ? null : hostingStatus(row);
     return { did: row.did, appPasswordName: row.app_password_name, expiresAt: row.expires_at, status };
   };
 
@@ -215,14 +216,9 @@ export function createSessionStore(deps: {
 
     async accountStatus(did) {
       const row = await deps.db().selectFrom("account").select(["deactivated_at", "takedown_ref"]).where("did", "=", did).executeTakeFirst();
-      return row ? statusOf(row) : null;
+      return row ? hostingStatus(row) : null;
     },
   };
-}
-
-/** Taken down outranks deactivated: a taken-down account stays so whatever its owner does. */
-function statusOf(row: { deactivated_at: string | null; takedown_ref: string | null }): AccountStatus {
-  return row.takedown_ref ? "takendown" : row.deactivated_at ? "deactivated" : "active";
 }
 
 /** 256 random bits, URL-safe: the `jti` of a refresh token and the `sid` of its access tokens. */

@@ -1,6 +1,7 @@
 import { decode as decodeCbor } from "@ipld/dag-cbor";
 import { sql } from "kysely";
 import { CID } from "multiformats/cid";
+import { hostingStatus } from "@/account/store";
 import type { Caller } from "@/auth/types";
 import type { DatabasePlugin } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
@@ -170,9 +171,9 @@ function toState(row: {
   takedown_ref: string | null;
   handle: string | null;
 }): RepoState {
-  const status = row.takedown_ref ? "takendown" : row.deactivated_at ? "deactivated" : undefined;
-  const state = { did: row.did, head: row.cid, rev: row.rev, active: status === undefined, handle: row.handle };
-  return status ? { ...state, status } : state;
+  const status = hostingStatus(row);
+  const state = { did: row.did, head: row.cid, rev: row.rev, active: status === "active", handle: row.handle };
+  return status === "active" ? state : { ...state, status };
 }
 
 function sameCid(given: string, stored: string): boolean {

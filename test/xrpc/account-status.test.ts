@@ -8,6 +8,8 @@
  * (there is no admin API yet), before the account's tokens are first used.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createSessionStore } from "@/auth/sessions";
+import { createTokenSigner } from "@/auth/tokens";
 import { BACKENDS } from "../repo/backends";
 import type { TestContext } from "../support/context";
 import { type TestPlc, startPlc } from "../support/plc";
@@ -131,6 +133,22 @@ for (const makeBackend of BACKENDS) {
       // The active account's records stay readable by anyone.
       expect(outcome(await reads.getRecord!(accounts.active))).toBe("ok");
       expect(outcome(await reads.getRepo!(accounts.active))).toBe("ok");
+    });
+
+    test("a status change reaches cached sessions once the changer calls forgetAccount", async () => {
+      const fresh = await newAccount(ctx, "later");
+      expect(outcome(await calls.getSession!({ ...fresh, rkey: "" }))).toBe("ok");
+      await ctx.db.db().updateTable("account").set({ takedown_ref: "mod-2" }).where("did", "=", fresh.did).execute();
+      // The server's session cache is ctx.cached; a store over it drops the entries the server reads.
+      const store = createSessionStore({
+        db: () => ctx.db.db(),
+        transaction: (fn) => ctx.db.transaction(fn),
+        tokens: createTokenSigner(ctx.config.secrets.jwtSecret, ctx.config.service.did),
+        cached: ctx.cached,
+        cacheLookups: true,
+      });
+      await store.forgetAccount(fresh.did);
+      expect(outcome(await calls.createRecord!({ ...fresh, rkey: "" }))).toBe("401 AccountTakedown");
     });
 
     // Last: it logs the taken-down account out.
