@@ -1,4 +1,5 @@
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { type BlobSource, PluginError } from "@/plugin-kit";
 
 /** Bytes read per chunk when serving a file: large enough for throughput, small enough for RSS. */
@@ -7,8 +8,10 @@ const READ_CHUNK = 64 * 1024;
 /**
  * Write `source` to `partPath` chunk by chunk (awaiting each write is the
  * back-pressure), then rename it to `finalPath` so readers only ever see a
- * whole file. On any failure the part file is removed; an error thrown by
- * the source is rethrown unchanged, a filesystem error becomes a PluginError.
+ * whole file. The file is synced before the rename and its directory after,
+ * so once this resolves the blob survives a power loss under its final name.
+ * On any failure the part file is removed; an error thrown by the source is
+ * rethrown unchanged, a filesystem error becomes a PluginError.
  */
 export async function writeAtomically(
   plugin: string,
@@ -25,15 +28,32 @@ export async function writeAtomically(
       await fsCall(plugin, "write temp file", () => writeAll(opened, chunk));
       size += chunk.byteLength;
     }
+    await fsCall(plugin, "sync temp file", () => opened.sync());
     handle = undefined;
     await fsCall(plugin, "close temp file", () => opened.close());
     await fsCall(plugin, "publish temp file", () => rename(partPath, finalPath));
+    await syncDirectory(plugin, dirname(finalPath));
     return size;
   } catch (err) {
     await handle?.close().catch(() => {});
     await unlink(partPath).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * fsync a directory, making the names created, renamed or removed in it
+ * durable (a file's own fsync does not cover its directory entry).
+ */
+export async function syncDirectory(plugin: string, dir: string): Promise<void> {
+  await fsCall(plugin, `sync directory ${dir}`, async () => {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 /** A write may be short; loop until the whole chunk is on disk. */

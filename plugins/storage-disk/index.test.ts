@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { PluginError } from "@/plugin-kit";
 import {
   blobStoreConformance,
@@ -41,6 +42,39 @@ describe("storage-disk", () => {
       await store.quarantine(did, cid);
       expect(files(join(ctx.dataDir, "blobs"))).toEqual([join("quarantine", shard, did, cid.slice(-3, -1), cid)]);
     } finally {
+      await store.close();
+      ctx.cleanup();
+    }
+  });
+
+  test("put and makePermanent resolve only after the file and every directory entry on its way are synced", async () => {
+    const ctx = pluginContext();
+    const store = disk();
+    // Record what each fsync covers, by the path of the handle's descriptor.
+    const probe = await open(join(ctx.dataDir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { sync(this: FileHandle): Promise<void> };
+    await probe.close();
+    const original = proto.sync;
+    let synced: string[] = [];
+    proto.sync = function (this: FileHandle) {
+      synced.push(readlinkSync(`/proc/self/fd/${this.fd}`));
+      return original.call(this);
+    };
+    try {
+      await store.init(ctx);
+      const blobs = join(realpathSync(ctx.dataDir), "blobs");
+      const { key } = await store.putTemp(generated(10).source);
+      expect(synced).toEqual([join(blobs, "tmp", `${key}.part`), join(blobs, "tmp")]);
+      synced = [];
+      const did = freshDid();
+      const cid = freshCid();
+      await store.makePermanent(key, did, cid);
+      const shard = createHash("sha256").update(did).digest("hex").slice(0, 2);
+      const dir = join(blobs, "blocks", shard, did, cid.slice(-3, -1));
+      // The new file's directory, then each directory created for it in its parent, up to blocks/.
+      expect(synced).toEqual([dir, dirname(dir), dirname(dirname(dir)), join(blobs, "blocks")]);
+    } finally {
+      proto.sync = original;
       await store.close();
       ctx.cleanup();
     }

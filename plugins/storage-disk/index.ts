@@ -12,7 +12,7 @@ import {
   resolveRange,
   tempKeyTime,
 } from "@/plugin-kit";
-import { fileStream, fsCall, isNotFound, writeAtomically } from "./file-io";
+import { fileStream, fsCall, isNotFound, syncDirectory, writeAtomically } from "./file-io";
 import { BLOCKS, PART_SUFFIX, QUARANTINE, TMP, blobPath, didDir, tempPath } from "./layout";
 
 export interface DiskOptions {
@@ -38,16 +38,30 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
       throw new PluginError(name, `stat failed: ${(err as Error).message}`, { cause: err });
     }
   };
-  /** Rename, reporting a missing source as `false` instead of an error. */
+  /**
+   * Rename, reporting a missing source as `false` instead of an error. The
+   * target's directory (and any directory this created on the way) is synced
+   * before it resolves, so a blob made permanent stays so after a power loss.
+   */
   const move = async (from: string, to: string) => {
-    await fsCall(name, "create directory", () => mkdir(dirname(to), { recursive: true }));
+    const dir = dirname(to);
+    const created = await fsCall(name, "create directory", () => mkdir(dir, { recursive: true }));
     try {
       await rename(from, to);
-      return true;
     } catch (err) {
       if (isNotFound(err)) return false;
       throw new PluginError(name, `rename failed: ${(err as Error).message}`, { cause: err });
     }
+    await syncDirectory(name, dir);
+    if (created) {
+      // Each new directory is an entry of its parent: sync the parents, up to the one that already existed.
+      const top = dirname(created);
+      for (let d = dirname(dir); ; d = dirname(d)) {
+        await syncDirectory(name, d);
+        if (d === top || d === dirname(d)) break;
+      }
+    }
+    return true;
   };
   const remove = async (path: string) => {
     try {
