@@ -7,7 +7,7 @@
  * SAMPLE_EVERY-th also decodes each frame and records (seq, arrival time).
  * On a line on stdin it prints one JSON line with the results and exits.
  */
-import { decodeFrame } from "../test/support/firehose";
+import { decodeFrame } from "@test/support/firehose";
 
 const [port, count, sampleEvery] = process.argv.slice(2).map(Number) as [number, number, number];
 const url = `ws://127.0.0.1:${port}/xrpc/com.atproto.sync.subscribeRepos`;

@@ -23,7 +23,7 @@ import { listen } from "@/http/server";
 import { createLogger } from "@/log";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
-import { bigCommit, freshPostgres } from "../test/support/firehose";
+import { bigCommit, freshPostgres } from "@test/support/firehose";
 
 
 const { values } = parseArgs({

@@ -15,7 +15,7 @@ import { resolveConfig, type RunConfig } from "@/config/resolve";
 import { createContext } from "@/context";
 import { createLogger } from "@/log";
 import { postgres } from "@plugins/db-postgres";
-import { startPlc } from "../test/support/plc";
+import { startPlc } from "@test/support/plc";
 
 const writes = Number(process.argv[2] ?? 3000);
 const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { createTokenSigner, SCOPE } from "@/auth/tokens";
 import { ALGORITHMS } from "@/rate-limit/types";
-import { startRedis } from "../test/support/services";
+import { startRedis } from "@test/support/services";
 import { stopAllOnSignal, track } from "./lib/cleanup";
 import { runLoad } from "./lib/load";
 import { type Scenario, SECRETS } from "./rate-limit-scenario";

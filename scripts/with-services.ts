@@ -3,7 +3,7 @@
  * with their URLs in the environment, stop them, and exit with the
  * command's code. Usage: bun scripts/with-services.ts -- bun test ./test/
  */
-import { type Service, S3_BUCKET, startPostgres, startRedis, startS3 } from "../test/support/services";
+import { type Service, S3_BUCKET, startPostgres, startRedis, startS3 } from "@test/support/services";
 
 // Bun may or may not pass the "--" separator through in argv; accept both.
 const args = process.argv.slice(2);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { freePort } from "../../test/support/services";
+import { freePort } from "@test/support/services";
 import { track } from "../lib/cleanup";
 
 /** A PDS process under test, healthy and listening on loopback. */

@@ -1,4 +1,4 @@
-import { decodeFrame, type Frame } from "../../test/support/firehose";
+import { decodeFrame, type Frame } from "@test/support/firehose";
 import { type Latency, summarize } from "../lib/load";
 import { cpuSeconds, machineCpuSeconds, ownCpuSeconds } from "../lib/proc";
 import { type Account, postJson } from "../lib/xrpc";

@@ -2,10 +2,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import type { Counter } from "prom-client";
 import { PluginError } from "@/plugin-kit";
-import { cacheConformance, TAKE_SCRIPT, testPluginContext, waitUntil } from "@test/conformance/cache";
+import { cacheConformance, TAKE_SCRIPT, testPluginContext } from "@test/conformance/cache";
 import { freePort, startRedis } from "@test/support/services";
 import { DEGRADED_METRIC } from "./degradation";
 import { redis } from "./index";
+import { eventually } from "@test/support/eventually";
 
 const url = process.env.AURORA_TEST_REDIS_URL;
 if (!url) throw new Error("AURORA_TEST_REDIS_URL is not set: run through scripts/with-services.ts");
@@ -45,7 +46,7 @@ describe("cache-redis", () => {
       listener.on("message", (channel: string, message: string) => heard.push(`${channel}=${message}`));
       await listener.subscribe(`${prefix}signals`);
       await cache.publish("signals", "ping");
-      await waitUntil(() => heard.length === 1, "message on the prefixed channel");
+      await eventually(() => heard.length === 1, { what: "message on the prefixed channel" });
       expect(heard).toEqual([`${prefix}signals=ping`]);
     } finally {
       listener.disconnect();
@@ -115,7 +116,10 @@ describe("cache-redis", () => {
       expect(Date.now() - started).toBeLessThan(600);
       const err = await cache.incr("n", 1, 60).then(() => undefined, (e: unknown) => e);
       expect((err as PluginError).unavailable).toBe(true);
-      await waitUntil(async () => (await cache.get("k")) === "v", "answers after the pause", 3000);
+      await eventually(
+        async () => (await cache.get("k")) === "v",
+        { timeoutMs: 3000, what: "answers after the pause" },
+      );
     } finally {
       admin.disconnect();
       await cache.close();
@@ -163,17 +167,17 @@ describe("cache-redis", () => {
       expect(logs.filter((l) => l.level === "warn")).toHaveLength(1);
 
       await service.start();
-      await waitUntil(async () => {
+      await eventually(async () => {
         await cache.set("k", "back", 60);
         return (await cache.get("k")) === "back";
-      }, "the cache to work again", 8000);
+      }, { timeoutMs: 8000, what: "the cache to work again" });
       expect(await cache.incr("n", 1, 60)).toBe(1);
       await cache.health();
-      await waitUntil(async () => {
+      await eventually(async () => {
         await cache.publish("signals", "again");
         await cache.publish("late", "first");
         return early.includes("again") && late.includes("first");
-      }, "both subscriptions to deliver again", 8000);
+      }, { timeoutMs: 8000, what: "both subscriptions to deliver again" });
       expect(early).not.toContain("lost");
       expect(logs.some((l) => l.level === "info" && String(l.msg).includes("reachable again"))).toBe(true);
       expect(logs.filter((l) => l.level === "warn")).toHaveLength(1);

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type DatabasePlugin, DbError, migrateToLatest, PluginError } from "@/plugin-kit";
-import { eventually, pluginContext } from "@test/conformance/database";
+import { pluginContext } from "@test/conformance/database";
 import { testContext } from "@test/support/context";
 import { type Service, startPostgres } from "@test/support/services";
 import { postgres } from "./index";
+import { eventually } from "@test/support/eventually";
 
 let pg: Service;
 let plugin: DatabasePlugin;
@@ -95,8 +96,7 @@ describe("db-postgres outages", () => {
     const back = performance.now();
     await eventually(
       () => plugin.db().selectFrom("repo_root").select("rev").execute().then(() => true, () => false),
-      5000,
-      "queries after PostgreSQL returned",
+      { timeoutMs: 5000, what: "queries after PostgreSQL returned" },
     );
     expect(performance.now() - back).toBeLessThan(5000);
     const row = await plugin.db().selectFrom("repo_root").select("rev").where("did", "=", "did:plc:outage").executeTakeFirst();
@@ -104,9 +104,9 @@ describe("db-postgres outages", () => {
     await plugin.health();
 
     // LISTEN is renewed: the handler hears `null` (may have missed some), then live notifications again.
-    await eventually(() => heard.includes(null), 5000, "LISTEN renewal");
+    await eventually(() => heard.includes(null), { timeoutMs: 5000, what: "LISTEN renewal" });
     await plugin.notify("outage", "after");
-    await eventually(() => heard.includes("after"), 3000, "notification after the restart");
+    await eventually(() => heard.includes("after"), { timeoutMs: 3000, what: "notification after the restart" });
     expect(heard).not.toContain("while down");
   }, 30_000);
 
@@ -141,7 +141,10 @@ describe("db-postgres outages", () => {
       expect((await server.request("/health/ready")).status).toBe(200);
       await pg.kill();
       // Readiness answers are reused for a moment (src/http/health.ts): the outage shows within READINESS_CACHE_MS.
-      await eventually(async () => (await server.request("/health/ready")).status === 503, 5000, "readiness during the outage");
+      await eventually(
+        async () => (await server.request("/health/ready")).status === 503,
+        { timeoutMs: 5000, what: "readiness during the outage" },
+      );
       const down = await server.request("/health/ready");
       expect(down.status).toBe(503);
       const body = (await down.json()) as { checks: Record<string, string> };
@@ -153,8 +156,14 @@ describe("db-postgres outages", () => {
       expect(await call.json()).toEqual({ error: "ServiceUnavailable", message: expect.any(String) });
       expect(performance.now() - started).toBeLessThan(5000);
       await pg.start();
-      await eventually(async () => (await server.request("/health/ready")).status === 200, 5000, "readiness after restart");
-      await eventually(async () => (await server.request("/xrpc/com.atproto.sync.listRepos")).status === 200, 5000, "API after restart");
+      await eventually(
+        async () => (await server.request("/health/ready")).status === 200,
+        { timeoutMs: 5000, what: "readiness after restart" },
+      );
+      await eventually(
+        async () => (await server.request("/xrpc/com.atproto.sync.listRepos")).status === 200,
+        { timeoutMs: 5000, what: "API after restart" },
+      );
     } finally {
       await server.close();
     }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
 import type { DbTransaction } from "@/contracts/db";
-import { BACKENDS } from "../../test/repo/backends";
-import type { TestContext } from "../../test/support/context";
+import { BACKENDS } from "@test/repo/backends";
+import type { TestContext } from "@test/support/context";
 import { createSessionStore } from "./sessions";
 import { createTokenSigner } from "./tokens";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { methods } from "@/xrpc";
 import type { AuthMode } from "./types";
 import { query } from "@/xrpc/method";
-import { type TestContext, testContext } from "../../test/support/context";
+import { type TestContext, testContext } from "@test/support/context";
 
 const MODES: AuthMode[] = ["none", "optional", "access", "privileged", "full", "refresh", "admin"];
 const DID = "did:plc:verifieraaaaaaaaaaaaaaaa";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { CacheScript } from "@/contracts/cache";
-import { cacheConformance, testPluginContext } from "../../test/conformance/cache";
+import { cacheConformance, testPluginContext } from "@test/conformance/cache";
 import { memory } from "./memory";
 
 cacheConformance("memory", () => memory());

@@ -7,10 +7,11 @@ import { memory } from "@/cache/memory";
 import { createLogger } from "@/log";
 import { redis } from "@plugins/cache-redis";
 import { sqlite } from "@plugins/db-sqlite";
-import { pluginContext } from "../../test/conformance/database";
-import { FirehoseClient, until } from "../../test/support/firehose";
-import { startNode, writeIdentity } from "../../test/support/firehose-suite";
+import { pluginContext } from "@test/conformance/database";
+import { FirehoseClient } from "@test/support/firehose";
+import { startNode, writeIdentity } from "@test/support/firehose-suite";
 import { createCrawlerNotifier } from "./notifier";
+import { eventually } from "@test/support/eventually";
 
 /** A stand-in relay on loopback: records each requestCrawl; `hang` makes it never answer. */
 function fakeRelay(hang = false) {
@@ -112,13 +113,13 @@ describe("requestCrawl from a running node", () => {
   test("new events trigger one request; writes and delivery do not wait for the (hanging) relay", async () => {
     const client = new FirehoseClient(node.port);
     await client.opened;
-    await until(() => node.ctx.firehose.size === 1);
+    await eventually(() => node.ctx.firehose.size === 1);
     const started = performance.now();
     const seqs: number[] = [];
     for (let i = 0; i < 10; i++) seqs.push(await writeIdentity(node.ctx));
     await client.waitForSeq(seqs.at(-1)!);
     expect(performance.now() - started).toBeLessThan(2000);
-    await until(() => relay.calls.length === 1);
+    await eventually(() => relay.calls.length === 1);
     expect(relay.calls[0]!.body).toEqual({ hostname: "localhost" });
     await Bun.sleep(100);
     expect(relay.calls.length).toBe(1);

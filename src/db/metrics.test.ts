@@ -5,7 +5,7 @@ import type { Registry } from "prom-client";
 import type { DatabasePlugin } from "@/contracts/db";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
-import { testPluginContext } from "../../test/conformance/cache";
+import { testPluginContext } from "@test/conformance/cache";
 import { parseQuery } from "./metrics";
 import { migrateToLatest } from "./migrator";
 

@@ -8,10 +8,11 @@ import { afterAll, expect, test } from "bun:test";
 import { Registry } from "prom-client";
 import { createSeqReader, type SeqReader } from "@/sequencer/reader";
 import { UPGRADED } from "@/xrpc/upgraded";
-import { FirehoseClient, until } from "../../test/support/firehose";
-import { testContext } from "../../test/support/context";
-import { writeIdentity } from "../../test/support/firehose-suite";
+import { FirehoseClient } from "@test/support/firehose";
+import { testContext } from "@test/support/context";
+import { writeIdentity } from "@test/support/firehose-suite";
 import { type SocketData, createFirehose } from "./firehose";
+import { eventually } from "@test/support/eventually";
 
 const EVENTS = 1200;
 const ctx = await testContext({ log: { level: "warn" } });
@@ -60,7 +61,10 @@ test("at most maxConcurrentBackfills replays read the event table at once; every
   });
   try {
     const clients = [0, 1, 2].map(() => new FirehoseClient(server.port!, 0));
-    await until(() => clients.every((c) => c.frames.length >= EVENTS), 20_000, "every replay delivered");
+    await eventually(
+      () => clients.every((c) => c.frames.length >= EVENTS),
+      { timeoutMs: 20_000, what: "every replay delivered" },
+    );
     for (const c of clients) expect(c.frames.map((f) => f.body.seq)).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
     expect(reads).toBeGreaterThanOrEqual(6); // three replays of at least two pages each
     expect(most).toBe(1);

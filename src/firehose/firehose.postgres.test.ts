@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { postgres } from "@plugins/db-postgres";
 import { encodeBody, identityBody } from "@/sequencer/encode";
-import { FirehoseClient, freshPostgres, until } from "../../test/support/firehose";
-import { type Node, firehoseSuite, newDid, startNode, storedSeqs, writeIdentity } from "../../test/support/firehose-suite";
+import { FirehoseClient, freshPostgres } from "@test/support/firehose";
+import { type Node, firehoseSuite, newDid, startNode, storedSeqs, writeIdentity } from "@test/support/firehose-suite";
+import { eventually } from "@test/support/eventually";
 
 let database: Awaited<ReturnType<typeof freshPostgres>>;
 const make = () => postgres({ url: database.url, maxConnections: 20, minConnections: 2, connectTimeout: 5 });
@@ -31,7 +32,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
   const live = async (node: Node, expected: number) => {
     const client = new FirehoseClient(node.port);
     await client.opened;
-    await until(() => node.ctx.firehose.size === expected);
+    await eventually(() => node.ctx.firehose.size === expected);
     return client;
   };
 
@@ -44,7 +45,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
       firstSeq = await a.ctx.sequencer.sequenceIdentity(tx, newDid());
       await gate;
     });
-    await until(() => firstSeq > 0);
+    await eventually(() => firstSeq > 0);
     let secondSequenced = false;
     // Another node, another pool: the lock works across processes.
     const second = b.ctx.db.transaction(async (tx) => {
@@ -65,7 +66,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
     expect(secondSeq).toBeGreaterThan(firstSeq);
     expect(client.seqs()).toEqual([firstSeq, secondSeq]);
     client.close();
-    await until(() => a.ctx.firehose.size === 0);
+    await eventually(() => a.ctx.firehose.size === 0);
   });
 
   test("the transaction that started first and commits last is delivered last, to live and replaying subscribers", async () => {
@@ -80,7 +81,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
       await gate;
       return a.ctx.sequencer.sequenceIdentity(tx, newDid());
     });
-    await until(() => began);
+    await eventually(() => began);
     const secondSeq = await writeIdentity(b.ctx);
     await client.waitForSeq(secondSeq);
     release();
@@ -94,7 +95,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
     expect(replay.seqs()).toEqual([secondSeq, firstSeq]);
     client.close();
     replay.close();
-    await until(() => a.ctx.firehose.size + b.ctx.firehose.size === 0);
+    await eventually(() => a.ctx.firehose.size + b.ctx.firehose.size === 0);
   });
 
   test("control: without the seq lock, a reader that follows seq > last seen skips an event for ever", async () => {
@@ -113,7 +114,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
       earlySeq = (await raw(tx)).seq;
       await gate;
     });
-    await until(() => earlySeq > 0);
+    await eventually(() => earlySeq > 0);
     const lateSeq = (await b.ctx.db.transaction(raw)).seq;
     a.ctx.sequencer.announce();
     await client.waitForSeq(lateSeq);
@@ -124,13 +125,13 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
     expect(earlySeq).toBeLessThan(lateSeq);
     expect(client.seqs()).toEqual([lateSeq]);
     client.close();
-    await until(() => a.ctx.firehose.size === 0);
+    await eventually(() => a.ctx.firehose.size === 0);
   });
 
   test("subscribers on two nodes receive the identical sequence under concurrent writes from both", async () => {
     for (let round = 0; round < 10; round++) {
       const start = (await storedSeqs(a.ctx)).at(-1)!;
-      await until(() => a.ctx.firehose.tail.head >= start && b.ctx.firehose.tail.head >= start);
+      await eventually(() => a.ctx.firehose.tail.head >= start && b.ctx.firehose.tail.head >= start);
       const onA = await live(a, 1);
       const onB = await live(b, 1);
       let replaying: FirehoseClient | undefined;
@@ -156,7 +157,7 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
       expect(onB.seqs()).toEqual(expected);
       expect(replaying!.seqs()).toEqual(expected);
       for (const client of [onA, onB, replaying!]) client.close();
-      await until(() => a.ctx.firehose.size + b.ctx.firehose.size === 0);
+      await eventually(() => a.ctx.firehose.size + b.ctx.firehose.size === 0);
     }
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlite } from "@plugins/db-sqlite";
-import { firehoseSuite } from "../../test/support/firehose-suite";
+import { firehoseSuite } from "@test/support/firehose-suite";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-firehose-"));
 

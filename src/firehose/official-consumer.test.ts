@@ -13,9 +13,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlite } from "@plugins/db-sqlite";
-import { FirehoseClient, until } from "../../test/support/firehose";
-import { type Node, startNode } from "../../test/support/firehose-suite";
-import { TestRepo, verifySync11Commit } from "../../test/support/sync11";
+import { FirehoseClient } from "@test/support/firehose";
+import { type Node, startNode } from "@test/support/firehose-suite";
+import { TestRepo, verifySync11Commit } from "@test/support/sync11";
+import { eventually } from "@test/support/eventually";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-firehose-"));
 const did = "did:plc:officialconsumer00000000";
@@ -44,7 +45,7 @@ test("@atproto/sync verifies every #commit; the ops invert to prevData and the c
   void official.start();
   const raw = new FirehoseClient(node.port);
   await raw.opened;
-  await until(() => node.ctx.firehose.size === 2, 5000, "both consumers connected");
+  await eventually(() => node.ctx.firehose.size === 2, { timeoutMs: 5000, what: "both consumers connected" });
 
   const repo = await TestRepo.create(did, keypair);
   const post = (text: string) => ({ $type: "app.bsky.feed.post", text, createdAt: new Date().toISOString() });
@@ -63,7 +64,7 @@ test("@atproto/sync verifies every #commit; the ops invert to prevData and the c
     node.ctx.sequencer.announce();
   }
 
-  await until(() => events.length >= 5, 10_000, "five verified record events");
+  await eventually(() => events.length >= 5, { timeoutMs: 10_000, what: "five verified record events" });
   await official.destroy();
   expect(errors).toEqual([]);
   expect(events.map((e) => [e.event, "uri" in e ? e.uri.toString() : "", e.seq])).toEqual([

@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { postgres } from "@plugins/db-postgres";
-import { FirehoseClient, until } from "../../test/support/firehose";
-import { type Node, startNode, storedSeqs, writeIdentity } from "../../test/support/firehose-suite";
-import { type Service, startPostgres } from "../../test/support/services";
+import { FirehoseClient } from "@test/support/firehose";
+import { type Node, startNode, storedSeqs, writeIdentity } from "@test/support/firehose-suite";
+import { type Service, startPostgres } from "@test/support/services";
+import { eventually } from "@test/support/eventually";
 
 let pg: Service;
 let node: Node;
@@ -24,7 +25,7 @@ afterAll(async () => {
 test("a subscriber keeps its stream through a database restart and misses nothing", async () => {
   const client = new FirehoseClient(node.port);
   await client.opened;
-  await until(() => node.ctx.firehose.size === 1);
+  await eventually(() => node.ctx.firehose.size === 1);
   const before = await writeIdentity(node.ctx);
   await client.waitForSeq(before);
 
@@ -34,11 +35,11 @@ test("a subscriber keeps its stream through a database restart and misses nothin
   await pg.start();
 
   const written: number[] = [];
-  await until(async () => {
+  await eventually(async () => {
     const seq = await writeIdentity(node.ctx).catch(() => undefined);
     if (seq !== undefined) written.push(seq);
     return written.length > 0;
-  }, 15_000, "a write after the restart");
+  }, { timeoutMs: 15_000, what: "a write after the restart" });
   for (let i = 0; i < 5; i++) written.push(await writeIdentity(node.ctx));
   await client.waitForSeq(written.at(-1)!, 10_000);
   expect(node.ctx.firehose.size).toBe(1);

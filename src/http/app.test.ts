@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { redis } from "@plugins/cache-redis";
 import { VERSION } from "@/version";
 import { READINESS_CACHE_MS } from "./health";
-import { type TestContext, testContext } from "../../test/support/context";
-import { startRedis } from "../../test/support/services";
+import { type TestContext, testContext } from "@test/support/context";
+import { startRedis } from "@test/support/services";
 
 let ctx: TestContext;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { methods } from "@/xrpc";
 import { query } from "@/xrpc/method";
-import { testContext } from "../../test/support/context";
+import { testContext } from "@test/support/context";
 import { listen } from "./server";
 
 test("shutdown lets an in-flight request finish and then refuses new connections", async () => {

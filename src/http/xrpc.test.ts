@@ -3,7 +3,7 @@ import { Type } from "@sinclair/typebox";
 import { PluginError } from "@/errors";
 import { methods } from "@/xrpc";
 import { procedure, query } from "@/xrpc/method";
-import { type TestContext, testContext } from "../../test/support/context";
+import { type TestContext, testContext } from "@test/support/context";
 
 // Methods that exist only to drive every branch of the XRPC layer through the real HTTP stack.
 const testMethods = {

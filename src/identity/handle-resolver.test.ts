@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type TestDns, startDns } from "../../test/support/dns";
-import { selfSignedCert } from "../../test/support/tls";
+import { type TestDns, startDns } from "@test/support/dns";
+import { selfSignedCert } from "@test/support/tls";
 import { createHandleResolver } from "./handle-resolver";
 
 const ALICE = "did:plc:aliceaaaaaaaaaaaaaaaaaaa";

@@ -6,7 +6,7 @@ import { memory } from "@/cache/memory";
 import type { CachePlugin } from "@/contracts/cache";
 import { UpstreamUnavailableError } from "@/errors";
 import { createLogger } from "@/log";
-import { type TestPlc, startPlc } from "../../test/support/plc";
+import { type TestPlc, startPlc } from "@test/support/plc";
 import { signingDidKey } from "./did-doc";
 import { createDidResolver } from "./did-resolver";
 import { type PlcClient, createPlcClient } from "./plc";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { selfSignedCert } from "../../test/support/tls";
+import { selfSignedCert } from "@test/support/tls";
 import { type SafeFetchFailure, SafeFetchError, safeFetch } from "./safe-fetch";
 
 const tls = selfSignedCert(["public.example", "localhost"]);

@@ -4,9 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listen } from "@/http/server";
-import { testContext } from "../../test/support/context";
-import { writeNginxConf } from "../../test/support/nginx";
-import { freePort } from "../../test/support/services";
+import { testContext } from "@test/support/context";
+import { writeNginxConf } from "@test/support/nginx";
+import { waitForHttp } from "@test/support/process";
+import { freePort } from "@test/support/services";
 import { generateNginxSite, type NginxSiteOptions, validateSiteOptions } from "./generate";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-nginx-"));
@@ -110,12 +111,8 @@ test("a real nginx with the generated config proxies to a real node", async () =
   const conf = nginxConf(prefix, generateNginxSite(site));
   const proc = Bun.spawn(["nginx", "-p", prefix, "-c", conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
   try {
-    let res: Response | undefined;
-    for (let i = 0; i < 100 && !res; i++) {
-      res = await fetch(`http://127.0.0.1:${port}/xrpc/_health`).catch(() => undefined);
-      if (!res) await Bun.sleep(50);
-    }
-    expect(res?.status).toBe(200);
+    const res = await waitForHttp(`http://127.0.0.1:${port}/xrpc/_health`, 5000);
+    expect(res.status).toBe(200);
     const described = await fetch(`http://127.0.0.1:${port}/xrpc/com.atproto.server.describeServer`);
     expect(((await described.json()) as { did: string }).did).toBe("did:web:localhost");
     // Loopback is not on the allow-list: nginx refuses the scrape itself.

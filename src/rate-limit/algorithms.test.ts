@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { memory } from "@/cache/memory";
 import type { CachePlugin } from "@/contracts/cache";
 import { redis } from "@plugins/cache-redis";
-import { testPluginContext } from "../../test/conformance/cache";
+import { testPluginContext } from "@test/conformance/cache";
 import { LIMIT_SCRIPTS } from "./algorithms";
 import type { LimitReply } from "./scripts";
 import { ALGORITHMS, type Algorithm } from "./types";

@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { redis } from "@plugins/cache-redis";
 import type { UserConfig } from "@/config/schema";
 import { query } from "@/xrpc/method";
-import { type TestContext, testContext } from "../../test/support/context";
+import { type TestContext, testContext } from "@test/support/context";
 import { ALGORITHMS } from "./types";
 
 const url = process.env.AURORA_TEST_REDIS_URL;

@@ -4,7 +4,7 @@ import { createTokenSigner, SCOPE } from "@/auth/tokens";
 import type { UserConfig } from "@/config/schema";
 import { listen } from "@/http/server";
 import { procedure, query } from "@/xrpc/method";
-import { type TestContext, testContext } from "../../test/support/context";
+import { type TestContext, testContext } from "@test/support/context";
 import { repoWritePoints } from "./rules";
 
 const JWT_SECRET = "test-jwt-secret-0123456789";

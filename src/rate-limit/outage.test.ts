@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { redis } from "@plugins/cache-redis";
-import { type TestContext, testContext } from "../../test/support/context";
-import { waitUntil } from "../../test/conformance/cache";
-import { type Service, startRedis } from "../../test/support/services";
+import { type TestContext, testContext } from "@test/support/context";
+import { eventually } from "@test/support/eventually";
+import { type Service, startRedis } from "@test/support/services";
 
 // A private Redis: this test kills it.
 let service: Service;
@@ -45,12 +45,12 @@ test("Redis killed mid-run: requests keep being served, limited per node, and th
   expect(warnings.length).toBe(1);
 
   await service.start();
-  await waitUntil(async () => {
+  await eventually(async () => {
     await send(a, "198.51.100.3");
     await send(b, "198.51.100.3");
     const restored = (n: TestContext) => n.logs.some((l) => l.msg === "distributed rate limiting restored");
     return restored(a) && restored(b);
-  }, "both nodes back on Redis", 10_000);
+  }, { timeoutMs: 10_000, what: "both nodes back on Redis" });
   // Back on Redis the nodes share one budget again.
   const fresh = "198.51.100.4";
   const after = [await send(a, fresh), await send(b, fresh), await send(a, fresh), await send(b, fresh), await send(a, fresh)];

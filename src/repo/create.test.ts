@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Secp256k1Keypair } from "@atproto/crypto";
 import { Repo } from "@atproto/repo";
 import { CID } from "multiformats/cid";
-import { type TestContext, testContext } from "../../test/support/context";
+import { type TestContext, testContext } from "@test/support/context";
 import { createRepo } from "./create";
 import { SqlRepoStorage } from "./storage";
 

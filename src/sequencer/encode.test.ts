@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as dagCbor from "@ipld/dag-cbor";
-import { bigCommit, carFile, cborBlock } from "../../test/support/firehose";
+import { bigCommit, carFile, cborBlock } from "@test/support/firehose";
 import { SequencerInputError, accountBody, commitBody, identityBody, syncBody } from "./encode";
 import type { CommitEventInput } from "./types";
 

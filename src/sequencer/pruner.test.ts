@@ -3,8 +3,8 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { migrateToLatest } from "@/db/migrator";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
-import { pluginContext } from "../../test/conformance/database";
-import { freshPostgres } from "../../test/support/firehose";
+import { pluginContext } from "@test/conformance/database";
+import { freshPostgres } from "@test/support/firehose";
 import { pruneEvents } from "./pruner";
 
 const ctx = pluginContext();

@@ -12,8 +12,8 @@ import { CarReader } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
 import postgresjs from "postgres";
-import { type Cluster, startCluster } from "../support/cluster";
-import { FirehoseClient } from "../support/firehose";
+import { type Cluster, startCluster } from "@test/support/cluster";
+import { FirehoseClient } from "@test/support/firehose";
 import { type Account, PASSWORD, getRepoCar, plcSigningKey, post, served, signUp, xrpc } from "./helpers";
 
 /** Writers racing on one repository. */

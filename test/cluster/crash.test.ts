@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgresjs from "postgres";
-import { type Cluster, startCluster } from "../support/cluster";
-import { FirehoseClient, until } from "../support/firehose";
+import { type Cluster, startCluster } from "@test/support/cluster";
+import { FirehoseClient } from "@test/support/firehose";
 import { type Account, getRepoCar, post, rkeyOf, served, signUp, xrpc } from "./helpers";
+import { eventually } from "@test/support/eventually";
 
 /** Writers in flight at any moment: two per repository. */
 const WRITERS_PER_REPO = 2;
@@ -57,14 +58,20 @@ test("SIGKILL a node under write load: nginx routes around it, no acknowledged w
 
   const victim = cluster.nodes[1]!;
   try {
-    await until(() => acked().length >= 30, 15_000, "30 writes before the crash");
+    await eventually(() => acked().length >= 30, { timeoutMs: 15_000, what: "30 writes before the crash" });
     expect(await served(victim.url, "com.atproto.repo.createRecord")).toBeGreaterThan(0);
     const crashedAt = Date.now();
     await victim.crash();
-    await until(() => acked().filter((a) => a.at > crashedAt).length >= 40, 15_000, "40 writes after the crash");
+    await eventually(
+      () => acked().filter((a) => a.at > crashedAt).length >= 40,
+      { timeoutMs: 15_000, what: "40 writes after the crash" },
+    );
     await victim.start();
     // nginx tries the node again once its fail_timeout (5 s) has passed: writes reach it again.
-    await until(async () => (await served(victim.url, "com.atproto.repo.createRecord")) > 0, 15_000, "writes on the restarted node");
+    await eventually(
+      async () => (await served(victim.url, "com.atproto.repo.createRecord")) > 0,
+      { timeoutMs: 15_000, what: "writes on the restarted node" },
+    );
   } finally {
     stop = true;
     await writers;

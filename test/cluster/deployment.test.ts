@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import postgresjs from "postgres";
 import type { Algorithm } from "@/rate-limit/types";
-import { type Cluster, startCluster } from "../support/cluster";
+import { type Cluster, startCluster } from "@test/support/cluster";
 import { fakePng } from "@test/support/blobs";
 import { type Account, post, signUp, xrpc } from "./helpers";
 

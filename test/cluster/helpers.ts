@@ -5,7 +5,7 @@
  */
 import { AtpAgent } from "@atproto/api";
 import { randomBytes } from "node:crypto";
-import type { Cluster } from "../support/cluster";
+import type { Cluster } from "@test/support/cluster";
 
 export const PASSWORD = "correct horse battery staple";
 

@@ -11,22 +11,13 @@ import type { CachePlugin, CacheScript } from "@/contracts/cache";
 import type { PluginContext } from "@/contracts/plugin";
 import { PluginError } from "@/errors";
 import { createLogger, type LogLevel } from "@/log";
+import { eventually } from "@test/support/eventually";
 
 /** A PluginContext whose log lines are kept, parsed, in `logs`. */
 export function testPluginContext(level: LogLevel = "debug"): { ctx: PluginContext; logs: Record<string, unknown>[] } {
   const logs: Record<string, unknown>[] = [];
   const log = createLogger(level, (line) => logs.push(JSON.parse(line)));
   return { ctx: { dataDir: tmpdir(), log, metrics: new Registry() }, logs };
-}
-
-/** Polls `check` every 20 ms until it holds; fails after `ms`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 /** Takes one of ARGV[1] tokens from KEYS[1]; returns [taken 0|1, tokens left]. */
@@ -172,14 +163,14 @@ export function cacheConformance(label: string, make: () => CachePlugin): void {
       const stopB = await cache.subscribe("ps:news", (m) => b.push(m));
       const stopOther = await cache.subscribe("ps:other", (m) => other.push(m));
       await cache.publish("ps:news", "m1");
-      await waitUntil(() => a.length === 1 && b.length === 1, "m1 at both subscribers");
+      await eventually(() => a.length === 1 && b.length === 1, { what: "m1 at both subscribers" });
       stopA();
       stopA();
       await cache.publish("ps:news", "m2");
       await cache.publish("ps:news", "m3");
-      await waitUntil(() => b.length === 3, "m2 and m3 at the remaining subscriber");
+      await eventually(() => b.length === 3, { what: "m2 and m3 at the remaining subscriber" });
       await cache.publish("ps:other", "o1");
-      await waitUntil(() => other.length === 1, "o1");
+      await eventually(() => other.length === 1, { what: "o1" });
       expect(a).toEqual(["m1"]);
       expect(b).toEqual(["m1", "m2", "m3"]);
       expect(other).toEqual(["o1"]);
@@ -199,8 +190,8 @@ export function cacheConformance(label: string, make: () => CachePlugin): void {
         const stopMine = await cache.subscribe("shared:ch", (m) => mine.push(m));
         const stopTheirs = await second.subscribe("shared:ch", (m) => theirs.push(m));
         await second.publish("shared:ch", "hello");
-        await waitUntil(() => theirs.length === 1, "the publisher's own subscriber");
-        if (cache.shared) await waitUntil(() => mine.length === 1, "the other instance's subscriber");
+        await eventually(() => theirs.length === 1, { what: "the publisher's own subscriber" });
+        if (cache.shared) await eventually(() => mine.length === 1, { what: "the other instance's subscriber" });
         expect(mine).toEqual(cache.shared ? ["hello"] : []);
         stopMine();
         stopTheirs();

@@ -20,6 +20,7 @@ import { migrateToLatest, migrationStatus, revertLatest } from "@/db/migrator";
 import type { NewRow, Row, TableName } from "@/db/schema";
 import { PluginError } from "@/errors";
 import { createLogger } from "@/log";
+import { eventually } from "@test/support/eventually";
 
 export interface DatabaseUnderTest {
   /** A new, uninitialised plugin on the suite's database; no I/O (called at registration, and once per node). */
@@ -34,15 +35,6 @@ export function pluginContext(): PluginContext & { cleanup(): void } {
   const dataDir = mkdtempSync(join(tmpdir(), "aurora-db-"));
   const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
   return { dataDir, log: createLogger("silent"), metrics: new Registry(), cleanup };
-}
-
-/** Poll `check` every 10 ms until it holds; fail after `ms`. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`);
-    await Bun.sleep(10);
-  }
 }
 
 const now = new Date().toISOString();
@@ -368,7 +360,7 @@ export function databaseConformance(label: string, under: DatabaseUnderTest): vo
       const stop = await other.listen("aurora_conformance", (payload) => got.push(payload));
       await plugin.notify("aurora_conformance", "hello");
       await plugin.notify("aurora_other_channel", "not for us");
-      await eventually(() => got.includes("hello"), 3000, "notification delivery");
+      await eventually(() => got.includes("hello"), { timeoutMs: 3000, what: "notification delivery" });
       await stop();
       await plugin.notify("aurora_conformance", "after");
       await Bun.sleep(100);

@@ -12,7 +12,7 @@ import { verifyCommitSig } from "@atproto/repo";
 import * as cbor from "@ipld/dag-cbor";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
-import { type TestPlc, startPlc } from "../support/plc";
+import { type TestPlc, startPlc } from "@test/support/plc";
 import { ADMIN_PASSWORD, type Node, basic, claims, failure, plcData, plcDocument, startNode } from "./accounts-support";
 import { registerSessionFlows } from "./accounts-sessions";
 

@@ -4,8 +4,8 @@ import type { UserConfig } from "@/config/schema";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import { listen } from "@/http/server";
-import { type TestContext, testContext } from "../support/context";
-import { freePort } from "../support/services";
+import { type TestContext, testContext } from "@test/support/context";
+import { freePort } from "@test/support/services";
 
 export const JWT_SECRET = "e2e-jwt-secret-0123456789";
 export const ADMIN_PASSWORD = "e2e-admin-password";

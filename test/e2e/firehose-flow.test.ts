@@ -11,10 +11,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlite } from "@plugins/db-sqlite";
-import { FirehoseClient, until } from "../support/firehose";
-import { type TestPlc, startPlc } from "../support/plc";
-import { verifySync11Commit } from "../support/sync11";
+import { FirehoseClient } from "@test/support/firehose";
+import { type TestPlc, startPlc } from "@test/support/plc";
+import { verifySync11Commit } from "@test/support/sync11";
 import { type Node, plcData, startNode } from "./accounts-support";
+import { eventually } from "@test/support/eventually";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-e2e-firehose-"));
 let plc: TestPlc;
@@ -55,7 +56,10 @@ test("signing up and writing records produce #identity, #account, #sync and veri
   await agent.com.atproto.repo.deleteRecord({ repo: did, collection: "app.bsky.feed.post", rkey: rkey(second.data.uri) });
   await agent.com.atproto.identity.updateHandle({ handle: "blaze.test" });
 
-  await until(() => raw.frames.filter((f) => f.header.t === "#commit").length === 4 && raw.frames.some((f) => f.body.handle === "blaze.test"), 10_000, "all events");
+  await eventually(
+    () => raw.frames.filter((f) => f.header.t === "#commit").length === 4 && raw.frames.some((f) => f.body.handle === "blaze.test"),
+    { timeoutMs: 10_000, what: "all events" },
+  );
   expect(raw.frames.map((f) => f.header.t)).toEqual(["#identity", "#account", "#sync", "#commit", "#commit", "#commit", "#commit", "#identity"]);
   const seqs = raw.frames.map((f) => f.body.seq as number);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -72,7 +76,10 @@ test("signing up and writing records produce #identity, #account, #sync and veri
     previous = await verifySync11Commit(body, signingKey);
   }
 
-  await until(() => events.filter((e) => ["create", "update", "delete"].includes(e.event)).length === 4, 10_000, "verified record events");
+  await eventually(
+    () => events.filter((e) => ["create", "update", "delete"].includes(e.event)).length === 4,
+    { timeoutMs: 10_000, what: "verified record events" },
+  );
   await official.destroy();
   raw.close();
   expect(errors).toEqual([]);

@@ -11,9 +11,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { verifyRepoCar } from "@atproto/repo";
 import { methods } from "@/xrpc";
-import { type Backend, postgresS3, sqliteDisk } from "../repo/backends";
-import type { TestContext } from "../support/context";
-import { startPlc, type TestPlc } from "../support/plc";
+import { type Backend, postgresS3, sqliteDisk } from "@test/repo/backends";
+import type { TestContext } from "@test/support/context";
+import { startPlc, type TestPlc } from "@test/support/plc";
 
 const SEED = Number(process.env.AURORA_FUZZ_SEED ?? 20261201);
 const PER_ROUTE = Number(process.env.AURORA_FUZZ_PER_ROUTE ?? 60);

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import type { UserConfig } from "@/config/schema";
 import { listen } from "@/http/server";
-import { FirehoseClient, until } from "../support/firehose";
-import { type TestContext, testContext } from "../support/context";
+import { FirehoseClient } from "@test/support/firehose";
+import { type TestContext, testContext } from "@test/support/context";
+import { eventually } from "@test/support/eventually";
 
 const CREATE_SESSION = "/xrpc/com.atproto.server.createSession";
 const SUBSCRIBE = "/xrpc/com.atproto.sync.subscribeRepos";
@@ -165,7 +166,7 @@ describe("the firehose upgrade takes the request path", () => {
     expect(JSON.parse(b2.body).error).toBe("ServiceUnavailable");
     b2.close();
     a1.close();
-    await until(() => ctx.firehose.size === 2, 5000, "a closed subscription frees its slot");
+    await eventually(() => ctx.firehose.size === 2, { timeoutMs: 5000, what: "a closed subscription frees its slot" });
     const b3 = await raw(port, upgradeRequest(port, "", from("192.0.2.2")));
     expect(b3.status).toBe(101);
     for (const r of [a2, b1, b3]) r.close();

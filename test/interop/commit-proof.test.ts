@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BlockMap, DataDiff, MST } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { SqlRepoStorage } from "@/repo/storage";
-import { type TestContext, testContext } from "../support/context";
+import { type TestContext, testContext } from "@test/support/context";
 import { interopJson } from "./vectors";
 
 interface Fixture {

@@ -12,8 +12,8 @@ import { bundledRecordValidator } from "@/lexicon";
 import { RepoService } from "@/repo/service";
 import { createRepo } from "@/repo/create";
 import type { UserConfig } from "@/config/schema";
-import { S3_CREDENTIALS } from "../support/services";
-import { type TestContext, testContext } from "../support/context";
+import { S3_CREDENTIALS } from "@test/support/services";
+import { type TestContext, testContext } from "@test/support/context";
 
 export interface Backend {
   readonly name: string;

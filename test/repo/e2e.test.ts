@@ -11,9 +11,9 @@ import { AtpAgent } from "@atproto/api";
 import { verifyRecords, verifyRepoCar } from "@atproto/repo";
 import { type RunningServer, listen } from "@/http/server";
 import { BACKENDS } from "./backends";
-import { type TestPlc, startPlc } from "../support/plc";
-import { freePort } from "../support/services";
-import type { TestContext } from "../support/context";
+import { type TestPlc, startPlc } from "@test/support/plc";
+import { freePort } from "@test/support/services";
+import type { TestContext } from "@test/support/context";
 import { fakePng } from "@test/support/blobs";
 
 const PNG = fakePng(20_000);

@@ -12,7 +12,7 @@ import { verifyRepoCar } from "@atproto/repo";
 import { blobCid } from "@/blob/upload";
 import { EXPORT_PAGE } from "@/repo/car-export";
 import { BACKENDS, repoHarness } from "./backends";
-import type { TestContext } from "../support/context";
+import type { TestContext } from "@test/support/context";
 
 const RECORDS = 400;
 const FILLER = 8000;

@@ -10,7 +10,7 @@ import { verifyRepoCar } from "@atproto/repo";
 import { blobCid } from "@/blob/upload";
 import { EXPORT_PAGE } from "@/repo/car-export";
 import { repoHarness } from "./backends";
-import { type TestContext, testContext } from "../support/context";
+import { type TestContext, testContext } from "@test/support/context";
 
 let ctx: TestContext;
 beforeAll(async () => {

@@ -12,7 +12,7 @@ import { BlobService } from "@/blob/service";
 import { sweepTempBlobs } from "@/blob/sweeper";
 import { repoCarStream } from "@/repo/car-export";
 import { BACKENDS, repoHarness } from "./backends";
-import type { TestContext } from "../support/context";
+import type { TestContext } from "@test/support/context";
 import { fakePng } from "@test/support/blobs";
 
 const post = (text: string) => ({ $type: "app.bsky.feed.post", text, createdAt: new Date().toISOString() });

@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { postgresS3, sqliteDisk } from "./backends";
-import { type TestPlc, startPlc } from "../support/plc";
-import type { TestContext } from "../support/context";
+import { type TestPlc, startPlc } from "@test/support/plc";
+import type { TestContext } from "@test/support/context";
 
 const FLOOD = 30;
 const QUEUE_MAX = 8;

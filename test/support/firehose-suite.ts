@@ -10,7 +10,8 @@ import type { UserConfig } from "@/config/schema";
 import type { DatabasePlugin } from "@/contracts/db";
 import { listen } from "@/http/server";
 import { type TestContext, testContext } from "./context";
-import { FirehoseClient, RawWebSocket, bigCommit, carFile, cborBlock, until } from "./firehose";
+import { FirehoseClient, RawWebSocket, bigCommit, carFile, cborBlock } from "./firehose";
+import { eventually } from "@test/support/eventually";
 
 export interface FirehoseBackend {
   /** A new plugin on the suite's database (called once per node or restart). */
@@ -73,7 +74,7 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
     test("each event type reaches a live subscriber as a frame with its seq; a rolled-back write emits nothing", async () => {
       const client = new FirehoseClient(node.port);
       await client.opened;
-      await until(() => node.ctx.firehose.size === 1);
+      await eventually(() => node.ctx.firehose.size === 1);
       const did = newDid();
       const [commitCid, commitBytes] = await cborBlock({ did, version: 3, rev: "3kabcdefghij2" });
       const car = carFile(commitCid, [[commitCid, commitBytes]]);
@@ -148,12 +149,12 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
     test("without announce() the event still arrives, by polling", async () => {
       const client = new FirehoseClient(node.port);
       await client.opened;
-      await until(() => node.ctx.firehose.size === 1);
+      await eventually(() => node.ctx.firehose.size === 1);
       const seq = await node.ctx.db.transaction((tx) => node.ctx.sequencer.sequenceIdentity(tx, newDid()));
       // The suite's nodes poll every 200 ms.
       await client.waitForSeq(seq, 2000);
       client.close();
-      await until(() => node.ctx.firehose.size === 0);
+      await eventually(() => node.ctx.firehose.size === 0);
     });
 
     test("a cursor ahead of the newest seq gets FutureCursor, then the connection closes", async () => {
@@ -197,7 +198,7 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
         const slow = new RawWebSocket(slowNode.port, "/xrpc/com.atproto.sync.subscribeRepos");
         const healthy = new FirehoseClient(slowNode.port);
         await healthy.opened;
-        await until(() => slowNode.ctx.firehose.size === 2);
+        await eventually(() => slowNode.ctx.firehose.size === 2);
         slow.pause();
         // 256 KB events: the socket buffers (ours, then the kernel's) fill, then the queue passes its bound.
         const did = newDid();
@@ -208,7 +209,10 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
           slowNode.ctx.sequencer.announce();
           await Bun.sleep(5);
         }
-        await until(() => slowNode.ctx.firehose.size === 1, 10_000, "the slow consumer to be dropped");
+        await eventually(
+          () => slowNode.ctx.firehose.size === 1,
+          { timeoutMs: 10_000, what: "the slow consumer to be dropped" },
+        );
         slow.resume();
         await slow.ended;
         const messages = slow.messages();
@@ -233,20 +237,23 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
       }
       node.ctx.sequencer.announce();
       const expected = (await storedSeqs(node.ctx)).filter((s) => s > cursor);
-      await until(() => node.ctx.firehose.tail.head === expected.at(-1));
+      await eventually(() => node.ctx.firehose.tail.head === expected.at(-1));
       const reader = new RawWebSocket(node.port, `/xrpc/com.atproto.sync.subscribeRepos?cursor=${cursor}`);
       reader.pause();
-      await until(() => node.ctx.firehose.size === 1);
+      await eventually(() => node.ctx.firehose.size === 1);
       await Bun.sleep(500);
       // Still connected, with part of the backlog not sent yet: a replay waits for the socket rather than queueing.
       expect(node.ctx.firehose.size).toBe(1);
       const lag = /aurora_firehose_subscriber_lag_max_events (\d+)/.exec(await node.ctx.metrics.registry.metrics());
       expect(Number(lag?.[1])).toBeGreaterThan(0);
       reader.resume();
-      await until(() => reader.messages().length === expected.length, 10_000, "the whole backlog");
+      await eventually(
+        () => reader.messages().length === expected.length,
+        { timeoutMs: 10_000, what: "the whole backlog" },
+      );
       expect(reader.messages().map((m) => m.body.seq)).toEqual(expected);
       reader.destroy();
-      await until(() => node.ctx.firehose.size === 0);
+      await eventually(() => node.ctx.firehose.size === 0);
     });
 
     test("keepalive: pings every interval; a client that never answers is cut, one that does stays", async () => {
@@ -255,7 +262,7 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
         const mute = new RawWebSocket(pingNode.port, "/xrpc/com.atproto.sync.subscribeRepos");
         const polite = new FirehoseClient(pingNode.port);
         await polite.opened;
-        await until(() => mute.frames.some((f) => f.opcode === 9), 2000, "a ping");
+        await eventually(() => mute.frames.some((f) => f.opcode === 9), { timeoutMs: 2000, what: "a ping" });
         await mute.ended;
         await Bun.sleep(300);
         expect(pingNode.ctx.firehose.size).toBe(1);
@@ -271,7 +278,7 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
       const leaving = await startNode(backend.make());
       const client = new FirehoseClient(leaving.port);
       await client.opened;
-      await until(() => leaving.ctx.firehose.size === 1);
+      await eventually(() => leaving.ctx.firehose.size === 1);
       const started = performance.now();
       await leaving.stop();
       expect((await client.closed).code).toBe(1001);
@@ -281,7 +288,7 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
     test("metrics: subscribers, events emitted and per-subscriber lag", async () => {
       const client = new FirehoseClient(node.port);
       await client.opened;
-      await until(() => node.ctx.firehose.size === 1);
+      await eventually(() => node.ctx.firehose.size === 1);
       const seq = await writeIdentity(node.ctx);
       await client.waitForSeq(seq);
       await Bun.sleep(1100);
@@ -291,13 +298,13 @@ export function firehoseSuite(name: string, backend: FirehoseBackend): void {
       expect(text).toMatch(/aurora_firehose_subscriber_lag_events_count [1-9]/);
       expect(text).toContain("aurora_firehose_subscriber_lag_max_events 0");
       client.close();
-      await until(() => node.ctx.firehose.size === 0);
+      await eventually(() => node.ctx.firehose.size === 0);
     });
 
     test("CIDs from any multiformats version are accepted and come out as CID links", async () => {
       const client = new FirehoseClient(node.port);
       await client.opened;
-      await until(() => node.ctx.firehose.size === 1);
+      await eventually(() => node.ctx.firehose.size === 1);
       const commit = await bigCommit(newDid(), 10);
       const seq = await node.ctx.db.transaction((tx) =>
         node.ctx.sequencer.sequenceCommit(tx, { ...commit, commit: commit.commit.toString(), ops: [{ ...commit.ops[0]!, cid: { bytes: commit.ops[0]!.cid.bytes } }] }),

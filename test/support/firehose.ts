@@ -8,6 +8,7 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { connect, type Socket } from "node:net";
 import postgresjs from "postgres";
+import { eventually } from "@test/support/eventually";
 
 export interface Frame {
   header: { op: number; t?: string };
@@ -68,24 +69,18 @@ export class FirehoseClient {
   }
 
   async waitForSeq(seq: number, ms = 5000): Promise<void> {
-    await until(() => this.seqs().includes(seq), ms, `seq ${seq} (have ${this.seqs().slice(-3).join(",")})`);
+    await eventually(() => this.seqs().includes(seq), {
+      timeoutMs: ms,
+      what: `seq ${seq} (have ${this.seqs().slice(-3).join(",")})`,
+    });
   }
 
   async waitForFrames(count: number, ms = 5000): Promise<void> {
-    await until(() => this.frames.length >= count, ms, `${count} frames (have ${this.frames.length})`);
+    await eventually(() => this.frames.length >= count, { timeoutMs: ms, what: `${count} frames (have ${this.frames.length})` });
   }
 
   close(): void {
     this.ws.close();
-  }
-}
-
-/** Poll `check` every 10 ms until it holds; fail after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await Bun.sleep(10);
   }
 }
 

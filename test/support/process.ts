@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { eventually } from "./eventually";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BUN = process.execPath;
@@ -27,16 +28,6 @@ export async function runCommand(cmd: string[], opts: { cwd?: string; env?: Reco
 }
 
 /** Poll a URL until it answers (bounded), for servers started as child processes. */
-export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<Response> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await fetch(url);
-    } catch (err) {
-      last = err;
-      await Bun.sleep(50);
-    }
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(last)}`);
+export function waitForHttp(url: string, timeoutMs = 15_000): Promise<Response> {
+  return eventually(() => fetch(url), { timeoutMs, intervalMs: 50, what: `an answer from ${url}` });
 }

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { eventually } from "@test/support/eventually";
 
 export interface Service {
   readonly url: string;
@@ -35,15 +36,6 @@ function run(cmd: string, args: string[], opts: { user?: string } = {}) {
   const res = spawnSync(bin, argv as string[], { encoding: "utf8" });
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${res.stderr || res.stdout}`);
   return res.stdout;
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`${what} did not become ready within ${ms} ms`);
 }
 
 function pgBin(): string {
@@ -108,11 +100,17 @@ export async function startRedis(): Promise<Service> {
   const start = async () => {
     run("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
       "--daemonize", "yes", "--dir", dir, "--pidfile", join(dir, "redis.pid")]);
-    await waitFor(() => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG", "redis");
+    await eventually(
+      () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG",
+      { timeoutMs: 15_000, intervalMs: 50, what: "redis" },
+    );
   };
   const kill = async () => {
     spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
-    await waitFor(() => spawnSync("redis-cli", ["-p", String(port), "ping"]).status !== 0, "redis shutdown");
+    await eventually(
+      () => spawnSync("redis-cli", ["-p", String(port), "ping"]).status !== 0,
+      { timeoutMs: 15_000, intervalMs: 50, what: "redis shutdown" },
+    );
   };
   await start();
   return service({ url: `redis://127.0.0.1:${port}`, port, dir, start, kill });
@@ -130,7 +128,7 @@ export async function startS3(): Promise<Service> {
     // s3rver signs ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only has in its legacy provider.
     child = spawn("node", ["--openssl-legacy-provider", join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
       String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: "ignore" });
-    await waitFor(async () => (await fetch(url)).status > 0, "s3rver");
+    await eventually(async () => (await fetch(url)).status > 0, { timeoutMs: 15_000, intervalMs: 50, what: "s3rver" });
   };
   const kill = async () => {
     // A child killed by a signal has signalCode set and exitCode null.

@@ -10,9 +10,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSessionStore } from "@/auth/sessions";
 import { createTokenSigner } from "@/auth/tokens";
-import { BACKENDS } from "../repo/backends";
-import type { TestContext } from "../support/context";
-import { type TestPlc, startPlc } from "../support/plc";
+import { BACKENDS } from "@test/repo/backends";
+import type { TestContext } from "@test/support/context";
+import { type TestPlc, startPlc } from "@test/support/plc";
 import { ADMIN, type Reply, type TestAccount, newAccount, serverConfig, xrpc } from "./support";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_DATA_DEPTH } from "@/lexicon/data-model";
-import { BACKENDS } from "../repo/backends";
-import type { TestContext } from "../support/context";
-import { type TestPlc, startPlc } from "../support/plc";
+import { BACKENDS } from "@test/repo/backends";
+import type { TestContext } from "@test/support/context";
+import { type TestPlc, startPlc } from "@test/support/plc";
 import { ADMIN, type TestAccount, newAccount, serverConfig, xrpc } from "./support";
 
 const NUL = "\u0000";

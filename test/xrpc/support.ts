@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { UserConfig } from "@/config/schema";
-import type { TestContext } from "../support/context";
+import type { TestContext } from "@test/support/context";
 
 export interface Reply {
   status: number;
