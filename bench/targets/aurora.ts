@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { S3_BUCKET, S3_CREDENTIALS, type Service, startPostgres, startRedis, startS3 } from "../../test/support/services";
+import { S3_BUCKET, S3_CREDENTIALS, type Service, startPostgres, startRedis, startS3 } from "@test/support/services";
 import { track } from "../lib/cleanup";
 import { freePort, freshSecrets, spawnServer, type Target } from "./server";
 

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { readCar, verifyProofs, verifyRepoCar } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { repoHarness } from "./backends";
-import { type TestContext, testContext } from "../support/context";
+import { type TestContext, testContext } from "@test/support/context";
 
 let ctx: TestContext;
 let h: ReturnType<typeof repoHarness>;
