@@ -1,6 +1,5 @@
 import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
 import type { AccountStatus, AccountStatusRule, AuthMode, Caller } from "./types";
-import { statusRuleOf } from "./account-status";
 import { parseBasicAuth, secretsEqual } from "./basic";
 import type { SessionStore } from "./sessions";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
@@ -69,7 +68,7 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
   return {
     isAdmin,
     async verify(mode, request, opts = {}) {
-      const rule = opts.accountStatus ?? statusRuleOf(request) ?? (mode === "optional" ? "any" : "active");
+      const rule = opts.accountStatus ?? (mode === "optional" ? "any" : "active");
       if (mode === "none") return null;
       if (mode === "admin") return admin(request);
       const [type, token] = splitAuthorization(request.headers.get("authorization"));

@@ -1,6 +1,6 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { AppContext } from "@/app-context";
-import type { AuthMode, Caller } from "@/auth/types";
+import type { AccountStatusRule, AuthMode, Caller } from "@/auth/types";
 
 /** What a handler receives: decoded and validated params and input, and the verified caller. */
 export interface XrpcCall<P, I> {
@@ -28,6 +28,8 @@ export interface XrpcMethod {
   readonly type: "query" | "procedure" | "subscription";
   /** @default "none" */
   readonly auth?: AuthMode;
+  /** Which accounts' tokens may call it, by hosting status. @default "active" ("any" under auth "optional") */
+  readonly accountStatus?: AccountStatusRule;
   /** Query-string parameters; values are converted to the schema's types. */
   readonly params?: TObject;
   /** JSON request body of a procedure; absent means the procedure takes no body. */
@@ -41,6 +43,7 @@ type EmptyParams = TObject<{}>;
 /** Define a query (HTTP GET). */
 export function query<P extends TObject = EmptyParams>(def: {
   auth?: AuthMode;
+  accountStatus?: AccountStatusRule;
   params?: P;
   handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
 }): XrpcMethod {
@@ -50,6 +53,7 @@ export function query<P extends TObject = EmptyParams>(def: {
 /** Define a procedure (HTTP POST). */
 export function procedure<P extends TObject = EmptyParams, I extends TSchema = TSchema>(def: {
   auth?: AuthMode;
+  accountStatus?: AccountStatusRule;
   params?: P;
   input?: I;
   handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
@@ -60,6 +64,7 @@ export function procedure<P extends TObject = EmptyParams, I extends TSchema = T
 /** Define a subscription (a WebSocket event stream opened with GET). */
 export function subscription<P extends TObject = EmptyParams>(def: {
   auth?: AuthMode;
+  accountStatus?: AccountStatusRule;
   params?: P;
   handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
 }): XrpcMethod {

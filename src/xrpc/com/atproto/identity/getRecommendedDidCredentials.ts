@@ -2,5 +2,6 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "access",
+  accountStatus: "any",
   handler: ({ ctx, auth }) => ctx.accounts.recommendedDidCredentials(auth!.did!),
 });

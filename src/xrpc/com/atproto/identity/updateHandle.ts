@@ -3,6 +3,7 @@ import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
+  accountStatus: "deactivated-ok",
   input: Type.Object({ handle: Type.String() }),
   handler: async ({ ctx, auth, input }) => {
     const { handle } = input;

@@ -3,6 +3,7 @@ import { procedure } from "@/xrpc/method";
 /** The body is the blob itself (any Content-Type), streamed to the blob store: no JSON input schema. */
 export default procedure({
   auth: "access",
+  accountStatus: "deactivated-ok",
   handler: async ({ ctx, auth, request }) => {
     const length = request.headers.get("content-length");
     const blob = await ctx.blobService.upload(

@@ -3,6 +3,7 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "full",
+  accountStatus: "deactivated-ok",
   params: Type.Object({
     includeUsed: Type.Boolean({ default: true }),
     // Codes are made by an admin here; there is no periodic allowance to create.

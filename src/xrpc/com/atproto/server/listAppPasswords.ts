@@ -2,5 +2,6 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "access",
+  accountStatus: "any",
   handler: async ({ ctx, auth }) => ({ passwords: await ctx.accounts.listAppPasswords(auth!.did!) }),
 });
