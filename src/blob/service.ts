@@ -64,7 +64,7 @@ export class BlobService {
     const createdAt = new Date(tempKeyTime(key) ?? Date.now()).toISOString();
 
     // Under the repo lock: a commit or sweep of this DID never sees the row change under it.
-    const unusedKey = await this.db.withRepoLock(did, async (tx) => {
+    const { unusedKey, storedBytes } = await this.db.withRepoLock(did, async (tx) => {
       const existing = await tx
         .selectFrom("blob")
         .select("temp_key")
@@ -76,10 +76,10 @@ export class BlobService {
           .insertInto("blob")
           .values({ did, cid: cid.toString(), mime_type: mimeType, size, temp_key: key, width: null, height: null, created_at: createdAt, takedown_ref: null })
           .execute();
-        return null;
+        return { unusedKey: null, storedBytes: size };
       }
       // Already permanent: the new copy is not needed.
-      if (existing.temp_key === null) return key;
+      if (existing.temp_key === null) return { unusedKey: key, storedBytes: 0 };
       // Still temporary: the fresh copy replaces the old one, so the upload's hour starts again.
       await tx
         .updateTable("blob")
@@ -87,10 +87,10 @@ export class BlobService {
         .where("did", "=", did)
         .where("cid", "=", cid.toString())
         .execute();
-      return existing.temp_key;
+      return { unusedKey: existing.temp_key, storedBytes: 0 };
     });
     if (unusedKey) await this.store.deleteTemp(unusedKey).catch((err) => this.options.log.warn("temp blob delete failed", { err }));
-    this.metrics.uploaded();
+    this.metrics.uploaded(storedBytes);
     return { $type: "blob", ref: { $link: cid.toString() }, mimeType, size };
   }
 
@@ -142,7 +142,6 @@ export class BlobService {
       const gone = cids.filter((cid) => !revived.has(cid));
       if (gone.length > 0) await this.store.delete(did, gone);
     });
-    this.metrics.changed();
   }
 }
 

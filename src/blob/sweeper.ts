@@ -52,7 +52,6 @@ export async function sweepTempBlobs(
     if (stale.length < ROUND) break;
   }
   const files = await blobs.store.sweepTemp(olderThanMs);
-  if (rows > 0 || files > 0) blobs.metrics.changed();
   return { rows, files };
 }
 
