@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { fromEnv } from "@/config/env";
 import { printableConfig, REDACTED } from "@/config/redact";
 import { resolveConfig } from "@/config/resolve";
+import { testContext } from "@test/support/context";
 import { createMetricsAccess } from "./metrics-access";
 
 const TOKEN = "scrape-token-0123456789";
@@ -68,5 +69,25 @@ describe("/metrics access", () => {
       'config metrics.allowIps: expected IP addresses or CIDR ranges, got "10.0.0.0/40"',
     );
     expect(() => resolveConfig({ metrics: { token: "short" } })).toThrow("metrics.token");
+  });
+
+  test("through the server: the client IP is the one rate limiting sees, forwarded by a trusted proxy", async () => {
+    const ctx = await testContext({ log: { level: "warn" }, metrics: { token: TOKEN, allowIps: ["192.0.2.0/24"] } });
+    try {
+      const get = (peer: string, headers: Record<string, string> = {}) => ctx.handle(scrape(headers), peer);
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const ok = await get("192.0.2.5", auth);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain("aurora_http_requests_total");
+      const missing = await get("192.0.2.5");
+      expect([missing.status, missing.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="metrics"']);
+      expect(await missing.json()).toEqual({ error: "AuthenticationRequired", message: expect.any(String) });
+      expect((await get("198.51.100.1", auth)).status).toBe(403);
+      // nginx on loopback (trusted) forwarding an allowed client, and an untrusted peer claiming one.
+      expect((await get("127.0.0.1", { ...auth, "x-forwarded-for": "192.0.2.9" })).status).toBe(200);
+      expect((await get("198.51.100.1", { ...auth, "x-forwarded-for": "192.0.2.9" })).status).toBe(403);
+    } finally {
+      await ctx.close();
+    }
   });
 });
