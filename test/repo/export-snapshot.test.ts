@@ -6,7 +6,7 @@
  * blocks make the export many pages long, more than the HTTP stack reads
  * ahead, so the later pages really are read after those commits.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { verifyRepoCar } from "@atproto/repo";
 import { blobCid } from "@/blob/upload";
@@ -18,64 +18,63 @@ const RECORDS = 400;
 const FILLER = 8000;
 const big = () => ({ $type: "com.example.big", data: randomBytes(1000).toString("hex") });
 
-for (const makeBackend of BACKENDS) {
-  const backend = makeBackend();
-  describe(`getRepo racing commits on ${backend.name}`, () => {
-    let ctx: TestContext;
-    let h: ReturnType<typeof repoHarness>;
-    beforeAll(async () => {
-      ctx = await backend.open();
-      h = repoHarness(ctx);
-    });
-    afterAll(async () => {
-      await ctx?.close();
+test.each(BACKENDS.map((make) => make()).map((backend) => [backend.name, backend] as const))(
+  "getRepo on %s: a slowly read export verifies at the commit it started from while commits replace its blocks",
+  async (_name, backend) => {
+    const ctx = await backend.open();
+    try {
+      await raceExport(ctx);
+    } finally {
+      await ctx.close();
       await backend.dispose();
+    }
+  },
+  60_000,
+);
+
+async function raceExport(ctx: TestContext): Promise<void> {
+  const h = repoHarness(ctx);
+  const { did, key } = await h.newRepo();
+  const rkeys = Array.from({ length: RECORDS }, (_, i) => `r${String(i).padStart(4, "0")}`);
+  for (let i = 0; i < RECORDS; i += 200) {
+    const writes = rkeys.slice(i, i + 200).map((rkey) => ({
+      $type: "com.atproto.repo.applyWrites#create" as const,
+      collection: "com.example.big",
+      rkey,
+      value: big(),
+    }));
+    await h.repo.applyWrites(did, { writes });
+  }
+  // Unreferenced blocks of the DID: exported like any other, ignored by verification.
+  for (let i = 0; i < FILLER; i += 500) {
+    const rows = Array.from({ length: 500 }, () => {
+      const content = randomBytes(1024);
+      return { did, cid: blobCid(createHash("sha256").update(content).digest()).toString(), rev: "3kaaaaaaaaaa2", size: 1024, content };
     });
+    await ctx.db.db().insertInto("repo_block").values(rows).execute();
+  }
+  expect(FILLER + RECORDS).toBeGreaterThan(EXPORT_PAGE * 10);
+  const startRoot = (await h.repo.reader.getRoot(did))!;
 
-    test("a slowly read export verifies at the commit it started from while commits replace its blocks", async () => {
-      const { did, key } = await h.newRepo();
-      const rkeys = Array.from({ length: RECORDS }, (_, i) => `r${String(i).padStart(4, "0")}`);
-      for (let i = 0; i < RECORDS; i += 200) {
-        const writes = rkeys.slice(i, i + 200).map((rkey) => ({
-          $type: "com.atproto.repo.applyWrites#create" as const,
-          collection: "com.example.big",
-          rkey,
-          value: big(),
-        }));
-        await h.repo.applyWrites(did, { writes });
-      }
-      // Unreferenced blocks of the DID: exported like any other, ignored by verification.
-      for (let i = 0; i < FILLER; i += 500) {
-        const rows = Array.from({ length: 500 }, () => {
-          const content = randomBytes(1024);
-          return { did, cid: blobCid(createHash("sha256").update(content).digest()).toString(), rev: "3kaaaaaaaaaa2", size: 1024, content };
-        });
-        await ctx.db.db().insertInto("repo_block").values(rows).execute();
-      }
-      expect(FILLER + RECORDS).toBeGreaterThan(EXPORT_PAGE * 10);
-      const startRoot = (await h.repo.reader.getRoot(did))!;
-
-      const res = await ctx.request(`/xrpc/com.atproto.sync.getRepo?did=${did}`);
-      expect(res.status).toBe(200);
-      const reader = res.body!.getReader();
-      const chunks: Uint8Array[] = [];
-      let commits = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        // The slow consumer: before the next chunk is asked for, a record is rewritten (its old blocks deleted).
-        for (let n = 0; n < 1; n++, commits++) {
-          const rkey = rkeys[(commits * 37) % RECORDS]!;
-          await h.repo.putRecord(did, { collection: "com.example.big", rkey, record: big() });
-        }
-      }
-      expect(commits).toBeGreaterThan(10);
-      const car = new Uint8Array(Buffer.concat(chunks));
-      const verified = await verifyRepoCar(car, did, key.did());
-      expect(verified.commit.rev).toBe(startRoot.rev);
-      expect(verified.creates).toHaveLength(RECORDS);
-      expect((await h.repo.reader.getRoot(did))!.rev > startRoot.rev).toBe(true);
-    }, 60_000);
-  });
+  const res = await ctx.request(`/xrpc/com.atproto.sync.getRepo?did=${did}`);
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let commits = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    // The slow consumer: before the next chunk is asked for, a record is rewritten (its old blocks deleted).
+    for (let n = 0; n < 1; n++, commits++) {
+      const rkey = rkeys[(commits * 37) % RECORDS]!;
+      await h.repo.putRecord(did, { collection: "com.example.big", rkey, record: big() });
+    }
+  }
+  expect(commits).toBeGreaterThan(10);
+  const car = new Uint8Array(Buffer.concat(chunks));
+  const verified = await verifyRepoCar(car, did, key.did());
+  expect(verified.commit.rev).toBe(startRoot.rev);
+  expect(verified.creates).toHaveLength(RECORDS);
+  expect((await h.repo.reader.getRoot(did))!.rev > startRoot.rev).toBe(true);
 }
