@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type DatabasePlugin, DbError, migrateToLatest, PluginError } from "@/plugin-kit";
-import { pluginContext } from "@test/conformance/database";
+import { holdRepoLock, pluginContext } from "@test/conformance/database";
 import { testContext } from "@test/support/context";
 import { type Service, startPostgres } from "@test/support/services";
 import { postgres } from "./index";
@@ -114,18 +114,9 @@ describe("db-postgres outages", () => {
     const impatient = postgres({ ...options(), minConnections: 1, lockTimeout: 1 });
     await impatient.init(ctx);
     try {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const inside = new Promise<void>((resolve) => (entered = resolve));
-      const holder = plugin.withRepoLock("did:plc:busy", async () => {
-        entered();
-        await held;
-      });
-      await inside;
+      const lock = await holdRepoLock(plugin, "did:plc:busy");
       const { err, ms } = await failure(() => impatient.withRepoLock("did:plc:busy", async () => {}));
-      release();
-      await holder;
+      await lock.release();
       expect(err).toBeInstanceOf(DbError);
       expect((err as DbError).reason).toBe("busy");
       expect((err as DbError).unavailable).toBe(true);

@@ -37,6 +37,23 @@ export function pluginContext(): PluginContext & { cleanup(): void } {
   return { dataDir, log: createLogger("silent"), metrics: new Registry(), cleanup };
 }
 
+/** Take `did`'s repo lock on `plugin` and keep it until `release()`; resolves once the lock is held. */
+export async function holdRepoLock(plugin: DatabasePlugin, did: string): Promise<{ release(): Promise<void> }> {
+  const held = Promise.withResolvers<void>();
+  const entered = Promise.withResolvers<void>();
+  const holder = plugin.withRepoLock(did, async () => {
+    entered.resolve();
+    await held.promise;
+  });
+  await entered.promise;
+  return {
+    release: async () => {
+      held.resolve();
+      await holder;
+    },
+  };
+}
+
 const now = new Date().toISOString();
 const DID = "did:plc:conformance0000000000000";
 const EVERY_BYTE = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -335,23 +352,15 @@ export function databaseConformance(label: string, under: DatabaseUnderTest): vo
     }
 
     test("a repo lock held on one node blocks the same repo on the other, and only that repo", async () => {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const inside = new Promise<void>((resolve) => (entered = resolve));
-      const holder = plugin.withRepoLock("did:plc:locka", async () => {
-        entered();
-        await held;
-      });
-      await inside;
+      const lock = await holdRepoLock(plugin, "did:plc:locka");
       let waiterDone = false;
       const waiter = other.withRepoLock("did:plc:locka", async () => {}).then(() => (waiterDone = true));
       // Another repository is not held up (PostgreSQL; SQLite's single writer waits for everyone).
       if (shared) await other.withRepoLock("did:plc:lockb", async () => {});
       await Bun.sleep(150);
       expect(waiterDone).toBe(false);
-      release();
-      await Promise.all([holder, waiter]);
+      await lock.release();
+      await waiter;
       expect(waiterDone).toBe(true);
     });
 
