@@ -44,11 +44,22 @@ const reasonOf = async (p: Promise<unknown>): Promise<SafeFetchFailure | "ok"> =
   }
 };
 
-describe("safeFetch outside dev mode refuses non-public destinations without connecting", () => {
+describe("safeFetch without allowPrivate refuses non-public destinations without connecting", () => {
   test.each([
     ["an IPv4 loopback literal", () => `https://127.0.0.1:${https.port}/echo`, undefined],
     ["an IPv6 loopback literal", () => `https://[::1]:${https.port}/echo`, undefined],
     ["a mapped IPv6 literal", () => `https://[::ffff:127.0.0.1]:${https.port}/echo`, undefined],
+    ["a NAT64 literal of loopback", () => `https://[64:ff9b::7f00:1]:${https.port}/echo`, undefined],
+    ["a 6to4 literal of a private address", () => `https://[2002:a00:1::1]:${https.port}/echo`, undefined],
+    ["a short-form IPv4 literal (the URL parser makes it 127.0.0.1)", () => `https://127.1:${https.port}/echo`, undefined],
+    ["a hex IPv4 literal", () => `https://0x7f.0.0.1:${https.port}/echo`, undefined],
+    ["a decimal IPv4 literal", () => `https://2130706433:${https.port}/echo`, undefined],
+    ["the cloud metadata address", () => `https://169.254.169.254:${https.port}/echo`, undefined],
+    ["a name whose DNS answer is CGNAT", () => `https://public.example:${https.port}/echo`, async () => [{ address: "100.64.1.2", family: 4 }]],
+    ["a name with one private answer among public ones", () => `https://public.example:${https.port}/echo`, async () => [
+      { address: "8.8.8.8", family: 4 },
+      { address: "fd00::1", family: 6 },
+    ]],
     ["a name the system resolves to loopback", () => `https://localhost:${https.port}/echo`, undefined],
     ["a public-looking name whose DNS answer is loopback", () => `https://public.example:${https.port}/echo`, toLoopback],
     ["plain http", () => `http://public.example:${http.port}/echo`, toLoopback],
