@@ -83,6 +83,8 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
           PDS_DEV_MODE: "true",
           PDS_INVITE_REQUIRED: "false",
           PDS_RATE_LIMITS_ENABLED: "false",
+          // The firehose workload's subscribers all come from loopback.
+          PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP: "10000",
           PDS_CRAWLERS: "",
           ...secrets,
           ...backendEnv,

@@ -169,6 +169,12 @@ export const FirehoseSchema = Type.Object({
   keepaliveMs: Type.Optional(Type.Integer({ minimum: 50 })),
   /** Milliseconds between reads of the event table when no notification arrives: the fallback (PDS_SEQUENCER_POLL_MS). @default 1000 */
   pollIntervalMs: Type.Optional(Type.Integer({ minimum: 10 })),
+  /** Open subscriptions this node accepts; past it an upgrade is refused with 503 (PDS_FIREHOSE_MAX_SUBSCRIBERS). @default 5000 */
+  maxSubscribers: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Open subscriptions from one client IP on this node; past it 429 (PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP). @default 50 */
+  maxSubscribersPerIp: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Cursor replays reading the event table at once; the others wait their turn page by page (PDS_FIREHOSE_MAX_BACKFILLS). @default 4 */
+  maxConcurrentBackfills: Type.Optional(Type.Integer({ minimum: 1 })),
 }, strict);
 
 export const MetricsSchema = Type.Object({
@@ -189,12 +195,6 @@ export const UserConfigSchema = Type.Object(
   {
     service: Type.Optional(ServiceSchema),
     /** Data directory for files, relative to the working directory (PDS_DATA_DIRECTORY). @default "./data" */
-  /** Open subscriptions this node accepts; past it an upgrade is refused with 503 (PDS_FIREHOSE_MAX_SUBSCRIBERS). @default 5000 */
-  maxSubscribers: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** Open subscriptions from one client IP on this node; past it 429 (PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP). @default 50 */
-  maxSubscribersPerIp: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** Cursor replays reading the event table at once; the others wait their turn page by page (PDS_FIREHOSE_MAX_BACKFILLS). @default 4 */
-  maxConcurrentBackfills: Type.Optional(Type.Integer({ minimum: 1 })),
     dataDir: Type.Optional(Type.String({ minLength: 1 })),
     secrets: Type.Optional(SecretsSchema),
     identity: Type.Optional(
