@@ -1,5 +1,5 @@
 import { loadUserConfig } from "@/config/load";
-import { printableConfig } from "@/config/redact";
+import { printableConfig } from "@/config/printable";
 import { resolveConfig } from "@/config/resolve";
 import { loadSecrets } from "@/config/secrets";
 

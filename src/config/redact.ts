@@ -1,5 +1,4 @@
-import type { ResolvedConfig } from "./resolve";
-
+/** Redaction helpers for anything that prints settings (plugins' describe(), `aurora config print`). No imports: plugins use it through the kit. */
 export const REDACTED = "[redacted]";
 
 /** `postgresql://u:secret@h/db` → `postgresql://u:[redacted]@h/db`. */
@@ -12,23 +11,4 @@ export function redactUrl(url: string): string {
   } catch {
     return REDACTED;
   }
-}
-
-/** The resolved config as plain JSON for `aurora config print`: no secret leaves. */
-export function printableConfig(config: ResolvedConfig): Record<string, unknown> {
-  const plugin = (p: { name: string; describe(): Record<string, unknown> }) => ({ plugin: p.name, ...p.describe() });
-  return {
-    ...config,
-    secrets: Object.fromEntries(
-      (["jwtSecret", "adminPassword", "plcRotationKeyHex"] as const).map((k) => [
-        k,
-        config.secrets[k] ? REDACTED : config.service.devMode ? "(generated on first start)" : "(missing)",
-      ]),
-    ),
-    rateLimit: { ...config.rateLimit, bypassKey: config.rateLimit.bypassKey ? REDACTED : undefined },
-    metrics: { ...config.metrics, token: config.metrics.token ? REDACTED : undefined },
-    db: plugin(config.db),
-    blobs: plugin(config.blobs),
-    cache: plugin(config.cache),
-  };
 }

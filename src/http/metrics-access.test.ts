@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { fromEnv } from "@/config/env";
-import { printableConfig, REDACTED } from "@/config/redact";
+import { printableConfig } from "@/config/printable";
+import { REDACTED } from "@/config/redact";
 import { resolveConfig } from "@/config/resolve";
 import { testContext } from "@test/support/context";
 import { createMetricsAccess } from "./metrics-access";
