@@ -77,7 +77,8 @@ for (const backend of [sqliteDisk, postgresS3({ maxConnections: 3 })]) {
       if (ctx.db.shared) expect(refused.length).toBeGreaterThan(0);
       for (const r of refused) expect(r.body).toEqual({ error: "RateLimitExceeded", message: expect.any(String) });
       // Without the queue every flood write holds or waits for a pool connection, and the other account queues behind them.
-      expect(doneBeforeOther).toBeLessThan(ok.length / 2);
+      // (SQLite has one connection and one writer for every repository, so there the other account takes its turn in that line.)
+      if (ctx.db.shared) expect(doneBeforeOther).toBeLessThan(ok.length / 2);
 
       const listed = await ctx.request(`/xrpc/com.atproto.repo.listRecords?repo=${flooder.did}&collection=app.bsky.feed.post&limit=100`);
       const { records } = (await listed.json()) as { records: { uri: string }[] };
