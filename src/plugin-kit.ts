@@ -13,6 +13,7 @@ export type { Logger } from "@/log";
 export { REDACTED, redactUrl } from "@/config/redact";
 export { type Degradation, createDegradation } from "@/util/degradation";
 export { SQL_BATCH, inBatches } from "@/util/in-batches";
+export { Semaphore } from "@/util/semaphore";
 
 // Databases: the contract, the one schema, errors, LISTEN/NOTIFY fan-out, metrics, migrations.
 export type { DatabasePlugin, Db, DbTransaction, NotifyHandler } from "@/contracts/db";

@@ -44,3 +44,32 @@ test("migrations index refresh_token.next_id: following a rotation chain is a lo
     ctx.cleanup();
   }
 });
+
+test("db-sqlite maxSnapshots: snapshots past the bound wait for a free connection instead of opening more", async () => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, "snapshots.sqlite"), maxSnapshots: 2 });
+  try {
+    await plugin.init(ctx);
+    await migrateToLatest(plugin);
+    let open = 0;
+    let most = 0;
+    const gate = Promise.withResolvers<void>();
+    const hold = () =>
+      plugin.snapshot(async (tx) => {
+        open++;
+        most = Math.max(most, open);
+        await tx.selectFrom("repo_root").select("did").execute();
+        await gate.promise;
+        open--;
+      });
+    const all = Promise.all([hold(), hold(), hold(), hold()]);
+    await Bun.sleep(50);
+    expect(open).toBe(2);
+    gate.resolve();
+    await all;
+    expect(most).toBe(2);
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
+});

@@ -12,6 +12,7 @@ import {
   type DbTransaction,
   type PluginContext,
   PluginError,
+  Semaphore,
   toDbError,
 } from "@/plugin-kit";
 import { BunSqliteDialect } from "./driver";
@@ -29,6 +30,12 @@ export interface SqliteOptions {
    * @default "full"
    */
   synchronous?: "full" | "normal";
+  /**
+   * Read snapshots (getRepo exports, record proofs) open at once, each on a connection of its own;
+   * further ones wait for a free one, so slow clients cannot pile up file handles. A long snapshot also
+   * holds back WAL checkpoints until it ends. @default 16
+   */
+  maxSnapshots?: number;
 }
 
 type DbMetrics = ReturnType<typeof createDbMetrics>;
@@ -47,6 +54,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
   const path = options.path ?? "aurora.sqlite";
   const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
   const synchronous = options.synchronous === "normal" ? "NORMAL" : "FULL";
+  const snapshots = new Semaphore(Math.max(1, Math.trunc(options.maxSnapshots ?? 16)));
   let kysely: Db | undefined;
   let file: string | undefined;
   let metrics: DbMetrics | undefined;
@@ -62,13 +70,17 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
   const snapshot = async <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => {
     const main = db();
     // An in-memory database exists on one connection only: the snapshot then waits its turn like a writer.
-    if (file === ":memory:" || !metrics) return main.transaction().setAccessMode("read only").execute(fn);
+    const [at, m] = [file, metrics];
+    if (at === undefined || at === ":memory:" || !m) return main.transaction().setAccessMode("read only").execute(fn);
+    return snapshots.run(() => onOwnConnection(at, m, fn));
+  };
+  const onOwnConnection = async <T>(at: string, m: DbMetrics, fn: (tx: DbTransaction) => Promise<T>): Promise<T> => {
     let reader: Db;
     try {
-      const database = new Database(file, { strict: true });
+      const database = new Database(at, { strict: true });
       database.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       database.run("PRAGMA query_only = ON");
-      reader = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new BunSqliteDialect(database, toError)), log: metrics.log });
+      reader = new Kysely<DatabaseSchema>({ dialect: m.instrument(new BunSqliteDialect(database, toError)), log: m.log });
     } catch (err) {
       throw toError(err);
     }

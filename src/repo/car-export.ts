@@ -113,16 +113,22 @@ export async function* inSnapshot<T>(db: DatabasePlugin, source: (tx: DbTransact
   }
 }
 
-/** A CAR holding the commit and the MST path proving `collection/rkey` (or its absence), rooted at the commit. */
-export function recordProofCarStream(
-  db: DatabasePlugin,
-  did: string,
-  root: string,
-  collection: string,
-  rkey: string,
-): ReadableStream<Uint8Array> {
-  const storage = new SqlRepoStorage(db.db(), did);
-  return toByteStream(getRecords(storage, CID.parse(root) as unknown as Cid & {}, [{ collection, rkey }]));
+/**
+ * A CAR holding the current commit and the MST path proving `collection/rkey`
+ * (or its absence), rooted at the commit. The root and the path are read in
+ * one snapshot, so a commit landing meanwhile cannot delete blocks the proof
+ * needs; a proof is a few blocks, so it is gathered whole.
+ */
+export async function recordProofCar(db: DatabasePlugin, did: string, collection: string, rkey: string): Promise<Uint8Array> {
+  return db.snapshot(async (tx) => {
+    const root = await tx.selectFrom("repo_root").select("cid").where("did", "=", did).executeTakeFirst();
+    if (!root) throw new InvalidRequestError(`Could not find repo for DID: ${did}`, "RepoNotFound");
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of getRecords(new SqlRepoStorage(tx, did), CID.parse(root.cid) as unknown as Cid & {}, [{ collection, rkey }])) {
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  });
 }
 
 /** A CAR (no root) of the given blocks of `did`; 400 when any is missing. Buffered: callers ask for a bounded list. */

@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { Str } from "@/lexicon/formats";
-import { recordProofCarStream } from "@/repo/car-export";
+import { recordProofCar } from "@/repo/car-export";
 import { query } from "@/xrpc/method";
 
 /** A CAR with the current commit and the MST nodes proving the record (or its absence), plus the record. */
@@ -14,7 +14,7 @@ export default query({
   }),
   handler: async ({ ctx, params, auth }) => {
     const state = await ctx.repo.reader.availableRepo(params.did, auth);
-    const car = recordProofCarStream(ctx.db, state.did, state.head, params.collection, params.rkey);
+    const car = await recordProofCar(ctx.db, state.did, params.collection, params.rkey);
     return new Response(car, { headers: { "content-type": "application/vnd.ipld.car" } });
   },
 });
