@@ -53,10 +53,7 @@ export class RepoService {
   async writableRepo(callerDid: string | undefined, repo: string): Promise<string> {
     const did = await this.reader.resolveRepo(repo);
     if (!callerDid || did !== callerDid) throw new ForbiddenError("Cannot write to another account's repository");
-    const state = await this.reader.repoState(did);
-    if (!state) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
-    if (state.status === "deactivated") throw new InvalidRequestError("Account is deactivated", "AccountDeactivated");
-    if (state.status === "takendown") throw new InvalidRequestError("Account has been taken down", "AccountTakedown");
+    // The caller's account status (active, or 401 AccountDeactivated / AccountTakedown) was checked with its token.
     return did;
   }
 
