@@ -23,5 +23,5 @@ export interface AccountDeps {
   readonly sequencer: Sequencer;
   readonly log: Logger;
   /** Log-in spends and refunds `login-failures` points. */
-  readonly rateLimits: Pick<RateLimits, "consumePoints">;
+  readonly rateLimits: Pick<RateLimits, "consumePoints" | "refund">;
 }

@@ -35,7 +35,7 @@ export async function createAccountServices(deps: {
   cache: CachePlugin;
   cached: CacheAside;
   sequencer: Sequencer;
-  rateLimits: Pick<RateLimits, "consumePoints">;
+  rateLimits: Pick<RateLimits, "consumePoints" | "refund">;
   log: Logger;
 }): Promise<AccountServices> {
   const { config, db, cached } = deps;

@@ -77,9 +77,9 @@ async function checkCredentials(deps: AccountDeps, identifier: string, password:
   return account && valid ? { account, grant: null } : null;
 }
 
-/** A negative spend gives the point back; losing it only makes the limit a little stricter, so it never fails the log-in. */
+/** Give the point back; losing it only makes the limit a little stricter, so it never fails the log-in. */
 async function refundFailure(deps: AccountDeps, ip: string): Promise<void> {
-  await deps.rateLimits.consumePoints(LOGIN_FAILURES_RULE, ip, -1).catch((err) => {
+  await deps.rateLimits.refund(LOGIN_FAILURES_RULE, ip, 1).catch((err) => {
     deps.log.warn("could not refund a login-failures point", { err });
   });
 }

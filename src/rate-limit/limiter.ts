@@ -35,6 +35,14 @@ export interface RateLimits {
    * headers. A no-op when limits are off or the request bypasses them.
    */
   consumePoints(rule: string, key: string, points: number): Promise<void>;
+  /**
+   * Gives back `points` that `consumePoints` spent (e.g. a login that turned
+   * out not to be a failure). Not counted as a request in the metrics and
+   * not reported in the response's headers. Fixed windows and token buckets
+   * can refund; a sliding log cannot (its entries are timestamps), so rules
+   * that refund must not use it.
+   */
+  refund(rule: string, key: string, points: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -151,6 +159,12 @@ export async function createRateLimits(options: RateLimitsOptions): Promise<Rate
       scope?.statuses.push(...statuses);
       const refused = statuses.filter((s) => !s.allowed);
       if (refused.length > 0) throw new RateLimitedError(tightest(refused)!);
+    },
+    async refund(rule, key, points) {
+      const spec = settings.rules[rule];
+      if (!spec) throw new Error(`rate limit rule ${JSON.stringify(rule)} is not configured`);
+      if (!settings.enabled || scopes.getStore()?.bypass) return;
+      await Promise.all(spec.limits.map((limit) => store.consume(limit, `${rule}:${key}`, -points)));
     },
     close: () => local.close(),
   };
