@@ -44,6 +44,8 @@ export function classify(err: unknown): DbErrorReason {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "string") return "query";
   if (code === "23505") return "unique";
+  // Class 22, data exception: a value the column cannot hold (a NUL byte, a malformed number, one out of range).
+  if (code.startsWith("22")) return "invalid";
   // lock_not_available (lock_timeout) and query_canceled by statement_timeout: try again later.
   if (code === "55P03" || code === "57014") return "busy";
   if (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_CODES.has(code)) return "unavailable";

@@ -5,10 +5,14 @@ import { PluginError } from "@/errors";
  * - `unavailable`: cannot reach the database, or it is starting/stopping;
  * - `busy`: a lock or the single SQLite writer was not free in time;
  * - `unique`: a unique constraint refused a duplicate;
- * - `query`: anything else (a bug, a constraint, bad data).
- * `unavailable` and `busy` are transient: the HTTP layer answers 503.
+ * - `invalid`: the database refused a value it cannot store (PostgreSQL's
+ *   data exceptions, e.g. a NUL byte in text): inputs are validated before
+ *   they reach SQL, so this is the safety net for one that slipped through;
+ * - `query`: anything else (a bug, a constraint).
+ * `unavailable` and `busy` are transient: the HTTP layer answers 503;
+ * `invalid` is the client's value: 400 InvalidRequest.
  */
-export type DbErrorReason = "unavailable" | "busy" | "unique" | "query";
+export type DbErrorReason = "unavailable" | "busy" | "unique" | "invalid" | "query";
 
 /** The one error type database plugins throw; `cause` is the driver's error. */
 export class DbError extends PluginError {
@@ -32,6 +36,7 @@ const MESSAGES: Record<DbErrorReason, string> = {
   unavailable: "database unavailable",
   busy: "database busy",
   unique: "duplicate key",
+  invalid: "value refused",
   query: "query failed",
 };
 

@@ -1,3 +1,4 @@
+import { DbError } from "@/db/errors";
 import { PluginError, XrpcError } from "@/errors";
 import type { Logger } from "@/log";
 
@@ -21,6 +22,11 @@ export function errorResponse(err: unknown, log: Logger): Response {
     return json({ error: "ServiceUnavailable", message: "A backend is temporarily unavailable; retry shortly" }, 503, {
       "retry-after": "5",
     });
+  }
+  if (err instanceof DbError && err.reason === "invalid") {
+    // A value the database cannot hold got past validation: the client's input, but worth a look.
+    log.warn("database refused a value", { err });
+    return json({ error: "InvalidRequest", message: "Invalid input" }, 400);
   }
   log.error("unhandled error", { err });
   return json({ error: "InternalServerError", message: "Internal Server Error" }, 500);
