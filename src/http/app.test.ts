@@ -4,6 +4,7 @@ import { VERSION } from "@/version";
 import { READINESS_CACHE_MS } from "./health";
 import { type TestContext, testContext } from "@test/support/context";
 import { startRedis } from "@test/support/services";
+import { eventually } from "@test/support/eventually";
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -113,12 +114,7 @@ describe("readiness with a real backend outage", () => {
       expect(withRedis.logs.some((l) => l.msg === "readiness check failed" && l.plugin === "cache-redis")).toBe(true);
       expect(report.checks["db-sqlite"]).toBe("ok");
       await service.start();
-      let status = 0;
-      for (let i = 0; i < 100 && status !== 200; i++) {
-        status = (await withRedis.request("/health/ready")).status;
-        if (status !== 200) await Bun.sleep(100);
-      }
-      expect(status).toBe(200);
+      await eventually(async () => (await withRedis.request("/health/ready")).status === 200, { timeoutMs: 10_000, intervalMs: 100, what: "ready again" });
     } finally {
       await withRedis.close();
       await service.stop();
