@@ -1,6 +1,7 @@
 import type { AppContext } from "@/app-context";
 import { MethodNotImplementedError, XrpcError } from "@/errors";
 import { UPGRADED } from "@/xrpc/upgraded";
+import { addCorsHeaders, isPreflight, preflightResponse } from "./cors";
 import { errorResponse, json } from "./respond";
 import { type RouteMatch, type Router, pathOf } from "./router";
 import { type Arrival, dispatch } from "./xrpc";
@@ -16,10 +17,11 @@ export type Upgrade = (data: unknown) => boolean;
 /**
  * The one request path, the server's fetch function. For every request,
  * WebSocket upgrades included: a request id; strict routing (router.ts);
- * the client IP; rate limits keyed by the matched route (its tier, and the
- * NSID's rules), unless the route is an exempt probe; the route itself (XRPC
- * dispatch: auth, params, body, handler); the one error mapper; then one
- * JSON log line and the HTTP metrics, labelled by the matched route.
+ * CORS preflights answered (cors.ts); the client IP; rate limits keyed by
+ * the matched route (its tier, and the NSID's rules), unless the route is an
+ * exempt probe; the route itself (XRPC dispatch: auth, params, body,
+ * handler); the one error mapper; CORS headers; then one JSON log line and
+ * the HTTP metrics, labelled by the matched route.
  */
 export function createHandler(ctx: AppContext, router: Router) {
   const { log, metrics, rateLimits } = ctx;
@@ -44,24 +46,30 @@ export function createHandler(ctx: AppContext, router: Router) {
     }
   };
 
+  /** Client IP, then rate limits keyed by the matched route around the route itself. */
+  const limited = async (match: RouteMatch, request: Request, peer: string | undefined, upgrade: Upgrade): Promise<Response> => {
+    try {
+      const ip = rateLimits.clientIp(request, peer);
+      const nsid = match.kind === "xrpc" || match.kind === "unimplemented" ? match.nsid : undefined;
+      const exempt = match.kind === "plain" && match.route.exempt === true;
+      return await rateLimits.apply(request, { ip, nsid, exempt }, () => run(match, request, { ip, upgrade }));
+    } catch (err) {
+      return errorResponse(err, log);
+    }
+  };
+
   return async function handle(request: Request, peer?: string, upgrade: Upgrade = NO_UPGRADE): Promise<Response> {
     const start = performance.now();
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     const match = router.match(pathOf(request.url));
-    let response: Response;
-    try {
-      const ip = rateLimits.clientIp(request, peer);
-      const nsid = match.kind === "xrpc" || match.kind === "unimplemented" ? match.nsid : undefined;
-      const exempt = match.kind === "plain" && match.route.exempt === true;
-      response = await rateLimits.apply(request, { ip, nsid, exempt }, () => run(match, request, { ip, upgrade }));
-    } catch (err) {
-      response = errorResponse(err, log);
-    }
+    // Preflights are answered before limits: a browser sends one ahead of many real calls.
+    const response = isPreflight(request) ? preflightResponse(request) : await limited(match, request, peer, upgrade);
     const upgraded = response === UPGRADED;
     if (!upgraded) {
       try {
         response.headers.set("x-request-id", requestId);
+        addCorsHeaders(response.headers);
       } catch {
         // Responses passed through from fetch() have immutable headers; the id is in the log.
       }

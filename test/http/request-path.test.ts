@@ -193,3 +193,44 @@ describe("the firehose upgrade takes the request path", () => {
     second.ws.close();
   });
 });
+
+describe("CORS", () => {
+  test("a preflight from a browser origin is answered for any route, before limits; every response carries the CORS headers", async () => {
+    const ctx = await testContext({ rateLimit: { unauthenticated: 1 } });
+    cleanups.push(() => ctx.close());
+    const preflight = (path: string) =>
+      ctx.handle(
+        new Request(`http://localhost${path}`, {
+          method: "OPTIONS",
+          headers: {
+            origin: "https://bsky.app",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type, atproto-proxy, atproto-accept-labelers, dpop",
+          },
+        }),
+        "203.0.113.5",
+      );
+    for (const path of ["/xrpc/com.atproto.server.createSession", "/xrpc/app.bsky.feed.getTimeline", "/xrpc/com.atproto.server.describeServer"]) {
+      const res = await preflight(path);
+      expect(res.status).toBe(204);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+      expect(res.headers.get("access-control-allow-headers")).toBe("authorization, content-type, atproto-proxy, atproto-accept-labelers, dpop");
+      expect(Number(res.headers.get("access-control-max-age"))).toBeGreaterThan(0);
+    }
+    // Three preflights did not spend the one request this IP may make.
+    const real = await ctx.handle(new Request("http://localhost/xrpc/com.atproto.server.describeServer", { headers: { origin: "https://bsky.app" } }), "203.0.113.5");
+    expect(real.status).toBe(200);
+    expect(real.headers.get("access-control-allow-origin")).toBe("*");
+    const exposed = real.headers.get("access-control-expose-headers")!.split(/,\s*/);
+    for (const h of ["atproto-repo-rev", "atproto-content-labelers", "ratelimit-remaining", "dpop-nonce", "www-authenticate"]) expect(exposed).toContain(h);
+    const refused = await ctx.handle(new Request("http://localhost/xrpc/com.atproto.server.describeServer"), "203.0.113.5");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("access-control-allow-origin")).toBe("*");
+    // A header list that is not a list of names is not reflected.
+    const odd = await ctx.handle(
+      new Request("http://localhost/xrpc/x.y.z", { method: "OPTIONS", headers: { "access-control-request-method": "GET", "access-control-request-headers": "a b\u0001" } }),
+    );
+    expect(odd.headers.get("access-control-allow-headers")).toContain("authorization");
+  });
+});
