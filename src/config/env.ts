@@ -56,7 +56,10 @@ export function fromEnv(env: Env = process.env): UserConfig {
       maxSubscribersPerIp: e.int("PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP"),
       maxConcurrentBackfills: e.int("PDS_FIREHOSE_MAX_BACKFILLS"),
     },
-    appView: appViewUrl && appViewDid ? { url: appViewUrl, did: appViewDid } : undefined,
+    appView:
+      appViewUrl && appViewDid
+        ? { url: appViewUrl, did: appViewDid, cdnUrlPattern: e.str("PDS_BSKY_APP_VIEW_CDN_URL_PATTERN") }
+        : undefined,
     log: { level: e.str("LOG_LEVEL") as LogLevel | undefined },
     db: database(e),
     blobs: blobStore(e),

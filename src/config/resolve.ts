@@ -31,7 +31,7 @@ export type ResolvedConfig = DeepReadonly<{
   identity: { plcUrl: string; allowPrivateAddresses: boolean };
   crawlers: string[];
   firehose: Required<NonNullable<UserConfig["firehose"]>>;
-  appView: { url: string; did: string } | undefined;
+  appView: { url: string; did: string; cdnUrlPattern?: string } | undefined;
   log: { level: LogLevel };
   db: DatabasePlugin;
   blobs: BlobStorePlugin;
@@ -87,7 +87,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       maxSubscribersPerIp: user.firehose?.maxSubscribersPerIp ?? 50,
       maxConcurrentBackfills: user.firehose?.maxConcurrentBackfills ?? 4,
     },
-    appView: user.appView ? { url: trimSlash(user.appView.url), did: user.appView.did } : undefined,
+    appView: user.appView ? { ...user.appView, url: trimSlash(user.appView.url) } : undefined,
     log: { level: user.log?.level ?? "info" },
     db: user.db ?? sqlite(),
     blobs: user.blobs ?? disk(),

@@ -216,7 +216,18 @@ export const UserConfigSchema = Type.Object(
     /** subscribeRepos: backfill window, per-subscriber buffer, keepalive, polling. */
     firehose: Type.Optional(FirehoseSchema),
     /** AppView that app.bsky.* calls are proxied to (PDS_BSKY_APP_VIEW_URL / _DID). */
-    appView: Type.Optional(Type.Object({ url: httpUrl, did: Type.String({ pattern: "^did:" }) }, strict)),
+    appView: Type.Optional(
+      Type.Object({
+        url: httpUrl,
+        did: Type.String({ pattern: "^did:" }),
+        /**
+         * Image CDN for the viewer's own blobs in read-after-write views (PDS_BSKY_APP_VIEW_CDN_URL_PATTERN):
+         * `%s` placeholders for the preset (avatar, banner, feed_thumbnail, feed_fullsize), the DID and the CID.
+         * @default none: com.atproto.sync.getBlob on this server's public URL
+         */
+        cdnUrlPattern: Type.Optional(Type.String({ minLength: 1 })),
+      }, strict),
+    ),
     log: Type.Optional(
       Type.Object({
         /** (LOG_LEVEL) @default "info" */
