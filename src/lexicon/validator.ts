@@ -32,6 +32,16 @@ export class RecordValidator {
     return this.loaded;
   }
 
+  /** Whether `value` is a valid output of the XRPC method `nsid`; false for a method with no loaded lexicon. */
+  validXrpcOutput(nsid: string, value: unknown): boolean {
+    try {
+      this.lexicons.assertValidXrpcOutput(nsid, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Whether a record lexicon for `collection` is loaded. */
   knows(collection: string): boolean {
     return this.recordDef(collection) !== undefined;
