@@ -147,6 +147,17 @@ export interface CacheEntryTable {
   expires_at: string | null;
 }
 
+/** One app preference of an account (putPreferences), at its place in the account's list. */
+export interface AccountPrefTable {
+  did: string;
+  /** 0-based order within the account's preferences. */
+  position: number;
+  /** The preference's `$type`. */
+  name: string;
+  /** The preference exactly as the client sent it, as JSON text. */
+  value_json: string;
+}
+
 export interface DatabaseSchema {
   account: AccountTable;
   app_password: AppPasswordTable;
@@ -160,6 +171,7 @@ export interface DatabaseSchema {
   record_blob: RecordBlobTable;
   repo_seq: RepoSeqTable;
   cache_entry: CacheEntryTable;
+  account_pref: AccountPrefTable;
 }
 
 export type TableName = keyof DatabaseSchema;

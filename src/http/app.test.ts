@@ -61,6 +61,8 @@ describe("com.atproto.server.describeServer", () => {
       did: "did:web:localhost",
       availableUserDomains: [".test"],
       inviteCodeRequired: false,
+      phoneVerificationRequired: false,
+      blobUploadLimit: 104857600,
       links: { privacyPolicy: "https://example.com/privacy", termsOfService: "https://example.com/tos" },
       contact: { email: "ops@example.com" },
     });

@@ -135,6 +135,10 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
     defaults: { invalidated: 0 },
   },
   cache_entry: { row: { key: "conformance", value: '{"a":1}', expires_at: null }, key: ["key"] },
+  account_pref: {
+    row: { did: DID, position: 0, name: "app.bsky.actor.defs#adultContentPref", value_json: '{"$type":"app.bsky.actor.defs#adultContentPref","enabled":true}' },
+    key: ["did", "position"],
+  },
 };
 
 const TABLES = Object.keys(SAMPLES) as TableName[];

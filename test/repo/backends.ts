@@ -12,19 +12,23 @@ import { bundledRecordValidator } from "@/lexicon";
 import { RepoService } from "@/repo/service";
 import { createRepo } from "@/repo/create";
 import type { UserConfig } from "@/config/schema";
+import type { ContextOverrides } from "@/context";
 import { S3_CREDENTIALS } from "@test/support/services";
 import { type TestContext, testContext } from "@test/support/context";
 
 export interface Backend {
   readonly name: string;
-  /** A server context on this backend set, with `user` config on top; `dispose` removes what `open` created. */
-  open(user?: UserConfig): Promise<TestContext>;
+  /**
+   * A server context on this backend set, with `user` config on top (and `overrides` besides the backends, e.g.
+   * extra methods); `dispose` removes what `open` created.
+   */
+  open(user?: UserConfig, overrides?: Omit<ContextOverrides, "db" | "blobs">): Promise<TestContext>;
   dispose(): Promise<void>;
 }
 
 export const sqliteDisk: Backend = {
   name: "sqlite+disk",
-  open: (user = {}) => testContext(user),
+  open: (user = {}, overrides = {}) => testContext(user, overrides),
   dispose: async () => {},
 };
 
@@ -38,7 +42,7 @@ export function postgresS3(options: { maxConnections?: number } = {}): Backend {
   const admin = postgresjs(base, { max: 1, onnotice: () => {} });
   return {
     name: "postgres+s3",
-    async open(user = {}) {
+    async open(user = {}, overrides = {}) {
       await admin.unsafe(`create database ${name}`);
       return testContext({
         ...user,
@@ -52,7 +56,7 @@ export function postgresS3(options: { maxConnections?: number } = {}): Backend {
           checksums: "when_required",
           prefix: `${name}/`,
         }),
-      });
+      }, overrides);
     },
     async dispose() {
       await admin.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,6 +1,7 @@
 import { initial } from "./001-initial";
 import { repoIndexes } from "./002-repo-indexes";
 import { refreshTokenNextId } from "./003-refresh-token-next-id";
+import { accountPref } from "./004-account-pref";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -14,4 +15,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["001-initial", initial],
   ["002-repo-indexes", repoIndexes],
   ["003-refresh-token-next-id", refreshTokenNextId],
+  ["004-account-pref", accountPref],
 ];

@@ -7,6 +7,10 @@ export default query({
       did: service.did,
       availableUserDomains: service.handleDomains,
       inviteCodeRequired: service.inviteRequired,
+      // Aurora has no phone verification step at sign-up.
+      phoneVerificationRequired: false,
+      // Not in the lexicon; the reference PDS sends it: the largest blob upload it accepts, in bytes.
+      blobUploadLimit: service.blobUploadLimit,
       links: {
         ...(service.privacyPolicyUrl ? { privacyPolicy: service.privacyPolicyUrl } : {}),
         ...(service.termsOfServiceUrl ? { termsOfService: service.termsOfServiceUrl } : {}),
