@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { lexicons } from "@atproto/api/dist/client/lexicons";
 import { redis } from "@plugins/cache-redis";
 import { VERSION } from "@/version";
 import { READINESS_CACHE_MS } from "./health";
@@ -54,10 +55,12 @@ describe("plain routes", () => {
 });
 
 describe("com.atproto.server.describeServer", () => {
-  test("describes the server from its config", async () => {
+  test("describes the server from its config, every field of the lexicon, valid by it", async () => {
     const res = await ctx.request("/xrpc/com.atproto.server.describeServer");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({
+    const body = await res.json();
+    expect(() => lexicons.assertValidXrpcOutput("com.atproto.server.describeServer", body)).not.toThrow();
+    expect(body).toEqual({
       did: "did:web:localhost",
       availableUserDomains: [".test"],
       inviteCodeRequired: false,
