@@ -1,5 +1,6 @@
 import { Secp256k1Keypair } from "@atproto/crypto";
 import { type AuthVerifier, createAuthVerifier } from "@/auth/verifier";
+import { createServiceAuthVerifier } from "@/auth/service-auth";
 import { createSessionStore } from "@/auth/sessions";
 import { createTokenSigner } from "@/auth/tokens";
 import type { CacheAside } from "@/cache/aside";
@@ -67,5 +68,7 @@ export async function createAccountServices(deps: {
     rateLimits: deps.rateLimits,
     log: deps.log.child({ service: "account" }),
   });
-  return { identity, accounts, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword }) };
+  // Replayed service-auth jtis are counted in the cache slot: cluster-wide with Redis, per node with memory().
+  const serviceAuth = createServiceAuthVerifier({ serviceDid: config.service.did, resolveDid: identity.resolveDid, cache: deps.cache });
+  return { identity, accounts, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
 }

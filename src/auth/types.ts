@@ -6,16 +6,25 @@
  * - "privileged": an access token that is a full session or a privileged app password;
  * - "full": a full session only (not an app password);
  * - "refresh": a refresh token (refreshSession, deleteSession);
- * - "admin": HTTP Basic `admin:<admin password>`.
+ * - "admin": HTTP Basic `admin:<admin password>`;
+ * - "service": a service-auth JWT from any issuer (src/auth/service-auth.ts), bound to this method;
+ * - "access-or-service": an access token as "access", or a service-auth JWT issued by an account
+ *   hosted here (a service acting for the user, e.g. a video service uploading a blob); its
+ *   account must pass the method's AccountStatusRule like a token's.
  */
-export type AuthMode = "none" | "optional" | "access" | "privileged" | "full" | "refresh" | "admin";
+export type AuthMode = "none" | "optional" | "access" | "privileged" | "full" | "refresh" | "admin" | "service" | "access-or-service";
 
-/** The verified caller. `did` is absent only for the admin. */
+/** The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID. */
 export interface Caller {
-  readonly kind: "access" | "appPass" | "appPassPrivileged" | "refresh" | "admin";
+  readonly kind: "access" | "appPass" | "appPassPrivileged" | "refresh" | "admin" | "service";
   readonly did?: string;
-  /** The token's `jti` (refresh tokens) or app password name, when there is one. */
+  /** The token's `jti` (refresh and service tokens) or app password name, when there is one. */
   readonly tokenId?: string;
+  /** Access tokens: the account's hosting status (methods letting inactive accounts in may need it). */
+  readonly status?: AccountStatus;
+  /** Service tokens: the issuer as written (`did` or `did#serviceId`) and the method the token is bound to. */
+  readonly iss?: string;
+  readonly lxm?: string;
 }
 
 /** An account's hosting status: what the verifier checks a token's account against. */

@@ -4,7 +4,7 @@ import type { AuthMode } from "./types";
 import { query } from "@/xrpc/method";
 import { type TestContext, testContext } from "@test/support/context";
 
-const MODES: AuthMode[] = ["none", "optional", "access", "privileged", "full", "refresh", "admin"];
+const MODES: AuthMode[] = ["none", "optional", "access", "privileged", "full", "refresh", "admin", "service", "access-or-service"];
 const DID = "did:plc:verifieraaaaaaaaaaaaaaaa";
 const PASSWORD = "verifier-password";
 
@@ -69,13 +69,13 @@ const no = (status: number, error: string): Expected => `${status} ${error}`;
 
 // Rows: credentials sent. Columns: the method's auth mode.
 const TABLE: Record<string, Record<AuthMode, Expected>> = {
-  nothing: { none: ok(null), optional: ok(null), access: no(401, "AuthenticationRequired"), privileged: no(401, "AuthenticationRequired"), full: no(401, "AuthenticationRequired"), refresh: no(401, "AuthenticationRequired"), admin: no(401, "AuthenticationRequired") },
-  full: { none: ok(null), optional: ok("access"), access: ok("access"), privileged: ok("access"), full: ok("access"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired") },
-  appPass: { none: ok(null), optional: ok("appPass"), access: ok("appPass"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired") },
-  appPassPrivileged: { none: ok(null), optional: ok("appPassPrivileged"), access: ok("appPassPrivileged"), privileged: ok("appPassPrivileged"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired") },
-  refresh: { none: ok(null), optional: no(400, "InvalidToken"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: ok("refresh"), admin: no(401, "AuthenticationRequired") },
-  admin: { none: ok(null), optional: ok("admin"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: ok("admin") },
-  wrongAdmin: { none: ok(null), optional: no(401, "AuthenticationRequired"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired") },
+  nothing: { none: ok(null), optional: ok(null), access: no(401, "AuthenticationRequired"), privileged: no(401, "AuthenticationRequired"), full: no(401, "AuthenticationRequired"), refresh: no(401, "AuthenticationRequired"), admin: no(401, "AuthenticationRequired"), service: no(401, "AuthenticationRequired"), "access-or-service": no(401, "AuthenticationRequired") },
+  full: { none: ok(null), optional: ok("access"), access: ok("access"), privileged: ok("access"), full: ok("access"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("access") },
+  appPass: { none: ok(null), optional: ok("appPass"), access: ok("appPass"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPass") },
+  appPassPrivileged: { none: ok(null), optional: ok("appPassPrivileged"), access: ok("appPassPrivileged"), privileged: ok("appPassPrivileged"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPassPrivileged") },
+  refresh: { none: ok(null), optional: no(400, "InvalidToken"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: ok("refresh"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": no(400, "InvalidToken") },
+  admin: { none: ok(null), optional: ok("admin"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: ok("admin"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken") },
+  wrongAdmin: { none: ok(null), optional: no(401, "AuthenticationRequired"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken") },
 };
 
 describe("the XRPC layer verifies every auth mode", () => {
@@ -92,8 +92,8 @@ describe("the XRPC layer verifies every auth mode", () => {
   test("callers carry what handlers need: the app password name, the refresh token id", async () => {
     const caller = async (mode: AuthMode, cred: string) =>
       ((await (await ctx.request(`/xrpc/io.example.auth.${mode}`, { headers: { authorization: creds[cred]! } })).json()) as { caller: Record<string, string> }).caller;
-    expect(await caller("access", "appPass")).toEqual({ kind: "appPass", did: DID, tokenId: "plain" });
-    expect(await caller("access", "full")).toEqual({ kind: "access", did: DID });
+    expect(await caller("access", "appPass")).toEqual({ kind: "appPass", did: DID, status: "active", tokenId: "plain" });
+    expect(await caller("access", "full")).toEqual({ kind: "access", did: DID, status: "active" });
     const refresh = await caller("refresh", "refresh");
     expect(refresh.tokenId).toBe(JSON.parse(Buffer.from(creds.refresh!.split(".")[1]!, "base64url").toString()).jti);
     expect(await caller("admin", "admin")).toEqual({ kind: "admin" });

@@ -1,6 +1,7 @@
 import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
 import type { AccountStatus, AccountStatusRule, AuthMode, Caller } from "./types";
 import { parseBasicAuth, secretsEqual } from "./basic";
+import { type ServiceAuthVerifier, isServiceJwt } from "./service-auth";
 import type { SessionStore } from "./sessions";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
 
@@ -13,8 +14,10 @@ export interface AuthVerifier {
    * 400 InvalidToken when a token's scope is below what the mode needs.
    * A token's account must also pass `accountStatus` (see AccountStatusRule):
    * 401 AccountTakedown / AccountDeactivated, 403 AccountNotFound.
+   * Service-auth JWTs are bound to `nsid`, the called method (read from the
+   * request path when not given); their refusals are 401 (see ServiceAuthVerifier).
    */
-  verify(mode: AuthMode, request: Request, opts?: { accountStatus?: AccountStatusRule }): Promise<Caller | null>;
+  verify(mode: AuthMode, request: Request, opts?: { accountStatus?: AccountStatusRule; nsid?: string }): Promise<Caller | null>;
   /** HTTP Basic `admin:<admin password>`, compared in constant time. */
   isAdmin(request: Request): boolean;
 }
@@ -31,9 +34,15 @@ const SCOPES_OF_MODE: Partial<Record<AuthMode, readonly AccessScope[]>> = {
   access: [SCOPE.access, SCOPE.appPassPrivileged, SCOPE.appPass],
   privileged: [SCOPE.access, SCOPE.appPassPrivileged],
   full: [SCOPE.access],
+  "access-or-service": [SCOPE.access, SCOPE.appPassPrivileged, SCOPE.appPass],
 };
 
-export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: SessionStore; adminPassword: string }): AuthVerifier {
+export function createAuthVerifier(deps: {
+  tokens: TokenSigner;
+  sessions: SessionStore;
+  adminPassword: string;
+  serviceAuth: ServiceAuthVerifier;
+}): AuthVerifier {
   const { tokens, sessions } = deps;
 
   const isAdmin = (request: Request) => {
@@ -54,8 +63,20 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
     const session = await sessions.lookup(claims.sessionId);
     if (!session || session.did !== claims.did) throw new InvalidRequestError("Token has been revoked", "ExpiredToken");
     // A session cached before it carried the status (an older node) is read afresh.
-    checkStatus(session.status === undefined ? await sessions.accountStatus(claims.did) : session.status, rule);
-    return { kind: KIND_OF_SCOPE[claims.scope], did: claims.did, ...(session.appPasswordName ? { tokenId: session.appPasswordName } : {}) };
+    const status = session.status === undefined ? await sessions.accountStatus(claims.did) : session.status;
+    checkStatus(status, rule);
+    return { kind: KIND_OF_SCOPE[claims.scope], did: claims.did, status, ...(session.appPasswordName ? { tokenId: session.appPasswordName } : {}) };
+  };
+
+  /** A service-auth JWT; `rule` when it must speak for an account hosted here, whose status the method allows. */
+  const service = async (token: string, nsid: string, rule: AccountStatusRule | null): Promise<Caller> => {
+    const claims = await deps.serviceAuth.verify(token, nsid);
+    if (rule !== null) {
+      // A user's own service auth is issued by the user's DID, signed with the account key.
+      if (claims.iss !== claims.did) throw new AuthRequiredError("jwt iss must be the account's DID", "BadJwtIss");
+      checkStatus(await sessions.accountStatus(claims.did), rule);
+    }
+    return { kind: "service", did: claims.did, iss: claims.iss, lxm: claims.lxm, tokenId: claims.jti };
   };
 
   const refresh = async (token: string, rule: AccountStatusRule): Promise<Caller> => {
@@ -83,6 +104,10 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
       }
       if (type !== "bearer") throw new InvalidRequestError(`Unsupported authorization type: ${type.slice(0, 32)}`, "InvalidToken");
       if (mode === "refresh") return refresh(token, rule);
+      if (mode === "service" || (mode === "access-or-service" && isServiceJwt(token))) {
+        const nsid = opts.nsid ?? new URL(request.url).pathname.slice("/xrpc/".length);
+        return service(token, nsid, mode === "service" ? null : rule);
+      }
       const allowed = SCOPES_OF_MODE[mode];
       if (!allowed) throw new ForbiddenError(`Unknown auth mode ${mode}`);
       return access(token, allowed, rule);
@@ -91,7 +116,7 @@ export function createAuthVerifier(deps: { tokens: TokenSigner; sessions: Sessio
 }
 
 /** The reference PDS's answers: 401 for a status the method does not serve, 403 for an account that is gone. */
-function checkStatus(status: AccountStatus | null, rule: AccountStatusRule): void {
+function checkStatus(status: AccountStatus | null, rule: AccountStatusRule): asserts status is AccountStatus {
   if (status === null) throw new ForbiddenError("Account not found", "AccountNotFound");
   if (rule === "any" || status === "active") return;
   if (status === "takendown") throw new AuthRequiredError("Account has been taken down", "AccountTakedown");

@@ -2,7 +2,9 @@ import { procedure } from "@/xrpc/method";
 
 /** The body is the blob itself (any Content-Type), streamed to the blob store: no JSON input schema. */
 export default procedure({
-  auth: "access",
+  // Service auth too, as the reference allows: a service the user asked for a token (getServiceAuth,
+  // lxm uploadBlob, aud this PDS), such as a video service, uploads the processed blob for them.
+  auth: "access-or-service",
   accountStatus: "deactivated-ok",
   handler: async ({ ctx, auth, request }) => {
     const length = request.headers.get("content-length");
