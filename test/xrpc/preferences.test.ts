@@ -24,7 +24,8 @@ const SEVERAL = [
     items: [{ id: "3l6ovcmm2vd2j", type: "timeline", value: "following", pinned: true }],
   },
   { $type: "app.bsky.actor.defs#mutedWordsPref", items: [{ value: "spoilers ✨", targets: ["content", "tag"] }] },
-  { $type: "app.bsky.future.defs#somethingNew", zeta: 1, alpha: { nested: [null, "ü", { deep: false }] }, ratio: 0.5 },
+  // Unknown: stored as sent, floats, a NUL (which PostgreSQL text refuses raw) and a lone surrogate included.
+  { $type: "app.bsky.future.defs#somethingNew", zeta: 1, alpha: { nested: [null, "ü", { deep: false }] }, ratio: 0.5, odd: "a\u0000b\ud800" },
   { $type: "app.bsky.actor.defs#adultContentPref", enabled: false },
 ];
 
