@@ -11,6 +11,12 @@ import { isAtprotoDidRef, splitDidRef } from "./service-ref";
 /** How far past `exp` a token is still accepted, for clocks that disagree a little. */
 export const CLOCK_SKEW_SECONDS = 5;
 
+/**
+ * The furthest `exp` accepted: service auth is short-lived (getServiceAuth grants an hour at most),
+ * and the replay state must be kept for as long as a token lives.
+ */
+export const MAX_LIFETIME_SECONDS = 24 * 60 * 60;
+
 /** What a verified service-auth JWT says. */
 export interface ServiceAuthClaims {
   /** The issuer as written: a DID, or `did#serviceId` for a service of that DID. */
@@ -29,9 +35,12 @@ export interface ServiceAuthVerifier {
   /**
    * Verify an inbound service-auth JWT (atproto.com/specs/xrpc#inter-service-authentication-jwt)
    * for a call to `nsid`: `aud` must be this server's DID and `lxm` the called method.
-   * Each token is accepted once on the whole cluster (its `iss` + `jti`).
+   * Each token (its `iss` + `jti`) is accepted once by the nodes sharing the cache: the whole
+   * cluster with Redis, one process with the built-in memory cache (which may also evict it early).
+   * While Redis is unreachable service auth answers 503 rather than go unchecked.
    * Throws 401 with the reference's names: BadJwt, BadJwtType, JwtExpired,
-   * BadJwtAudience, BadJwtLexiconMethod, BadJwtIss, BadJwtSignature;
+   * BadJwtAudience, BadJwtLexiconMethod, BadJwtIss, BadJwtSignature; BadJwt also for a replay or an
+   * `exp` more than MAX_LIFETIME_SECONDS ahead;
    * AuthenticationRequired when the issuer's DID or key cannot be found.
    */
   verify(token: string, nsid: string): Promise<ServiceAuthClaims>;
@@ -96,6 +105,7 @@ export function createServiceAuthVerifier(deps: {
       if (lxm !== undefined && typeof lxm !== "string") throw bad("poorly formatted jwt", "BadJwt");
       const nowSeconds = now() / 1000;
       if (nowSeconds > exp + CLOCK_SKEW_SECONDS) throw bad("jwt expired", "JwtExpired");
+      if (exp - nowSeconds > MAX_LIFETIME_SECONDS) throw bad("jwt expiration is too far in the future", "BadJwt");
       if (aud !== deps.serviceDid) throw bad("jwt audience does not match service did", "BadJwtAudience");
       if (lxm === undefined) throw bad(`missing jwt lexicon method ("lxm"). must match: ${nsid}`, "BadJwtLexiconMethod");
       if (lxm !== nsid) throw bad(`bad jwt lexicon method ("lxm"). must match: ${nsid}`, "BadJwtLexiconMethod");
