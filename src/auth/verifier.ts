@@ -14,8 +14,8 @@ export interface AuthVerifier {
    * 400 InvalidToken when a token's scope is below what the mode needs.
    * A token's account must also pass `accountStatus` (see AccountStatusRule):
    * 401 AccountTakedown / AccountDeactivated, 403 AccountNotFound.
-   * Service-auth JWTs are bound to `nsid`, the called method (read from the
-   * request path when not given); their refusals are 401 (see ServiceAuthVerifier).
+   * Service-auth JWTs are bound to `nsid`, the called method (dispatch passes
+   * the matched route's NSID); their refusals are 401 (see ServiceAuthVerifier).
    */
   verify(mode: AuthMode, request: Request, opts?: { accountStatus?: AccountStatusRule; nsid?: string }): Promise<Caller | null>;
   /** HTTP Basic `admin:<admin password>`, compared in constant time. */
@@ -105,7 +105,8 @@ export function createAuthVerifier(deps: {
       if (type !== "bearer") throw new InvalidRequestError(`Unsupported authorization type: ${type.slice(0, 32)}`, "InvalidToken");
       if (mode === "refresh") return refresh(token, rule);
       if (mode === "service" || (mode === "access-or-service" && isServiceJwt(token))) {
-        const nsid = opts.nsid ?? new URL(request.url).pathname.slice("/xrpc/".length);
+        const nsid = opts.nsid;
+        if (nsid === undefined) throw new Error("service auth needs the called method's NSID");
         return service(token, nsid, mode === "service" ? null : rule);
       }
       const allowed = SCOPES_OF_MODE[mode];

@@ -20,7 +20,7 @@ export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod
     throw new InvalidRequestError(`Incorrect HTTP method (${request.method}) for ${nsid}: expected ${expected}`);
   }
   // Credentials first: a caller who may not call the method does not get its body read.
-  const auth = await ctx.auth.verify(method.auth ?? "none", request, { accountStatus: method.accountStatus });
+  const auth = await ctx.auth.verify(method.auth ?? "none", request, { accountStatus: method.accountStatus, nsid });
   const params = method.params ? decodeParams(method.params, new URL(request.url).searchParams) : {};
   const input = method.input ? await readJsonInput(request, method.input, ctx.config.service.maxJsonBodyBytes) : undefined;
   const upgrade = method.type === "subscription" ? arrival.upgrade : () => false;

@@ -18,6 +18,7 @@ import createSession from "./com/atproto/server/createSession";
 import deleteSession from "./com/atproto/server/deleteSession";
 import describeServer from "./com/atproto/server/describeServer";
 import getAccountInviteCodes from "./com/atproto/server/getAccountInviteCodes";
+import getServiceAuth from "./com/atproto/server/getServiceAuth";
 import getSession from "./com/atproto/server/getSession";
 import listAppPasswords from "./com/atproto/server/listAppPasswords";
 import refreshSession from "./com/atproto/server/refreshSession";
@@ -56,6 +57,7 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.server.deleteSession": deleteSession,
   "com.atproto.server.describeServer": describeServer,
   "com.atproto.server.getAccountInviteCodes": getAccountInviteCodes,
+  "com.atproto.server.getServiceAuth": getServiceAuth,
   "com.atproto.server.getSession": getSession,
   "com.atproto.server.listAppPasswords": listAppPasswords,
   "com.atproto.server.refreshSession": refreshSession,
