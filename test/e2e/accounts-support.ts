@@ -3,6 +3,7 @@ import { SignJWT } from "jose";
 import type { UserConfig } from "@/config/schema";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
+import type { ContextOverrides } from "@/context";
 import { listen } from "@/http/server";
 import { type TestContext, testContext } from "@test/support/context";
 import { freePort } from "@test/support/services";
@@ -23,8 +24,8 @@ export interface Node {
  * A real listening Aurora on a loopback port chosen up front, so its public
  * URL (what the DID documents name and clients follow) is the one it serves.
  */
-export async function startNode(opts: { plcUrl: string; db: DatabasePlugin; cache?: CachePlugin; config?: UserConfig }): Promise<Node> {
-  const port = await freePort();
+export async function startNode(opts: { plcUrl: string; db: DatabasePlugin; cache?: CachePlugin; config?: UserConfig; port?: number; methods?: ContextOverrides["methods"] }): Promise<Node> {
+  const port = opts.port ?? (await freePort());
   const url = `http://localhost:${port}`;
   const ctx = await testContext(
     {
@@ -36,7 +37,7 @@ export async function startNode(opts: { plcUrl: string; db: DatabasePlugin; cach
       // Merged, not replaced: the port and public URL must stay the ones this node listens on.
       service: { inviteRequired: true, ...opts.config?.service, hostname: "localhost", port, publicUrl: url, bind: "127.0.0.1", devMode: true },
     },
-    { db: opts.db, ...(opts.cache ? { cache: opts.cache } : {}) },
+    { db: opts.db, ...(opts.cache ? { cache: opts.cache } : {}), ...(opts.methods ? { methods: opts.methods } : {}) },
   );
   const server = listen(ctx, port);
   return {
