@@ -1,3 +1,5 @@
+import getPreferences from "./app/bsky/actor/getPreferences";
+import putPreferences from "./app/bsky/actor/putPreferences";
 import type { XrpcMethod } from "./method";
 import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
 import resolveHandle from "./com/atproto/identity/resolveHandle";
@@ -38,6 +40,8 @@ import subscribeRepos from "./com/atproto/sync/subscribeRepos";
  * screen. Handler files live at the NSID's path under src/xrpc/.
  */
 export const methods: Readonly<Record<string, XrpcMethod>> = {
+  "app.bsky.actor.getPreferences": getPreferences,
+  "app.bsky.actor.putPreferences": putPreferences,
   "com.atproto.identity.getRecommendedDidCredentials": getRecommendedDidCredentials,
   "com.atproto.identity.resolveHandle": resolveHandle,
   "com.atproto.identity.updateHandle": updateHandle,

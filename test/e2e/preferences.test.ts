@@ -15,7 +15,6 @@ import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import type { DatabasePlugin } from "@/contracts/db";
 import { type TestPlc, startPlc } from "@test/support/plc";
-import { withPreferences } from "@test/support/preference-methods";
 import { type Node, failure, startNode } from "./accounts-support";
 
 interface Setup {
@@ -66,7 +65,7 @@ for (const setup of SETUPS) {
       plc = await startPlc();
       nodes = [];
       for (const db of await setup.dbs()) {
-        nodes.push(await startNode({ plcUrl: plc.url, db, config: { service: { inviteRequired: false } }, methods: withPreferences }));
+        nodes.push(await startNode({ plcUrl: plc.url, db, config: { service: { inviteRequired: false } } }));
       }
       alice = nodes[0]!.agent();
       handle = `alice${crypto.randomUUID().slice(0, 6)}.test`;

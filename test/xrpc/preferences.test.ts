@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BACKENDS } from "@test/repo/backends";
 import type { TestContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
-import { withPreferences } from "@test/support/preference-methods";
 import { type Reply, type TestAccount, newAccount, serverConfig, xrpc } from "./support";
 
 const GET = "app.bsky.actor.getPreferences";
@@ -58,7 +57,7 @@ for (const makeBackend of BACKENDS) {
 
     beforeAll(async () => {
       plc = await startPlc();
-      ctx = await backend.open(serverConfig(plc.url), { methods: withPreferences });
+      ctx = await backend.open(serverConfig(plc.url));
       [alice, bob] = [await newAccount(ctx, "alice"), await newAccount(ctx, "bob")];
       alicePass.appPass = await appPasswordSession(alice, false);
       alicePass.privileged = await appPasswordSession(alice, true);
