@@ -122,9 +122,30 @@ describe("fromEnv", () => {
     [{ DATABASE_TYPE: "postgres" }, "DATABASE_TYPE=postgres needs DATABASE_URL"],
     [{ PDS_BLOBSTORE_TYPE: "s3" }, "PDS_BLOBSTORE_TYPE=s3 needs PDS_BLOBSTORE_S3_BUCKET"],
     [{ PDS_BSKY_APP_VIEW_URL: "https://api.bsky.app" }, "must be set together"],
+    [{ PDS_CHAT_DID: "did:web:api.bsky.chat" }, "PDS_CHAT_URL and PDS_CHAT_DID must be set together"],
+    [{ PDS_REPORT_SERVICE_URL: "https://mod.bsky.app" }, "PDS_REPORT_SERVICE_URL and PDS_REPORT_SERVICE_DID must be set together"],
+    [{ PDS_PROXY_TIMEOUT_MS: "soon" }, "PDS_PROXY_TIMEOUT_MS: expected an integer"],
   ])("a malformed variable is a ConfigError naming it: %j", (env, message) => {
     expect(() => fromEnv(env)).toThrow(ConfigError);
     expect(() => fromEnv(env)).toThrow(message);
+  });
+
+  test("maps the proxied services and proxy limits; without them the defaults apply", () => {
+    const config = resolveEnv({
+      PDS_CHAT_URL: "https://api.bsky.chat/",
+      PDS_CHAT_DID: "did:web:api.bsky.chat",
+      PDS_REPORT_SERVICE_URL: "https://mod.bsky.app",
+      PDS_REPORT_SERVICE_DID: "did:plc:ar7c4by46qjdydhdevvrndac",
+      PDS_PROXY_HEADERS_TIMEOUT: "5000",
+      PDS_PROXY_TIMEOUT_MS: "30000",
+      PDS_PROXY_MAX_RESPONSE_SIZE: "1048576",
+    });
+    expect(config.chat).toEqual({ url: "https://api.bsky.chat", did: "did:web:api.bsky.chat" });
+    expect(config.reportService).toEqual({ url: "https://mod.bsky.app", did: "did:plc:ar7c4by46qjdydhdevvrndac" });
+    expect(config.proxy).toEqual({ headersTimeoutMs: 5000, timeoutMs: 30_000, maxResponseBytes: 1_048_576 });
+    const defaults = resolveEnv({});
+    expect([defaults.chat, defaults.reportService]).toEqual([undefined, undefined]);
+    expect(defaults.proxy).toEqual({ headersTimeoutMs: 10_000, timeoutMs: 60_000, maxResponseBytes: 10 * 1024 * 1024 });
   });
 
   test("empty values count as unset", () => {

@@ -18,11 +18,9 @@ type Env = Record<string, string | undefined>;
  */
 export function fromEnv(env: Env = process.env): UserConfig {
   const e = reader(env);
-  const appViewUrl = e.str("PDS_BSKY_APP_VIEW_URL");
-  const appViewDid = e.str("PDS_BSKY_APP_VIEW_DID");
-  if ((appViewUrl === undefined) !== (appViewDid === undefined)) {
-    throw new ConfigError("PDS_BSKY_APP_VIEW_URL and PDS_BSKY_APP_VIEW_DID must be set together");
-  }
+  const appView = servicePair(e, "PDS_BSKY_APP_VIEW_URL", "PDS_BSKY_APP_VIEW_DID");
+  const chat = servicePair(e, "PDS_CHAT_URL", "PDS_CHAT_DID");
+  const reportService = servicePair(e, "PDS_REPORT_SERVICE_URL", "PDS_REPORT_SERVICE_DID");
   return prune({
     service: {
       hostname: e.str("PDS_HOSTNAME"),
@@ -56,10 +54,14 @@ export function fromEnv(env: Env = process.env): UserConfig {
       maxSubscribersPerIp: e.int("PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP"),
       maxConcurrentBackfills: e.int("PDS_FIREHOSE_MAX_BACKFILLS"),
     },
-    appView:
-      appViewUrl && appViewDid
-        ? { url: appViewUrl, did: appViewDid, cdnUrlPattern: e.str("PDS_BSKY_APP_VIEW_CDN_URL_PATTERN") }
-        : undefined,
+    appView: appView ? { ...appView, cdnUrlPattern: e.str("PDS_BSKY_APP_VIEW_CDN_URL_PATTERN") } : undefined,
+    chat,
+    reportService,
+    proxy: {
+      headersTimeoutMs: e.int("PDS_PROXY_HEADERS_TIMEOUT"),
+      timeoutMs: e.int("PDS_PROXY_TIMEOUT_MS"),
+      maxResponseBytes: e.int("PDS_PROXY_MAX_RESPONSE_SIZE"),
+    },
     log: { level: e.str("LOG_LEVEL") as LogLevel | undefined },
     db: database(e),
     blobs: blobStore(e),
@@ -86,6 +88,14 @@ export function fromEnv(env: Env = process.env): UserConfig {
 }
 
 type Reader = ReturnType<typeof reader>;
+
+/** A proxied service's URL and DID variables: both or neither. */
+function servicePair(e: Reader, urlName: string, didName: string): { url: string; did: string } | undefined {
+  const url = e.str(urlName);
+  const did = e.str(didName);
+  if ((url === undefined) !== (did === undefined)) throw new ConfigError(`${urlName} and ${didName} must be set together`);
+  return url && did ? { url, did } : undefined;
+}
 
 /** The reference PDS gives the backfill window in ms; the config keeps hours. */
 function hoursFromMs(ms: number | undefined): number | undefined {

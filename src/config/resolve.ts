@@ -32,6 +32,9 @@ export type ResolvedConfig = DeepReadonly<{
   crawlers: string[];
   firehose: Required<NonNullable<UserConfig["firehose"]>>;
   appView: { url: string; did: string; cdnUrlPattern?: string } | undefined;
+  chat: { url: string; did: string } | undefined;
+  reportService: { url: string; did: string } | undefined;
+  proxy: Required<NonNullable<UserConfig["proxy"]>>;
   log: { level: LogLevel };
   db: DatabasePlugin;
   blobs: BlobStorePlugin;
@@ -88,6 +91,13 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       maxConcurrentBackfills: user.firehose?.maxConcurrentBackfills ?? 4,
     },
     appView: user.appView ? { ...user.appView, url: trimSlash(user.appView.url) } : undefined,
+    chat: user.chat ? { ...user.chat, url: trimSlash(user.chat.url) } : undefined,
+    reportService: user.reportService ? { ...user.reportService, url: trimSlash(user.reportService.url) } : undefined,
+    proxy: {
+      headersTimeoutMs: user.proxy?.headersTimeoutMs ?? 10_000,
+      timeoutMs: user.proxy?.timeoutMs ?? 60_000,
+      maxResponseBytes: user.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
+    },
     log: { level: user.log?.level ?? "info" },
     db: user.db ?? sqlite(),
     blobs: user.blobs ?? disk(),

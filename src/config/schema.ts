@@ -177,6 +177,18 @@ export const FirehoseSchema = Type.Object({
   maxConcurrentBackfills: Type.Optional(Type.Integer({ minimum: 1 })),
 }, strict);
 
+/** A service calls are proxied to: its endpoint and the DID its service-auth tokens are addressed to. */
+const ProxiedServiceSchema = Type.Object({ url: httpUrl, did: Type.String({ pattern: "^did:" }) }, strict);
+
+export const ProxySchema = Type.Object({
+  /** Milliseconds until a proxied call's upstream has answered with its headers, connecting included; then 504 UpstreamTimeout (PDS_PROXY_HEADERS_TIMEOUT). @default 10000 */
+  headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Milliseconds a proxied call may take in all, its response body streamed included; a body still streaming then is cut (PDS_PROXY_TIMEOUT_MS). @default 60000 */
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Largest upstream response body in bytes; a bigger one is 502 UpstreamFailure, or cut once streaming (PDS_PROXY_MAX_RESPONSE_SIZE). @default 10485760 */
+  maxResponseBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+}, strict);
+
 export const MetricsSchema = Type.Object({
   /**
    * Bearer token `/metrics` requires (`Authorization: Bearer <token>`), compared in constant time;
@@ -228,6 +240,12 @@ export const UserConfigSchema = Type.Object(
         cdnUrlPattern: Type.Optional(Type.String({ minLength: 1 })),
       }, strict),
     ),
+    /** Chat service chat.bsky.* calls go to without an atproto-proxy header (PDS_CHAT_URL / PDS_CHAT_DID). @default none: such calls are 501 */
+    chat: Type.Optional(ProxiedServiceSchema),
+    /** Moderation service com.atproto.moderation.createReport goes to without an atproto-proxy header (PDS_REPORT_SERVICE_URL / _DID). @default none: 501 */
+    reportService: Type.Optional(ProxiedServiceSchema),
+    /** Service proxying: timeouts and the response size cap. */
+    proxy: Type.Optional(ProxySchema),
     log: Type.Optional(
       Type.Object({
         /** (LOG_LEVEL) @default "info" */

@@ -78,19 +78,57 @@ export async function safeFetch(url: string, opts: SafeFetchOptions): Promise<Sa
   }
 }
 
-function requestOnce(url: URL, opts: SafeFetchOptions, deadline: number): Promise<SafeResponse> {
-  const secure = url.protocol === "https:";
-  if (!secure && !(url.protocol === "http:" && opts.allowPrivate)) {
-    return Promise.reject(new SafeFetchError("blocked", `refusing ${url.protocol} URL ${url.origin}: https only`));
+/**
+ * The scheme and address-literal half of the policy, before any connection:
+ * `https:` only (plain `http:` too with `allowPrivate`), no non-public IP
+ * literal. Returns the hostname to dial (IPv6 brackets removed).
+ */
+export function checkDestination(url: URL, allowPrivate: boolean): string {
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && allowPrivate)) {
+    throw new SafeFetchError("blocked", `refusing ${url.protocol} URL ${url.origin}: https only`);
   }
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  if (isIP(hostname) && !opts.allowPrivate && !isPublicAddress(hostname)) {
-    return Promise.reject(new SafeFetchError("blocked", `refusing non-public address ${hostname}`));
+  if (isIP(hostname) && !allowPrivate && !isPublicAddress(hostname)) {
+    throw new SafeFetchError("blocked", `refusing non-public address ${hostname}`);
+  }
+  return hostname;
+}
+
+/**
+ * The name half: a socket `lookup` (node:http's option) that refuses names
+ * resolving to any non-public address. It runs for the connect itself, so
+ * what is checked is what is dialled; `onBlocked` hears why it refused.
+ */
+export function guardedLookup(resolveAll: LookupAll | undefined, allowPrivate: boolean, onBlocked: (err: SafeFetchError) => void) {
+  const resolve = resolveAll ?? defaultLookup;
+  return (host: string, options: { all?: boolean }, cb: (...args: any[]) => void) => {
+    resolve(host).then(
+      (addresses) => {
+        const refused = allowPrivate ? undefined : addresses.find((a) => !isPublicAddress(a.address));
+        if (addresses.length === 0 || refused) {
+          const err = new SafeFetchError("blocked", `refusing ${host}: resolves to non-public address ${refused?.address ?? "(none)"}`);
+          onBlocked(err);
+          return cb(err);
+        }
+        if (options?.all) cb(null, addresses);
+        else cb(null, addresses[0]!.address, addresses[0]!.family);
+      },
+      (err: Error) => cb(err),
+    );
+  };
+}
+
+function requestOnce(url: URL, opts: SafeFetchOptions, deadline: number): Promise<SafeResponse> {
+  const secure = url.protocol === "https:";
+  let hostname: string;
+  try {
+    hostname = checkDestination(url, opts.allowPrivate);
+  } catch (err) {
+    return Promise.reject(err);
   }
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new SafeFetchError("timeout", `timed out fetching ${url.origin}`));
   const maxBytes = opts.maxBytes ?? 256 * 1024;
-  const resolveAll = opts.lookup ?? defaultLookup;
 
   return new Promise<SafeResponse>((resolve, reject) => {
     let failure: SafeFetchError | null = null;
@@ -100,22 +138,9 @@ function requestOnce(url: URL, opts: SafeFetchOptions, deadline: number): Promis
       req.destroy();
       reject(failure);
     };
-    // Called by the socket for the connect itself: what is checked is what is dialled.
-    const lookup = (host: string, options: { all?: boolean }, cb: (...args: any[]) => void) => {
-      resolveAll(host).then(
-        (addresses) => {
-          const refused = opts.allowPrivate ? undefined : addresses.find((a) => !isPublicAddress(a.address));
-          if (addresses.length === 0 || refused) {
-            const err = new SafeFetchError("blocked", `refusing ${host}: resolves to non-public address ${refused?.address ?? "(none)"}`);
-            failure ??= err;
-            return cb(err);
-          }
-          if (options?.all) cb(null, addresses);
-          else cb(null, addresses[0]!.address, addresses[0]!.family);
-        },
-        (err: Error) => cb(err),
-      );
-    };
+    const lookup = guardedLookup(opts.lookup, opts.allowPrivate, (err) => {
+      failure ??= err;
+    });
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     const req = (secure ? https : http).request(
       {
