@@ -56,23 +56,26 @@ export async function exchange(rt: ProxyRuntime, ex: Exchange): Promise<Response
   const limit = isJson(headers["content-type"]) ? rt.config.service.maxJsonBodyBytes : rt.config.service.blobUploadLimit;
   if (Number(headers["content-length"] ?? 0) > limit) throw new PayloadTooLargeError(`Request body exceeds ${limit} bytes`);
 
+  const url = new URL(`/xrpc/${ex.nsid}${new URL(request.url).search}`, target.url);
+  const allowPrivate = target.configured || rt.config.identity.allowPrivateAddresses;
   let res: UpstreamResponse;
   try {
     res = await sendUpstream({
-      url: new URL(`/xrpc/${ex.nsid}${new URL(request.url).search}`, target.url),
+      url,
       method: request.method,
       headers,
       body: ex.body ?? (hasBody ? request.body : null),
       bodyLimit: limit,
-      allowPrivate: target.configured || rt.config.identity.allowPrivateAddresses,
+      allowPrivate,
       headersTimeoutMs: rt.config.proxy.headersTimeoutMs,
       timeoutMs: rt.config.proxy.timeoutMs,
       lookup: rt.lookup,
+      agent: rt.agents.for(url, allowPrivate),
     });
   } catch (err) {
     const status = err instanceof XrpcError ? err.status : 502;
     rt.record(service, status, started);
-    if (status >= 500) rt.log.warn("proxy upstream failed", { nsid: ex.nsid, service, host: new URL(target.url).host, err });
+    if (status >= 500) rt.log.warn("proxy upstream failed", { nsid: ex.nsid, service, host: url.host, err });
     throw err;
   }
 

@@ -8,7 +8,7 @@ import { PROXIED_WHEN_NAMED, assertAllowed, authOf, isRefused } from "./policy";
 import { readAfterWrite } from "./read-after-write";
 import { createProxyMetrics, type ProxyRuntime } from "./runtime";
 import { type Target, createTargetResolver } from "./target";
-import { readLimited, upstreamFailure } from "./upstream";
+import { readLimited, upstreamAgents, upstreamFailure } from "./upstream";
 import { upstreamLagMs } from "./lag";
 
 export interface ProxyCall {
@@ -44,6 +44,8 @@ export interface Proxy {
    * does; null when there is no AppView to ask.
    */
   forwardToAppView(call: ProxyCall): Promise<Response | null>;
+  /** Close the pooled upstream connections (at shutdown, with the other closers). */
+  close(): Promise<void>;
 }
 
 export type ProxyDeps = Pick<AppContext, "config" | "log" | "metrics" | "identity" | "accounts" | "auth" | "cached" | "db"> & {
@@ -62,10 +64,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const log = deps.log.child({ component: "proxy" });
   const targets = createTargetResolver(config, deps.identity);
   const appViewRef = config.appView ? `${config.appView.did}#bsky_appview` : null;
+  const agents = upstreamAgents();
   const rt: ProxyRuntime = {
     config,
     log,
     lookup: deps.lookup,
+    agents,
     signingKey: (did) => deps.accounts.signingKey(did),
     async readAfterWrite(nsid, viewer, upstreamRev, body, params) {
       const merged = await readAfterWrite({ ctx: deps.app(), nsid, viewer, upstreamRev, body, params });
@@ -143,6 +147,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
   return {
     authOf,
     forward,
+    async close() {
+      agents.destroy();
+    },
     wants(nsid, request, served) {
       if (served) {
         if (!PROXIED_WHEN_NAMED.has(nsid)) return false;

@@ -5,12 +5,14 @@ import type { LookupAll } from "@/identity/safe-fetch";
 import type { Logger } from "@/log";
 import { serviceLabel } from "./policy";
 import type { Target } from "./target";
+import type { UpstreamAgents } from "./upstream";
 
 /** What one exchange needs from the proxy around it. */
 export interface ProxyRuntime {
   readonly config: RunConfig;
   readonly log: Logger;
   readonly lookup?: LookupAll;
+  readonly agents: UpstreamAgents;
   signingKey(did: string): Promise<Keypair>;
   /** The viewer's newer records merged into a view, with the upstream's lag; null to pass it on unchanged. */
   readAfterWrite(

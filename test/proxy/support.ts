@@ -80,6 +80,7 @@ export async function startProxyFixture(): Promise<ProxyFixture> {
     alice: await newAccount(ctx, "alice"),
     last: (nsid) => appview.calls(nsid).at(-1)!,
     async stop() {
+      await proxy.close();
       await ctx.close();
       await appview.stop();
       await plc.stop();

@@ -211,6 +211,14 @@ describe("failures are mapped, never hung", () => {
   });
 });
 
+describe("connections", () => {
+  test("calls to one service reuse a pooled connection", async () => {
+    for (let i = 0; i < 3; i++) expect((await call(handle, "app.bsky.graph.getStarterPacks", { auth: alice.bearer })).status).toBe(200);
+    const ports = new Set(appview.calls("app.bsky.graph.getStarterPacks").map((c) => c.peerPort));
+    expect(ports.size).toBe(1);
+  });
+});
+
 describe("streaming", () => {
   test("a 20 MB response streams through a listening server without being held in memory", async () => {
     const total = 20 * 1024 * 1024;

@@ -9,6 +9,8 @@ export interface Received {
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
+  /** The client's TCP port: the same one for calls over one pooled connection. */
+  readonly peerPort: number | undefined;
   /** The verified service-auth claims; null when the call had no token. */
   readonly claims: { iss: string; aud: string; lxm?: string; exp: number; jti?: string } | null;
 }
@@ -51,7 +53,7 @@ export async function startTestAppView(opts: { plcUrl: string }): Promise<TestAp
     port: 0,
     // Long enough for the tests that make it wait on purpose.
     idleTimeout: 60,
-    async fetch(request) {
+    async fetch(request, server) {
       const { pathname, search } = new URL(request.url);
       if (pathname === "/.well-known/did.json") return Response.json(didDocument(did, url));
       if (!pathname.startsWith("/xrpc/")) return new Response("not found", { status: 404 });
@@ -63,7 +65,8 @@ export async function startTestAppView(opts: { plcUrl: string }): Promise<TestAp
       const body = Buffer.from(await request.arrayBuffer());
       let claims: Received["claims"] = null;
       const auth = request.headers.get("authorization");
-      const call = (c: Received["claims"]): Received => ({ method: request.method, nsid, path: pathname + search, headers, body, claims: c });
+      const peerPort = server.requestIP(request)?.port;
+      const call = (c: Received["claims"]): Received => ({ method: request.method, nsid, path: pathname + search, headers, body, peerPort, claims: c });
       if (auth) {
         try {
           const aud = nsid === "app.bsky.feed.getFeed" ? null : did;
