@@ -7,6 +7,7 @@ import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Firehose } from "@/firehose/firehose";
 import type { Metrics } from "@/http/metrics";
+import type { Proxy } from "@/proxy";
 import type { Logger } from "@/log";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { RepoService } from "@/repo/service";
@@ -34,6 +35,8 @@ export interface AppContext extends AccountServices {
   readonly rateLimits: RateLimits;
   /** Writes firehose events inside the caller's transaction (`sequenceCommit(tx, ...)`, then `announce()`). */
   readonly sequencer: Sequencer;
+  /** Service proxying: methods Aurora does not serve go to the AppView, chat, report service or the atproto-proxy target. */
+  readonly proxy: Proxy;
   /** subscribeRepos on this node: follows the event table and serves WebSocket subscribers. */
   readonly firehose: Firehose;
   /**

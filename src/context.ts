@@ -14,6 +14,7 @@ import { type CacheAside, createCacheAside } from "@/cache/aside";
 import type { Firehose } from "@/firehose/firehose";
 import { startFirehose } from "@/firehose/start";
 import { createRoutes } from "@/http/app";
+import { createProxy } from "@/proxy";
 import { createHandler } from "@/http/handle";
 import { type Metrics, createMetrics } from "@/http/metrics";
 import { type Logger, createLogger } from "@/log";
@@ -70,6 +71,9 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
     const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log });
+    // Read-after-write merges read through the whole context, which exists once everything is built.
+    const proxy = createProxy({ config, log, metrics, db, cached, ...accountServices, app: () => ctx });
+    closers.push({ name: "proxy", close: () => proxy.close() });
     const blobService = new BlobService(db, blobs, {
       uploadLimit: config.service.blobUploadLimit,
       log: log.child({ component: "blob" }),
@@ -101,6 +105,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       rateLimits,
       sequencer,
       firehose,
+      proxy,
       handle: (request, peer, upgrade) => handler(request, peer, upgrade),
       close: closeAll,
     };

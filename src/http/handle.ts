@@ -30,6 +30,8 @@ export function createHandler(ctx: AppContext, router: Router) {
     try {
       switch (match.kind) {
         case "xrpc":
+          // Aurora's own methods stay here, except the few an atproto-proxy header may send elsewhere (preferences).
+          if (ctx.proxy.wants(match.nsid, request, true)) return await ctx.proxy.serve(request, match.nsid, arrival.ip);
           return await dispatch(ctx, match.nsid, match.method, request, arrival);
         case "plain":
           if (request.method !== "GET" && request.method !== "HEAD") {
@@ -37,6 +39,8 @@ export function createHandler(ctx: AppContext, router: Router) {
           }
           return await match.route.handler(request, arrival.ip);
         case "unimplemented":
+          // Everything Aurora does not serve goes to the AppView, chat, report service or the header's target.
+          if (ctx.proxy.wants(match.nsid, request, false)) return await ctx.proxy.serve(request, match.nsid, arrival.ip);
           throw new MethodNotImplementedError(`Method Not Implemented: ${match.nsid}`);
         case "none":
           return json({ error: "NotFound", message: "Not Found" }, 404);

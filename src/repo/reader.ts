@@ -38,15 +38,29 @@ export class RepoReader {
   async resolveRepo(repo: string): Promise<string> {
     assertAtIdentifier(repo, "repo");
     if (repo.startsWith("did:")) return repo;
+    const did = await this.didOfHandle(repo);
+    if (!did) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
+    return did;
+  }
+
+  /** The DID of an account hosted here by its handle, or null. */
+  private async didOfHandle(handle: string): Promise<string | null> {
     const row = await this.db
       .db()
       .selectFrom("account")
       .select("did")
       // The expression index account_handle_lower_idx serves this.
-      .where(sql`lower(handle)`, "=", repo.toLowerCase())
+      .where(sql`lower(handle)`, "=", handle.toLowerCase())
       .executeTakeFirst();
-    if (!row) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
-    return row.did;
+    return row?.did ?? null;
+  }
+
+  /** `repo` (a DID or handle) when its repository is hosted here, with whether it is active; null when it is not hosted here. */
+  async hostedRepo(repo: string): Promise<{ did: string; active: boolean } | null> {
+    assertAtIdentifier(repo, "repo");
+    const did = repo.startsWith("did:") ? repo : await this.didOfHandle(repo);
+    const state = did ? await this.repoState(did) : undefined;
+    return did && state ? { did, active: state.active } : null;
   }
 
   /**
@@ -55,9 +69,9 @@ export class RepoReader {
    * repositories as absent, like the reference PDS.
    */
   async activeRepo(repo: string): Promise<string | null> {
-    const did = await this.resolveRepo(repo);
-    const state = await this.repoState(did);
-    return state?.active ? did : null;
+    const hosted = await this.hostedRepo(repo);
+    if (!hosted && !repo.startsWith("did:")) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
+    return hosted?.active ? hosted.did : null;
   }
 
   async getRoot(did: string): Promise<{ cid: string; rev: string } | null> {

@@ -34,9 +34,9 @@ export function proxyFor(ctx: TestContext, config?: Partial<AppContext["config"]
 }
 
 /**
- * The request path with the proxy in it, as src/http/handle.ts calls it: a
- * method Aurora does not serve (or one the atproto-proxy header sends
- * elsewhere) goes to `proxy.serve`, everything else to the server.
+ * The server's request path, but with `proxy` (one built with other settings by
+ * `proxyFor`) deciding and serving what goes upstream: for the tests of a
+ * timeout or a cap without building a second server.
  */
 export function withProxy(ctx: TestContext, proxy: Proxy): AppContext["handle"] {
   return async (request, peer, upgrade) => {
@@ -57,7 +57,7 @@ export interface ProxyFixture {
   readonly appview: TestAppView;
   readonly ctx: TestContext;
   readonly proxy: Proxy;
-  /** The request path with the proxy in it. */
+  /** The server's request path (ctx.handle). */
   readonly handle: AppContext["handle"];
   /** An account of the server, signed in. */
   readonly alice: TestAccount;
@@ -71,16 +71,14 @@ export async function startProxyFixture(): Promise<ProxyFixture> {
   const plc = await startPlc();
   const appview = await startTestAppView({ plcUrl: plc.url });
   const ctx = await testContext(proxyConfig(plc.url, appview));
-  const proxy = proxyFor(ctx);
   return {
     appview,
     ctx,
-    proxy,
-    handle: withProxy(ctx, proxy),
+    proxy: ctx.proxy,
+    handle: ctx.handle,
     alice: await newAccount(ctx, "alice"),
     last: (nsid) => appview.calls(nsid).at(-1)!,
     async stop() {
-      await proxy.close();
       await ctx.close();
       await appview.stop();
       await plc.stop();
