@@ -58,6 +58,8 @@ export interface ClusterOptions {
    * @default none
    */
   rateLimit?: UserConfig["rateLimit"];
+  /** A PLC directory the caller started (and stops), when something else must know it before the nodes start. @default one of its own */
+  plc?: TestPlc;
 }
 
 /** Build the binary once per process. */
@@ -77,7 +79,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const s3 = required("AURORA_TEST_S3_ENDPOINT");
   const bucket = required("AURORA_TEST_S3_BUCKET");
   const dir = mkdtempSync(join(tmpdir(), "aurora-cluster-"));
-  const plc: TestPlc = await startPlc();
+  const plc: TestPlc = options.plc ?? (await startPlc());
   const tag = `c${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   const database = `aurora_${tag}`;
   const admin = postgresjs(pgUrl, { max: 1, onnotice: () => {} });
@@ -162,7 +164,7 @@ export default defineConfig({
     nginx?.kill();
     await nginx?.exited;
     await Promise.all(nodes.map((n) => n.kill()));
-    await plc.stop();
+    if (!options.plc) await plc.stop();
     const cleanup = postgresjs(pgUrl, { max: 1, onnotice: () => {} });
     await cleanup.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await cleanup.end();
