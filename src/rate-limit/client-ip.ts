@@ -11,8 +11,13 @@ export const UNKNOWN_IP = "unknown";
  * one rate-limit subject however it is written. Null for anything that is not an IP.
  */
 export function normalizeIp(raw: string): string | null {
+  // Every request passes here with its socket's address, nearly always already canonical IPv4.
+  if (CANONICAL_IPV4.test(raw)) return raw;
   return parseUnmapped(raw)?.toString() ?? null;
 }
+
+/** Dotted-quad IPv4 as ipaddr.js prints it: four decimal octets 0-255, no leading zeros. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 function parseUnmapped(raw: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   const ip = parseStrict(raw);

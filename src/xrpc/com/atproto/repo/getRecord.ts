@@ -12,18 +12,16 @@ export default query({
     cid: Type.Optional(Str("cid")),
   }),
   handler: async ({ ctx, params, request }) => {
-    const hosted = await ctx.repo.reader.hostedRepo(params.repo);
+    // One query on the common path: the record, if its account is hosted here and active.
+    const did = await ctx.repo.reader.didOf(params.repo);
+    const record = did ? await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid) : null;
+    if (record) return record;
     // A repository hosted elsewhere: the AppView (or the atproto-proxy target) may know the record, as in the reference.
+    const hosted = did ? await ctx.repo.reader.hostedRepo(did) : null;
     if (!hosted) {
       const passed = await ctx.proxy.forwardToAppView({ request, nsid: "com.atproto.repo.getRecord", caller: null });
       if (passed) return passed;
     }
-    // A taken-down or deactivated repository's records are as absent as missing ones.
-    const did = hosted?.active ? hosted.did : null;
-    const record = did ? await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid) : null;
-    if (!record) {
-      throw new InvalidRequestError(`Could not locate record: ${recordUri(hosted?.did ?? params.repo, params.collection, params.rkey)}`, "RecordNotFound");
-    }
-    return record;
+    throw new InvalidRequestError(`Could not locate record: ${recordUri(did ?? params.repo, params.collection, params.rkey)}`, "RecordNotFound");
   },
 });

@@ -15,8 +15,12 @@ export default query({
   }),
   handler: async ({ ctx, params }) => {
     const { repo, collection, ...page } = params;
-    const did = await ctx.repo.reader.activeRepo(repo);
-    if (!did) throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
-    return ctx.repo.reader.listRecords(did, collection, page);
+    const did = await ctx.repo.reader.resolveRepo(repo);
+    const listed = await ctx.repo.reader.listRecords(did, collection, page);
+    // An empty page needs a second look: a repository not hosted here, or not active, is RepoNotFound, not empty.
+    if (listed.records.length === 0 && !(await ctx.repo.reader.hostedRepo(did))?.active) {
+      throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
+    }
+    return listed;
   },
 });
