@@ -40,33 +40,30 @@ export interface XrpcMethod {
 
 type EmptyParams = TObject<{}>;
 
-/** Define a query (HTTP GET). */
-export function query<P extends TObject = EmptyParams>(def: {
+/** What a query or subscription declares: who may call it, its params and its handler (no body). */
+interface BodylessDef<P extends TObject> {
   auth?: AuthMode;
   accountStatus?: AccountStatusRule;
   params?: P;
   handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
-}): XrpcMethod {
+}
+
+/** Define a query (HTTP GET). */
+export function query<P extends TObject = EmptyParams>(def: BodylessDef<P>): XrpcMethod {
   return { type: "query", ...def };
 }
 
 /** Define a procedure (HTTP POST). */
-export function procedure<P extends TObject = EmptyParams, I extends TSchema = TSchema>(def: {
-  auth?: AuthMode;
-  accountStatus?: AccountStatusRule;
-  params?: P;
-  input?: I;
-  handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
-}): XrpcMethod {
+export function procedure<P extends TObject = EmptyParams, I extends TSchema = TSchema>(
+  def: Omit<BodylessDef<P>, "handler"> & {
+    input?: I;
+    handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
+  },
+): XrpcMethod {
   return { type: "procedure", ...def };
 }
 
 /** Define a subscription (a WebSocket event stream opened with GET). */
-export function subscription<P extends TObject = EmptyParams>(def: {
-  auth?: AuthMode;
-  accountStatus?: AccountStatusRule;
-  params?: P;
-  handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
-}): XrpcMethod {
+export function subscription<P extends TObject = EmptyParams>(def: BodylessDef<P>): XrpcMethod {
   return { type: "subscription", ...def };
 }
