@@ -5,8 +5,10 @@ import type { DatabasePlugin } from "@/contracts/db";
 import type { PlcClient } from "@/identity/plc";
 import type { IdentityResolver } from "@/identity/resolver";
 import type { Logger } from "@/log";
+import type { Mailer } from "@/mail/mailer";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
+import type { EmailTokens } from "./email-tokens";
 import type { SigningKeyVault } from "./signing-keys";
 
 /** What the account operations work with; built once by `createAccountServices`. */
@@ -19,6 +21,8 @@ export interface AccountDeps {
   readonly rotationKey: Secp256k1Keypair;
   readonly vault: SigningKeyVault;
   readonly sessions: SessionStore;
+  readonly mailer: Mailer;
+  readonly emailTokens: EmailTokens;
   /** Account creation and handle changes emit their firehose events in their own transactions. */
   readonly sequencer: Sequencer;
   readonly log: Logger;

@@ -12,8 +12,11 @@ import { createHandleResolver } from "@/identity/handle-resolver";
 import { createPlcClient } from "@/identity/plc";
 import { type IdentityResolver, createIdentityResolver } from "@/identity/resolver";
 import type { Logger } from "@/log";
+import { type Mailer, createMailer } from "@/mail/mailer";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
+import { Registry } from "prom-client";
+import { type EmailTokens, createEmailTokens } from "./email-tokens";
 import { type AccountService, createAccountService } from "./service";
 import { createSigningKeyVault } from "./signing-keys";
 
@@ -21,6 +24,10 @@ export interface AccountServices {
   readonly identity: IdentityResolver;
   readonly accounts: AccountService;
   readonly auth: AuthVerifier;
+  /** Outgoing mail; closed with the context (`mailer.close()`). */
+  readonly mailer: Mailer;
+  /** The one email-token mechanism (confirm, change email, reset password, delete, PLC, sign-in codes). */
+  readonly emailTokens: EmailTokens;
 }
 
 /**
@@ -38,8 +45,12 @@ export async function createAccountServices(deps: {
   sequencer: Sequencer;
   rateLimits: Pick<RateLimits, "consumePoints" | "refund">;
   log: Logger;
+  /** Where the mailer's metrics go; without it they are kept but not exported. */
+  registry?: Registry;
 }): Promise<AccountServices> {
   const { config, db, cached } = deps;
+  const mailer = createMailer({ config, log: deps.log, registry: deps.registry ?? new Registry() });
+  const emailTokens = createEmailTokens({ db: () => db.db() });
   // Its own setting, never implied by dev mode: a dev-mode server on a reachable address is still an SSRF target.
   const allowPrivate = config.identity.allowPrivateAddresses;
   const plc = createPlcClient(config.identity.plcUrl);
@@ -64,11 +75,13 @@ export async function createAccountServices(deps: {
     rotationKey: await Secp256k1Keypair.import(config.secrets.plcRotationKeyHex, { exportable: true }),
     vault: createSigningKeyVault(config.secrets.plcRotationKeyHex),
     sessions,
+    mailer,
+    emailTokens,
     sequencer: deps.sequencer,
     rateLimits: deps.rateLimits,
     log: deps.log.child({ service: "account" }),
   });
   // Replayed service-auth jtis are counted in the cache slot: cluster-wide with Redis, per node with memory().
   const serviceAuth = createServiceAuthVerifier({ serviceDid: config.service.did, resolveDid: identity.resolveDid, cache: deps.cache });
-  return { identity, accounts, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
+  return { identity, accounts, mailer, emailTokens, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
 }

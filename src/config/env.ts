@@ -62,6 +62,13 @@ export function fromEnv(env: Env = process.env): UserConfig {
       timeoutMs: e.int("PDS_PROXY_TIMEOUT_MS"),
       maxResponseBytes: e.int("PDS_PROXY_MAX_RESPONSE_SIZE"),
     },
+    email: {
+      smtpUrl: e.str("PDS_EMAIL_SMTP_URL"),
+      fromAddress: e.str("PDS_EMAIL_FROM_ADDRESS"),
+      moderationSmtpUrl: e.str("PDS_MODERATION_EMAIL_SMTP_URL"),
+      moderationAddress: e.str("PDS_MODERATION_EMAIL_ADDRESS"),
+      sendTimeoutMs: e.int("PDS_EMAIL_SEND_TIMEOUT_MS"),
+    },
     log: { level: e.str("LOG_LEVEL") as LogLevel | undefined },
     db: database(e),
     blobs: blobStore(e),

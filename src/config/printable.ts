@@ -1,4 +1,4 @@
-import { REDACTED } from "./redact";
+import { REDACTED, redactUrl } from "./redact";
 import type { ResolvedConfig } from "./resolve";
 
 /** The resolved config as plain JSON for `aurora config print`: no secret leaves. */
@@ -14,6 +14,12 @@ export function printableConfig(config: ResolvedConfig): Record<string, unknown>
     ),
     rateLimit: { ...config.rateLimit, bypassKey: config.rateLimit.bypassKey ? REDACTED : undefined },
     metrics: { ...config.metrics, token: config.metrics.token ? REDACTED : undefined },
+    // SMTP URLs carry the mail account's password.
+    email: {
+      ...config.email,
+      smtpUrl: config.email.smtpUrl && redactUrl(config.email.smtpUrl),
+      moderationSmtpUrl: config.email.moderationSmtpUrl && redactUrl(config.email.moderationSmtpUrl),
+    },
     db: plugin(config.db),
     blobs: plugin(config.blobs),
     cache: plugin(config.cache),

@@ -42,6 +42,13 @@ export type ResolvedConfig = DeepReadonly<{
   caching: Required<NonNullable<UserConfig["caching"]>>;
   rateLimit: RateLimitSettings;
   metrics: { token: string | undefined; allowIps: string[] };
+  email: {
+    smtpUrl: string | undefined;
+    fromAddress: string;
+    moderationSmtpUrl: string | undefined;
+    moderationAddress: string;
+    sendTimeoutMs: number;
+  };
 }>;
 
 /** A resolved config whose secrets are all present: what the server runs with. */
@@ -112,6 +119,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     },
     rateLimit: resolveRateLimit(user.rateLimit),
     metrics: { token: user.metrics?.token, allowIps: user.metrics?.allowIps ?? [] },
+    email: resolveEmail(user.email, hostname),
   };
   const badIp = config.metrics.allowIps.find((entry) => !isIpOrRange(entry));
   if (badIp !== undefined) {
@@ -151,6 +159,17 @@ function describeValue(path: string, value: unknown): string {
   if (value === undefined || typeof value === "function") return "";
   const text = typeof value === "object" && value !== null ? (Array.isArray(value) ? "an array" : "an object") : JSON.stringify(value);
   return `, got ${text}`;
+}
+
+function resolveEmail(user: UserConfig["email"], hostname: string): ResolvedConfig["email"] {
+  const fromAddress = user?.fromAddress ?? `noreply@${hostname}`;
+  return {
+    smtpUrl: user?.smtpUrl,
+    fromAddress,
+    moderationSmtpUrl: user?.moderationSmtpUrl,
+    moderationAddress: user?.moderationAddress ?? fromAddress,
+    sendTimeoutMs: user?.sendTimeoutMs ?? 5000,
+  };
 }
 
 function trimSlash(url: string): string {

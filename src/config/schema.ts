@@ -189,6 +189,29 @@ export const ProxySchema = Type.Object({
   maxResponseBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
 }, strict);
 
+const smtpUrl = Type.String({ pattern: "^smtps?://[^\\s]+$", description: "an smtp:// or smtps:// URL" });
+
+export const EmailSchema = Type.Object({
+  /**
+   * SMTP server for account mail (PDS_EMAIL_SMTP_URL): `smtps://user:pass@host:465` for TLS from the
+   * first byte, `smtp://user:pass@host:587` for STARTTLS when the server offers it.
+   * @default none: mail is not sent (dev mode logs it); token flows still work
+   */
+  smtpUrl: Type.Optional(smtpUrl),
+  /** Sender of account mail (PDS_EMAIL_FROM_ADDRESS). @default `noreply@<hostname>` */
+  fromAddress: Type.Optional(Type.String({ minLength: 3 })),
+  /** SMTP server for moderation mail (PDS_MODERATION_EMAIL_SMTP_URL). @default none: moderation mail is not sent */
+  moderationSmtpUrl: Type.Optional(smtpUrl),
+  /** Sender of moderation mail (PDS_MODERATION_EMAIL_ADDRESS). @default the account mail sender */
+  moderationAddress: Type.Optional(Type.String({ minLength: 3 })),
+  /**
+   * Milliseconds an API call waits for its mail to be handed to the SMTP server (PDS_EMAIL_SEND_TIMEOUT_MS);
+   * a slower send goes on in the background and its outcome is logged and counted.
+   * @default 5000
+   */
+  sendTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+}, strict);
+
 export const MetricsSchema = Type.Object({
   /**
    * Bearer token `/metrics` requires (`Authorization: Bearer <token>`), compared in constant time;
@@ -262,6 +285,8 @@ export const UserConfigSchema = Type.Object(
     ),
     caching: Type.Optional(CachingSchema),
     rateLimit: Type.Optional(RateLimitSchema),
+    /** Outgoing mail: email confirmation, password reset, sign-in codes. */
+    email: Type.Optional(EmailSchema),
     /** Who may scrape `/metrics`: a bearer token and/or an IP allow-list; both apply when both are set. */
     metrics: Type.Optional(MetricsSchema),
   },

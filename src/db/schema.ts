@@ -33,6 +33,8 @@ export interface AccountTable {
   /** When a deactivated account's data may be deleted. */
   delete_after: string | null;
   takedown_ref: string | null;
+  /** 1 = log-in by password also needs a code mailed to the account's address (updateEmail's `emailAuthFactor`). */
+  email_auth_factor: Generated<number>;
 }
 
 export interface AppPasswordTable {
@@ -158,6 +160,25 @@ export interface AccountPrefTable {
   value_json: string;
 }
 
+/**
+ * One outstanding email token per account and purpose (a new one replaces it).
+ * Only the token's SHA-256 is kept, so a database reader cannot use it.
+ */
+export interface EmailTokenTable {
+  did: string;
+  /** An `EmailTokenPurpose` (src/account/email-tokens.ts). */
+  purpose: string;
+  /** Hex SHA-256 of the token in its canonical (upper-case) form. */
+  token_hash: string;
+  requested_at: string;
+}
+
+/** A deleted account's DID, kept so the DID is never hosted here again; nothing else of the account stays. */
+export interface DeletedAccountTable {
+  did: string;
+  deleted_at: string;
+}
+
 export interface DatabaseSchema {
   account: AccountTable;
   app_password: AppPasswordTable;
@@ -172,6 +193,8 @@ export interface DatabaseSchema {
   repo_seq: RepoSeqTable;
   cache_entry: CacheEntryTable;
   account_pref: AccountPrefTable;
+  email_token: EmailTokenTable;
+  deleted_account: DeletedAccountTable;
 }
 
 export type TableName = keyof DatabaseSchema;

@@ -79,7 +79,7 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
       takedown_ref: null,
     },
     key: ["did"],
-    defaults: { invites_disabled: 0 },
+    defaults: { invites_disabled: 0, email_auth_factor: 0 },
   },
   app_password: {
     row: { did: DID, name: "phone", password_hash: "h", privileged: 1, created_at: now },
@@ -139,6 +139,8 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
     row: { did: DID, position: 0, name: "app.bsky.actor.defs#adultContentPref", value_json: '{"$type":"app.bsky.actor.defs#adultContentPref","enabled":true}' },
     key: ["did", "position"],
   },
+  deleted_account: { row: { did: DID, deleted_at: now }, key: ["did"] },
+  email_token: { row: { did: DID, purpose: "confirm_email", token_hash: "ab".repeat(32), requested_at: now }, key: ["did", "purpose"] },
 };
 
 const TABLES = Object.keys(SAMPLES) as TableName[];

@@ -2,6 +2,8 @@ import { initial } from "./001-initial";
 import { repoIndexes } from "./002-repo-indexes";
 import { refreshTokenNextId } from "./003-refresh-token-next-id";
 import { accountPref } from "./004-account-pref";
+import { deletedAccount } from "./005-deleted-account";
+import { emailToken } from "./006-email-token";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -16,4 +18,6 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["002-repo-indexes", repoIndexes],
   ["003-refresh-token-next-id", refreshTokenNextId],
   ["004-account-pref", accountPref],
+  ["005-deleted-account", deletedAccount],
+  ["006-email-token", emailToken],
 ];
