@@ -1,4 +1,4 @@
-import { access, constants, type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { access, constants, type FileHandle, mkdir, open, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import {
   assertCid,
@@ -45,12 +45,18 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
    */
   const move = async (from: string, to: string) => {
     const dir = dirname(to);
-    const created = await fsCall(name, "create directory", () => mkdir(dir, { recursive: true }));
-    try {
-      await rename(from, to);
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw new PluginError(name, `rename failed: ${(err as Error).message}`, { cause: err });
+    let created: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      created = (await fsCall(name, "create directory", () => mkdir(dir, { recursive: true }))) ?? created;
+      try {
+        await rename(from, to);
+        break;
+      } catch (err) {
+        if (!isNotFound(err)) throw new PluginError(name, `rename failed: ${(err as Error).message}`, { cause: err });
+        // A concurrent delete may have removed the directory it had just emptied: make it again, once.
+        if (attempt === 0 && (await exists(from))) continue;
+        return false;
+      }
     }
     await syncDirectory(name, dir);
     if (created) {
@@ -72,6 +78,15 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
       throw new PluginError(name, `delete failed: ${(err as Error).message}`, { cause: err });
     }
   };
+  const removeEmptyDir = async (path: string) => {
+    try {
+      await rmdir(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTEMPTY" && code !== "EEXIST") throw new PluginError(name, `rmdir failed: ${(err as Error).message}`, { cause: err });
+    }
+  };
+
   const readdirOrEmpty = async (path: string) => {
     try {
       return await readdir(path);
@@ -177,6 +192,9 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
     async delete(did, cids) {
       const paths = cids.flatMap((cid) => [blobPath(base(), BLOCKS, did, cid), blobPath(base(), QUARANTINE, did, cid)]);
       for (const path of paths) await remove(path);
+      // Directories left empty go too, so a deleted account leaves no path naming it (`move` copes with the race).
+      for (const dir of new Set(paths.map(dirname))) await removeEmptyDir(dir);
+      for (const area of [BLOCKS, QUARANTINE] as const) await removeEmptyDir(didDir(base(), area, did));
     },
 
     async quarantine(did, cid) {

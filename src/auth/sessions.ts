@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostingStatus } from "@/account/store";
 import type { CacheAside } from "@/cache/aside";
 import type { Db, DbTransaction } from "@/contracts/db";
-import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
+import { ACCESS_TTL_SECONDS, type AccessScope, SCOPE, type TokenSigner } from "./tokens";
 import type { AccountStatus } from "./types";
 
 /** How long a rotated refresh token keeps working, for a client that lost the answer to its refresh. */
@@ -39,8 +39,13 @@ export interface SessionInfo {
  * entry then lives out CACHE_SESSION_TTL (the guide's 10 minutes).
  */
 export interface SessionStore {
-  /** Open a session. Inside `tx` when given (account creation), else on its own. */
-  open(did: string, grant: AppPasswordGrant, tx?: DbTransaction): Promise<SessionTokens>;
+  /**
+   * Open a session. Inside `tx` when given (account creation), else on its own. `takendown`: the
+   * reference's limited session of a taken-down account (scope `com.atproto.takendown`), good for one
+   * access token's lifetime; its refresh token names no stored row, so it can be neither rotated nor
+   * used to log out (as the reference, which stores none).
+   */
+  open(did: string, grant: AppPasswordGrant, tx?: DbTransaction, opts?: { takendown?: boolean }): Promise<SessionTokens>;
   /**
    * Rotate a refresh token: new tokens, and the old one keeps working for
    * REFRESH_GRACE_MS (answering with the same successor). Null when the
@@ -116,9 +121,11 @@ export function createSessionStore(deps: {
   };
 
   return {
-    async open(did, grant, tx) {
+    async open(did, grant, tx, opts) {
       const id = newTokenId();
-      const signed = await tokens.sign({ did, scope: scopeOf(grant), sessionId: id });
+      const signed = opts?.takendown
+        ? await tokens.sign({ did, scope: SCOPE.takendown, sessionId: id, refreshExp: Math.floor(Date.now() / 1000) + ACCESS_TTL_SECONDS, refreshJti: newTokenId() })
+        : await tokens.sign({ did, scope: scopeOf(grant), sessionId: id });
       const row = { id, did, expires_at: new Date(signed.refreshExp * 1000).toISOString(), app_password_name: grant?.name ?? null, next_id: null };
       await (tx ?? deps.db()).insertInto("refresh_token").values(row).execute();
       return { accessJwt: signed.accessJwt, refreshJwt: signed.refreshJwt };

@@ -6,16 +6,18 @@ export const SCOPE = {
   access: "com.atproto.access",
   appPass: "com.atproto.appPass",
   appPassPrivileged: "com.atproto.appPassPrivileged",
+  /** A taken-down account's log-in with `allowTakendown`: only the few methods that let it leave (verifier.ts). */
+  takendown: "com.atproto.takendown",
   refresh: "com.atproto.refresh",
 } as const;
-export type AccessScope = (typeof SCOPE)["access" | "appPass" | "appPassPrivileged"];
+export type AccessScope = (typeof SCOPE)["access" | "appPass" | "appPassPrivileged" | "takendown"];
 
 export const ACCESS_TTL_SECONDS = 2 * 60 * 60;
 export const REFRESH_TTL_SECONDS = 90 * 24 * 60 * 60;
 
 const ACCESS_TYP = "at+jwt";
 const REFRESH_TYP = "refresh+jwt";
-const ACCESS_SCOPES: readonly string[] = [SCOPE.access, SCOPE.appPass, SCOPE.appPassPrivileged];
+const ACCESS_SCOPES: readonly string[] = [SCOPE.access, SCOPE.appPass, SCOPE.appPassPrivileged, SCOPE.takendown];
 
 export interface AccessClaims {
   did: string;
@@ -38,7 +40,8 @@ export interface RefreshClaims {
  * a revoked session's access tokens stop working before they expire.
  */
 export interface TokenSigner {
-  sign(claims: AccessClaims & { refreshExp?: number }): Promise<{ accessJwt: string; refreshJwt: string; refreshExp: number }>;
+  /** `refreshJti`: the refresh token's id when it must differ from `sessionId` (one that names no stored row cannot be used). */
+  sign(claims: AccessClaims & { refreshExp?: number; refreshJti?: string }): Promise<{ accessJwt: string; refreshJwt: string; refreshExp: number }>;
   /** 400 ExpiredToken when expired; 400 InvalidToken for anything else wrong. */
   verifyAccess(token: string): Promise<AccessClaims>;
   verifyRefresh(token: string): Promise<RefreshClaims>;
@@ -63,7 +66,7 @@ export function createTokenSigner(jwtSecret: string, serviceDid: string): TokenS
   };
 
   return {
-    async sign({ did, scope, sessionId, refreshExp }) {
+    async sign({ did, scope, sessionId, refreshExp, refreshJti }) {
       const now = Math.floor(Date.now() / 1000);
       const exp = refreshExp ?? now + REFRESH_TTL_SECONDS;
       const accessJwt = await new SignJWT({ scope, sid: sessionId })
@@ -77,7 +80,7 @@ export function createTokenSigner(jwtSecret: string, serviceDid: string): TokenS
         .setProtectedHeader({ alg: "HS256", typ: REFRESH_TYP })
         .setSubject(did)
         .setAudience(serviceDid)
-        .setJti(sessionId)
+        .setJti(refreshJti ?? sessionId)
         .setIssuedAt(now)
         .setExpirationTime(exp)
         .sign(key);

@@ -16,7 +16,7 @@ export type AuthMode = "none" | "optional" | "access" | "privileged" | "full" | 
 
 /** The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID. */
 export interface Caller {
-  readonly kind: "access" | "appPass" | "appPassPrivileged" | "refresh" | "admin" | "service";
+  readonly kind: "access" | "appPass" | "appPassPrivileged" | "takendown" | "refresh" | "admin" | "service";
   readonly did?: string;
   /** The token's `jti` (refresh and service tokens) or app password name, when there is one. */
   readonly tokenId?: string;

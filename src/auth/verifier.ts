@@ -26,7 +26,23 @@ const KIND_OF_SCOPE: Record<AccessScope, Caller["kind"]> = {
   [SCOPE.access]: "access",
   [SCOPE.appPass]: "appPass",
   [SCOPE.appPassPrivileged]: "appPassPrivileged",
+  [SCOPE.takendown]: "takendown",
 };
+
+/**
+ * The methods a taken-down account's limited session (createSession with
+ * `allowTakendown`) may call, as in the reference: enough to deactivate, read
+ * its preferences, report, and move its identity and data elsewhere. Every
+ * other method refuses that token's scope.
+ */
+const TAKENDOWN_SESSION_METHODS: ReadonlySet<string> = new Set([
+  "com.atproto.server.deactivateAccount",
+  "com.atproto.server.getServiceAuth",
+  "com.atproto.identity.requestPlcOperationSignature",
+  "com.atproto.identity.signPlcOperation",
+  "com.atproto.moderation.createReport",
+  "app.bsky.actor.getPreferences",
+]);
 
 /** Which access scopes each token mode accepts. */
 const SCOPES_OF_MODE: Partial<Record<AuthMode, readonly AccessScope[]>> = {
@@ -57,9 +73,10 @@ export function createAuthVerifier(deps: {
     return { kind: "admin" };
   };
 
-  const access = async (token: string, allowed: readonly AccessScope[], rule: AccountStatusRule): Promise<Caller> => {
+  const access = async (token: string, allowed: readonly AccessScope[], rule: AccountStatusRule, nsid: string | undefined): Promise<Caller> => {
     const claims = await tokens.verifyAccess(token);
-    if (!allowed.includes(claims.scope)) throw new InvalidRequestError("Bad token scope", "InvalidToken");
+    const takendownOk = claims.scope === SCOPE.takendown && nsid !== undefined && TAKENDOWN_SESSION_METHODS.has(nsid);
+    if (!allowed.includes(claims.scope) && !takendownOk) throw new InvalidRequestError("Bad token scope", "InvalidToken");
     const session = await sessions.lookup(claims.sessionId);
     if (!session || session.did !== claims.did) throw new InvalidRequestError("Token has been revoked", "ExpiredToken");
     // A session cached before it carried the status (an older node) is read afresh.
@@ -111,7 +128,7 @@ export function createAuthVerifier(deps: {
       }
       const allowed = SCOPES_OF_MODE[mode];
       if (!allowed) throw new ForbiddenError(`Unknown auth mode ${mode}`);
-      return access(token, allowed, rule);
+      return access(token, allowed, rule, opts.nsid);
     },
   };
 }

@@ -161,7 +161,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     },
     async serve(request, nsid, ip) {
       const { mode, accountStatus } = authOf(nsid);
-      const caller = await deps.auth.verify(mode, request, { accountStatus });
+      const caller = await deps.auth.verify(mode, request, { accountStatus, nsid });
       return forward({ request, nsid, caller, ip });
     },
     async forwardToAppView(call) {

@@ -1,0 +1,10 @@
+import { requestAccountDelete } from "@/account/delete-request";
+import { procedure } from "@/xrpc/method";
+
+export default procedure({
+  auth: "full",
+  accountStatus: "deactivated-ok",
+  handler: async ({ ctx, auth }) => {
+    await requestAccountDelete(ctx, auth!.did!);
+  },
+});
