@@ -14,6 +14,9 @@ export interface FirehoseEvent {
   /** `commit`, `identity`, `account` or `sync`. */
   readonly type: string;
   readonly frame: Uint8Array;
+  readonly did: string;
+  /** An `#account` event with status deleted: the account's earlier events are gone from the table. */
+  readonly deletesAccount?: boolean;
 }
 
 const headers = new Map<string, Uint8Array>();
@@ -45,7 +48,8 @@ export function infoFrame(name: string, message: string): Uint8Array {
 export function rowToEvent(row: SeqRow): FirehoseEvent {
   const body = dagCbor.decode<Record<string, unknown>>(row.event);
   body.seq = row.seq;
-  return { seq: row.seq, type: row.event_type, frame: messageFrame(row.event_type, body) };
+  const event = { seq: row.seq, type: row.event_type, frame: messageFrame(row.event_type, body), did: row.did };
+  return row.event_type === "account" && body.status === "deleted" ? { ...event, deletesAccount: true } : event;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

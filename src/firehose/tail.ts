@@ -151,6 +151,11 @@ export class EventTail {
 
   #remember(event: FirehoseEvent): void {
     this.#head = event.seq;
+    // A deleted account's earlier events left the table with it: replays from memory must not bring them back.
+    if (event.deletesAccount) {
+      this.#recent = this.#recent.filter((e) => e.did !== event.did);
+      this.#recentBytes = this.#recent.reduce((sum, e) => sum + e.frame.byteLength, 0);
+    }
     this.#recent.push(event);
     this.#recentBytes += event.frame.byteLength;
     while (this.#recent.length > RECENT_MAX_EVENTS || this.#recentBytes > RECENT_MAX_BYTES) {

@@ -3,6 +3,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 /** One stored event, as the firehose reads it. */
 export interface SeqRow {
   seq: number;
+  did: string;
   event_type: string;
   /** DAG-CBOR body without `seq`. */
   event: Uint8Array;
@@ -40,7 +41,7 @@ export function createSeqReader(db: DatabasePlugin): SeqReader {
       let query = db
         .db()
         .selectFrom("repo_seq")
-        .select(["seq", "event_type", "event", "sequenced_at"])
+        .select(["seq", "did", "event_type", "event", "sequenced_at"])
         .where("seq", ">", after)
         .where("invalidated", "=", 0);
       if (upTo !== undefined) query = query.where("seq", "<=", upTo);
