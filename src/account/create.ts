@@ -3,6 +3,7 @@ import type { DidDocument } from "@atproto/common-web";
 import { isUniqueViolation } from "@/db/errors";
 import { InvalidRequestError } from "@/errors";
 import { createRepo } from "@/repo/create";
+import { isDeletedDid } from "./delete";
 import type { AccountDeps } from "./deps";
 import { validateRequestedHandle } from "./handle";
 import { assertInviteAvailable, consumeInvite } from "./invites";
@@ -45,8 +46,7 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
   if (input.plcOp !== undefined) throw new InvalidRequestError('Unsupported input: "plcOp"');
   if (service.inviteRequired && !input.inviteCode) throw new InvalidRequestError("No invite code provided", "InvalidInviteCode");
   if (!input.email) throw new InvalidRequestError("Email is required");
-  const email = input.email.trim().toLowerCase();
-  if (!EMAIL.test(email) || email.length > 254) throw new InvalidRequestError("This email address is not supported, please use a different email.");
+  const email = normalizeEmail(input.email);
   const handle = validateRequestedHandle(input.handle, service.handleDomains, { external: false });
   if (input.recoveryKey !== undefined) assertDidKey(input.recoveryKey);
 
@@ -70,6 +70,8 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
   let tokens;
   try {
     tokens = await deps.db.transaction(async (tx) => {
+      // A deleted DID stays deleted here (the tombstone outlives the account; the handle and email are free).
+      if (await isDeletedDid(tx, did)) throw new InvalidRequestError(`This DID was deleted from this server: ${did}`);
       if (input.inviteCode) {
         await deps.db.lock(tx, `invite:${input.inviteCode}`);
         await consumeInvite(tx, input.inviteCode, did);
@@ -110,6 +112,13 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
     return null;
   });
   return { did, handle, ...tokens, ...(didDoc ? { didDoc } : {}) };
+}
+
+/** An address as stored (trimmed, lower case); 400 for one that cannot be an address. Also used by updateEmail. */
+export function normalizeEmail(input: string): string {
+  const email = input.trim().toLowerCase();
+  if (!EMAIL.test(email) || email.length > 254) throw new InvalidRequestError("This email address is not supported, please use a different email.");
+  return email;
 }
 
 function assertDidKey(key: string): void {

@@ -5,7 +5,9 @@ import { type CreateAccountInput, type CreatedAccount, createAccount } from "./c
 import type { AccountDeps } from "./deps";
 import { type HandleChange, recommendedDidCredentials, resolveHandle, updateHandle } from "./identity";
 import { type InviteCodeView, accountInviteCodes, createInviteCodes } from "./invites";
-import { type SessionOutput, type SessionView, getSession, login, refresh } from "./sessions";
+import { type AccountStatusView, activateAccount, checkAccountStatus, deactivateAccount } from "./lifecycle";
+import { type EmailUpdate, confirmEmail, requestEmailConfirmation, requestEmailUpdate, requestPasswordReset, resetPassword, updateEmail } from "./email-flows";
+import { type LoginOptions, type SessionOutput, type SessionView, getSession, login, refresh } from "./sessions";
 import { type AccountRow, accountByDid, accountByHandle } from "./store";
 
 /**
@@ -19,7 +21,7 @@ export interface AccountService {
    * Log in by handle, email or DID; 401 AuthenticationRequired on a bad identifier or password,
    * 429 when client IP `ip` has used up its `login-failures` budget.
    */
-  createSession(identifier: string, password: string, ip: string): Promise<SessionOutput>;
+  createSession(identifier: string, password: string, ip: string, opts?: LoginOptions): Promise<SessionOutput>;
   /** Rotate the refresh token `tokenId` (the caller's verified `jti`). */
   refreshSession(tokenId: string): Promise<SessionOutput>;
   /** Revoke the refresh token `tokenId` and the access tokens of its session. */
@@ -39,13 +41,28 @@ export interface AccountService {
   resolveHandle(handle: string): Promise<string | null>;
   updateHandle(did: string, handle: string): Promise<HandleChange>;
   recommendedDidCredentials(did: string): ReturnType<typeof recommendedDidCredentials>;
+  /** Mail a confirm_email code to the account's address. */
+  requestEmailConfirmation(did: string): Promise<void>;
+  confirmEmail(did: string, email: string, token: string): Promise<void>;
+  /** `tokenRequired`: the address is confirmed, and an update_email code was mailed to it. */
+  requestEmailUpdate(did: string): Promise<{ tokenRequired: boolean }>;
+  updateEmail(did: string, update: EmailUpdate): Promise<void>;
+  /** Same answer whether or not `email` belongs to an account. */
+  requestPasswordReset(email: string): Promise<void>;
+  /** New password by reset_password code; every session of the account ends. */
+  resetPassword(token: string, password: string): Promise<void>;
+  /** Stop writes and hide the repository from others' sync reads; `#account` inactive. `deleteAfter`: an ISO time, or null. */
+  deactivateAccount(did: string, deleteAfter: string | null): Promise<void>;
+  /** Undo a deactivation (never a takedown); re-announces the account with #identity, #account and #sync. */
+  activateAccount(did: string): Promise<void>;
+  checkAccountStatus(did: string): Promise<AccountStatusView>;
 }
 
 export function createAccountService(deps: AccountDeps): AccountService {
   const db = () => deps.db.db();
   return {
     createAccount: (input) => createAccount(deps, input),
-    createSession: (identifier, password, ip) => login(deps, identifier, password, ip),
+    createSession: (identifier, password, ip, opts) => login(deps, identifier, password, ip, opts),
     refreshSession: (tokenId) => refresh(deps, tokenId),
     deleteSession: (tokenId) => deps.sessions.revoke(tokenId),
     getSession: (did) => getSession(deps, did),
@@ -73,5 +90,14 @@ export function createAccountService(deps: AccountDeps): AccountService {
     resolveHandle: (handle) => resolveHandle(deps, handle),
     updateHandle: (did, handle) => updateHandle(deps, did, handle),
     recommendedDidCredentials: (did) => recommendedDidCredentials(deps, did),
+    requestEmailConfirmation: (did) => requestEmailConfirmation(deps, did),
+    confirmEmail: (did, email, token) => confirmEmail(deps, did, email, token),
+    requestEmailUpdate: (did) => requestEmailUpdate(deps, did),
+    updateEmail: (did, update) => updateEmail(deps, did, update),
+    requestPasswordReset: (email) => requestPasswordReset(deps, email),
+    resetPassword: (token, password) => resetPassword(deps, token, password),
+    deactivateAccount: (did, deleteAfter) => deactivateAccount(deps, did, deleteAfter),
+    activateAccount: (did) => activateAccount(deps, did),
+    checkAccountStatus: (did) => checkAccountStatus(deps, did),
   };
 }

@@ -12,12 +12,21 @@ export interface SessionView {
   handle: string;
   email?: string;
   emailConfirmed: boolean;
+  emailAuthFactor: boolean;
   active: boolean;
   status?: string;
   didDoc?: DidDocument;
 }
 
 export type SessionOutput = SessionView & SessionTokens;
+
+/** createSession's optional inputs. */
+export interface LoginOptions {
+  /** The code mailed for email two-factor log-in. */
+  authFactorToken?: string;
+  /** A taken-down account may log in only with this, and gets the reference's limited session (scope com.atproto.takendown). */
+  allowTakendown?: boolean;
+}
 
 /** A DID no account could have: unknown identifiers get the same app-password hashing cost as known ones. */
 const DECOY_DID = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
@@ -38,7 +47,7 @@ export const LOGIN_FAILURES_RULE = "login-failures";
  * a check that only reads the budget. A log-in whose password checks out
  * (or that fails for another reason) gets its point back.
  */
-export async function login(deps: AccountDeps, identifier: string, password: string, ip: string): Promise<SessionOutput> {
+export async function login(deps: AccountDeps, identifier: string, password: string, ip: string, opts: LoginOptions = {}): Promise<SessionOutput> {
   await deps.rateLimits.consumePoints(LOGIN_FAILURES_RULE, ip, 1);
   let found: Credentials | null;
   try {
@@ -50,9 +59,27 @@ export async function login(deps: AccountDeps, identifier: string, password: str
   if (!found) throw new AuthRequiredError("Invalid identifier or password");
   await refundFailure(deps, ip);
   const { account, grant } = found;
-  if (account.takedown_ref) throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
-  const tokens = await deps.sessions.open(account.did, grant);
+  const takendown = account.takedown_ref !== null;
+  if (takendown && !opts.allowTakendown) throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
+  // As the reference: a taken-down account's way in is its account password, never an app password.
+  if (takendown && grant !== null) throw new AuthRequiredError("Invalid identifier or password");
+  // App passwords skip the mailed code, as in the Bluesky app: they are already a second secret.
+  if (account.email_auth_factor === 1 && grant === null) await checkAuthFactor(deps, account, opts.authFactorToken);
+  const tokens = await deps.sessions.open(account.did, grant, undefined, { takendown });
   return { ...tokens, ...(await sessionView(deps, account)) };
+}
+
+/**
+ * Email two-factor: without a code, mail one and answer 401
+ * AuthFactorTokenRequired (the password was right, so this tells nothing
+ * to someone without it); with one, spend it.
+ */
+async function checkAuthFactor(deps: AccountDeps, account: AccountRow, token: string | undefined): Promise<void> {
+  if (token) return deps.emailTokens.consume(account.did, "two_factor", token);
+  if (!account.email) throw new AuthRequiredError("Account has no email address for the sign in code", "AuthFactorTokenRequired");
+  const code = await deps.emailTokens.issue(account.did, "two_factor");
+  await deps.mailer.send({ template: "two-factor", to: account.email, vars: { token: code } });
+  throw new AuthRequiredError("A sign in code has been sent to your email address", "AuthFactorTokenRequired");
 }
 
 interface Credentials {
@@ -115,6 +142,7 @@ async function sessionView(deps: AccountDeps, account: AccountRow): Promise<Sess
     handle: account.handle ?? INVALID_HANDLE,
     ...(account.email ? { email: account.email } : {}),
     emailConfirmed: account.email_confirmed_at !== null,
+    emailAuthFactor: account.email_auth_factor === 1,
     ...accountStatus(account),
     ...(didDoc ? { didDoc } : {}),
   };

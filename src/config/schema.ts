@@ -99,7 +99,7 @@ const algorithm = Type.Union(ALGORITHMS.map((a) => Type.Literal(a)));
 const ipList = Type.Array(Type.String({ minLength: 1, description: "an IP address or CIDR range" }));
 
 export const RateLimitRuleSchema = Type.Object({
-  /** What the rule counts by: "ip", "did", "did-ip", "identifier-ip" (createSession's body) or "email-ip". */
+  /** What the rule counts by: "ip", "did", "did-ip", "identifier-ip" (createSession's body), "email-ip" or "email" (the body's). */
   key: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
   /** Every limit must allow a request (e.g. 30 per 5 minutes and 300 per day). */
   limits: Type.Array(
@@ -131,7 +131,7 @@ export const RateLimitSchema = Type.Object({
   /**
    * Per-route rules by name, merged over the built-in ones (src/rate-limit/rules.ts:
    * create-session, create-account, repo-write, upload-blob, update-handle,
-   * request-password-reset, reset-password); a rule given here replaces the built-in of that name.
+   * request-password-reset, reset-password, request-email-*, ...); a rule given here replaces the built-in of that name.
    * @default the reference PDS's limits
    */
   rules: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]*$" }), RateLimitRuleSchema)),

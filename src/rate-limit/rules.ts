@@ -7,6 +7,24 @@ const DAY = 24 * HOUR;
 /** Tier limits (RATE_LIMIT_AUTHENTICATED / _UNAUTHENTICATED / _ADMIN) are per minute, as the guide states them. */
 export const TIER_WINDOW_MS = MINUTE;
 
+/** The reference's limits of the methods that mail an account: 5 an hour and 15 a day per account. */
+const mailPerAccount = (key: RuleSpec["key"]): RuleSpec => ({
+  key,
+  limits: [
+    { limit: 5, windowMs: HOUR, algorithm: "sliding-log" },
+    { limit: 15, windowMs: DAY, algorithm: "sliding-log" },
+  ],
+});
+
+/** And per client IP (the reference's requestPasswordReset limit): one address mailing many accounts. */
+const mailPerIp: RuleSpec = {
+  key: "ip",
+  limits: [
+    { limit: 15, windowMs: HOUR, algorithm: "sliding-log" },
+    { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
+  ],
+};
+
 /**
  * The reference PDS's per-route limits, by rule name. Strict, low limits
  * use the exact sliding log; write budgets use token buckets (bursts, then
@@ -49,14 +67,34 @@ export const DEFAULT_RULES: Readonly<Record<string, RuleSpec>> = {
       { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
     ],
   },
-  "request-password-reset": {
+  "request-password-reset": mailPerIp,
+  "reset-password": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
+  /**
+   * Per account, as the reference counts requestPasswordReset per IP: by the address asked for, known
+   * or not, so the limit applies the same to both and says nothing about which addresses have accounts.
+   */
+  "request-password-reset-email": mailPerAccount("email"),
+  /** The reference's per-account limits of requestEmailConfirmation and requestEmailUpdate. */
+  "request-email-confirmation": mailPerAccount("did"),
+  "request-email-update": mailPerAccount("did"),
+  /** One address asking mail for many accounts (both request-email methods together). */
+  "request-email-ip": mailPerIp,
+  /** The reference's per-account limits; the per-IP rule below bounds one address mailing many accounts. */
+  "request-account-delete": {
+    key: "did",
+    limits: [
+      { limit: 5, windowMs: HOUR, algorithm: "sliding-log" },
+      { limit: 15, windowMs: DAY, algorithm: "sliding-log" },
+    ],
+  },
+  "request-account-delete-ip": {
     key: "ip",
     limits: [
       { limit: 15, windowMs: HOUR, algorithm: "sliding-log" },
       { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
     ],
   },
-  "reset-password": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
+  "delete-account": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
 };
 
 /** Points a repository write costs against `repo-write`, as in the reference PDS. */
@@ -77,7 +115,23 @@ export const DEFAULT_ROUTES: Readonly<Record<string, readonly RouteRule[]>> = {
   "com.atproto.repo.uploadBlob": [{ rule: "upload-blob", points: 1 }],
   "com.atproto.server.createAccount": [{ rule: "create-account", points: 1 }],
   "com.atproto.server.createSession": [{ rule: "create-session", points: 1 }],
-  "com.atproto.server.requestPasswordReset": [{ rule: "request-password-reset", points: 1 }],
+  "com.atproto.server.deleteAccount": [{ rule: "delete-account", points: 1 }],
+  "com.atproto.server.requestAccountDelete": [
+    { rule: "request-account-delete", points: 1 },
+    { rule: "request-account-delete-ip", points: 1 },
+  ],
+  "com.atproto.server.requestEmailConfirmation": [
+    { rule: "request-email-confirmation", points: 1 },
+    { rule: "request-email-ip", points: 1 },
+  ],
+  "com.atproto.server.requestEmailUpdate": [
+    { rule: "request-email-update", points: 1 },
+    { rule: "request-email-ip", points: 1 },
+  ],
+  "com.atproto.server.requestPasswordReset": [
+    { rule: "request-password-reset", points: 1 },
+    { rule: "request-password-reset-email", points: 1 },
+  ],
   "com.atproto.server.resetPassword": [{ rule: "reset-password", points: 1 }],
 };
 

@@ -25,11 +25,13 @@ export function subjectOf(kind: KeyKind, facts: RequestFacts): string | null {
       return shorten(`${(facts.body?.identifier ?? "").toLowerCase()}@${facts.ip}`);
     case "email-ip":
       return shorten(`${(facts.body?.email ?? "").toLowerCase()}@${facts.ip}`);
+    case "email":
+      return shorten((facts.body?.email ?? "").trim().toLowerCase());
   }
 }
 
 export function needsBody(kind: KeyKind): boolean {
-  return kind === "identifier-ip" || kind === "email-ip";
+  return kind === "identifier-ip" || kind === "email-ip" || kind === "email";
 }
 
 function shorten(subject: string): string {

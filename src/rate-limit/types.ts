@@ -8,9 +8,10 @@ export type Algorithm = (typeof ALGORITHMS)[number];
  * - `did`: the caller's DID (the rule is skipped for callers without one: they fail auth anyway);
  * - `did-ip`: DID and client IP together;
  * - `identifier-ip`: the `identifier` of the JSON body (createSession) and the client IP;
- * - `email-ip`: the `email` of the JSON body and the client IP.
+ * - `email-ip`: the `email` of the JSON body and the client IP;
+ * - `email`: the `email` of the JSON body alone (requestPasswordReset per account, whether or not one has it).
  */
-export const KEY_KINDS = ["ip", "did", "did-ip", "identifier-ip", "email-ip"] as const;
+export const KEY_KINDS = ["ip", "did", "did-ip", "identifier-ip", "email-ip", "email"] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 
 /** At most `limit` points per `windowMs`. */

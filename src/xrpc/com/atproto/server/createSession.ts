@@ -11,7 +11,7 @@ export default procedure({
     allowTakendown: Type.Optional(Type.Boolean()),
   }),
   handler: ({ ctx, input, ip }) => {
-    const { identifier, password } = input;
-    return ctx.accounts.createSession(identifier, password, ip);
+    const { identifier, password, authFactorToken, allowTakendown } = input;
+    return ctx.accounts.createSession(identifier, password, ip, { authFactorToken, allowTakendown });
   },
 });
