@@ -1,0 +1,7 @@
+import { query } from "@/xrpc/method";
+
+export default query({
+  auth: "access",
+  accountStatus: "any",
+  handler: ({ ctx, auth }) => ctx.accounts.checkAccountStatus(auth!.did!),
+});
