@@ -73,14 +73,24 @@ export async function deleteAccountData(
     ...(gone.handle ? [deps.identity.invalidateHandle(gone.handle)] : []),
   ]).catch((err) => deps.log.warn("account deleted; some cache entries could not be dropped and live out their TTL", { did, err }));
 
-  const cids = new Set(gone.blobs.map((b) => b.cid));
+  try {
+    await deleteBlobBytes(deps, did, gone.blobs);
+  } catch (err) {
+    // The account is gone for the user and for relays; what is left is bytes nothing points at any more.
+    deps.log.error("account deleted, but some of its blob bytes could not be removed from the blob store", { did, err });
+  }
+}
+
+/** Every CID the rows named and the store itself lists for the DID, then the temp uploads (the sweeper would get those too). */
+async function deleteBlobBytes(deps: DeleteDeps, did: string, rows: readonly { cid: string; temp_key: string | null }[]): Promise<void> {
+  const cids = new Set(rows.map((b) => b.cid));
   for (let cursor: string | undefined, first = true; first || cursor; first = false) {
     const page = await deps.blobs.list(did, { cursor });
     for (const cid of page.cids) cids.add(cid);
     cursor = page.cursor;
   }
   await inBatches([...cids], (batch) => deps.blobs.delete(did, batch));
-  for (const { temp_key } of gone.blobs) if (temp_key) await deps.blobs.deleteTemp(temp_key);
+  for (const { temp_key } of rows) if (temp_key) await deps.blobs.deleteTemp(temp_key);
 }
 
 /** Codes made for the account go with their uses; the account's own use goes without giving its inviter a use back. */
