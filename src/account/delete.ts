@@ -32,7 +32,7 @@ export const ACCOUNT_DID_TABLES = [
  */
 export const KEPT_DID_TABLES = ["repo_seq", "deleted_account"] as const satisfies readonly TableName[];
 
-type DeleteDeps = Pick<AppContext, "db" | "blobs" | "sequencer" | "cached" | "identity" | "log">;
+type DeleteDeps = Pick<AppContext, "db" | "blobs" | "sequencer" | "cached" | "identity" | "rateLimits" | "log">;
 
 /**
  * Delete an account for good, in the reference's order: first the rows, in
@@ -71,7 +71,8 @@ export async function deleteAccountData(
     ...gone.sessions.map((id) => deps.cached.invalidate("session", id)),
     deps.identity.invalidateDid(did),
     ...(gone.handle ? [deps.identity.invalidateHandle(gone.handle)] : []),
-  ]).catch((err) => deps.log.warn("account deleted; some cache entries could not be dropped and live out their TTL", { did, err }));
+    deps.rateLimits.forgetAccount(did),
+  ]).catch((err) => deps.log.warn("account deleted; some cache entries or rate-limit counters could not be dropped and live out their TTL", { did, err }));
 
   try {
     await deleteBlobBytes(deps, did, gone.blobs);

@@ -43,6 +43,12 @@ export interface RateLimits {
    * that refund must not use it.
    */
   refund(rule: string, key: string, points: number): Promise<void>;
+  /**
+   * Drop the counters that name account `did` (account deletion): its tier, the rules keyed by DID or
+   * DID and IP, and log-ins by the DID as identifier. Hashed long subjects and handle or email keys stay
+   * until their windows end.
+   */
+  forgetAccount(did: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -165,6 +171,17 @@ export async function createRateLimits(options: RateLimitsOptions): Promise<Rate
       if (!spec) throw new Error(`rate limit rule ${JSON.stringify(rule)} is not configured`);
       if (!settings.enabled || scopes.getStore()?.bypass) return;
       await Promise.all(spec.limits.map((limit) => store.consume(limit, `${rule}:${key}`, -points)));
+    },
+    async forgetAccount(did) {
+      const drops = tiers.authenticated.map((spec) => store.forget(spec, `tier-authenticated:${did}`));
+      for (const [name, rule] of Object.entries(settings.rules)) {
+        for (const spec of rule.limits) {
+          if (rule.key === "did") drops.push(store.forget(spec, `${name}:${did}`));
+          if (rule.key === "did-ip") drops.push(store.forget(spec, `${name}:${did}@`, true));
+          if (rule.key === "identifier-ip") drops.push(store.forget(spec, `${name}:${did.toLowerCase()}@`, true));
+        }
+      }
+      await Promise.all(drops);
     },
     close: () => local.close(),
   };

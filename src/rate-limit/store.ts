@@ -54,4 +54,10 @@ export class LimitStore {
     const [allowed, remaining, resetMs, retryMs] = reply;
     return { allowed: allowed === 1, limit: spec.limit, windowMs: spec.windowMs, remaining, resetMs, retryMs };
   }
+
+  /** Drop the state of `key` against one limit (every key starting with it when `prefix`), in both stores. */
+  async forget(spec: LimitSpec, key: string, prefix = false): Promise<void> {
+    const full = `rl:${ALGORITHM_TAGS[spec.algorithm]}:${spec.windowMs}:${key}`;
+    for (const cache of [this.local, this.shared]) if (cache) await (prefix ? cache.deletePrefix(full) : cache.delete(full));
+  }
 }

@@ -61,11 +61,12 @@ for (const makeBackend of BACKENDS) {
         {
           log: { level: "warn" },
           identity: { plcUrl: plc.url },
-          rateLimit: { enabled: false },
+          // With Redis the limits are on and distributed, so their counters naming the account are in Redis too.
+          ...(redisUrl ? { cache: redis({ url: redisUrl, keyPrefix: redisPrefix }), rateLimit: { distributed: true } } : { rateLimit: { enabled: false } }),
           email: { smtpUrl: smtp.url, fromAddress: "pds@localhost" },
           service: { inviteRequired: false, hostname: "localhost", port, publicUrl: url, bind: "127.0.0.1", devMode: true },
         },
-        { methods: LIFECYCLE_METHODS, ...(redisUrl ? { cache: redis({ url: redisUrl, keyPrefix: redisPrefix }) } : {}) },
+        { methods: LIFECYCLE_METHODS },
       );
       server = listen(ctx, port);
     });
@@ -168,6 +169,7 @@ for (const makeBackend of BACKENDS) {
       expect([tempKeys.length, blobCids.length]).toEqual([1, 2]);
       expect(await storedNames(did, tempKeys)).not.toEqual([]);
 
+      if (redisUrl) expect((await redisNaming(did)).length).toBeGreaterThan(0);
       const fh = new FirehoseClient(port);
       await fh.opened;
       try {
@@ -204,16 +206,7 @@ for (const makeBackend of BACKENDS) {
       // The blob store, listed past the plugin: no file or object names the account, its blobs or its temp upload.
       expect(await storedNames(did, [...tempKeys, ...blobCids])).toEqual([]);
       expect((await ctx.blobs.list(did)).cids).toEqual([]);
-      if (redisUrl) {
-        const client = new Redis(redisUrl);
-        try {
-          const keys = await client.keys(`${redisPrefix}*`);
-          const values = await Promise.all(keys.map(async (k) => ((await client.type(k)) === "string" ? ((await client.get(k)) ?? "") : "")));
-          expect(keys.filter((k, i) => k.includes(did) || values[i]!.includes(did))).toEqual([]);
-        } finally {
-          client.disconnect();
-        }
-      }
+      if (redisUrl) expect(await redisNaming(did)).toEqual([]);
       // The old session is gone everywhere; the handle and email are free for a new account (a new DID).
       const old = await agent.com.atproto.server.getSession().catch((e) => e);
       expect(old.status).toBeGreaterThanOrEqual(400);
@@ -277,6 +270,18 @@ for (const makeBackend of BACKENDS) {
     test("every table with a did column is deleted or kept on purpose", async () => {
       expect((await didTables()).sort()).toEqual([...ACCOUNT_DID_TABLES, ...KEPT_DID_TABLES].sort());
     });
+
+    /** Keys under this server's Redis prefix whose name or (string) value contains `did`. */
+    async function redisNaming(did: string): Promise<string[]> {
+      const client = new Redis(redisUrl!);
+      try {
+        const keys = await client.keys(`${redisPrefix}*`);
+        const values = await Promise.all(keys.map(async (k) => ((await client.type(k)) === "string" ? ((await client.get(k)) ?? "") : "")));
+        return keys.filter((k, i) => k.includes(did) || values[i]!.includes(did));
+      } finally {
+        client.disconnect();
+      }
+    }
 
     /** Tables of the live database with a `did` column, by introspection (not from our own list). */
     async function didTables(): Promise<string[]> {
