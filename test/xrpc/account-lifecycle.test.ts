@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { AtpAgent } from "@atproto/api";
+import { lexicons } from "@atproto/api/dist/client/lexicons";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { readCar } from "@atproto/repo";
 import Redis from "ioredis";
@@ -84,7 +85,12 @@ for (const makeBackend of BACKENDS) {
       await agent.createAccount({ handle, email: `${handle}@mail.test`, password });
       return { agent, did: agent.session!.did, handle, email: `${handle}@mail.test`, password };
     };
-    const accountFrames = (fh: FirehoseClient, did: string) => fh.frames.filter((f) => f.body.did === did || f.body.repo === did);
+    /** The account's frames, each checked against its subscribeRepos message definition first. */
+    const accountFrames = (fh: FirehoseClient, did: string) => {
+      const frames = fh.frames.filter((f) => f.body.did === did || f.body.repo === did);
+      for (const f of frames) expect(lexicons.validate(`com.atproto.sync.subscribeRepos${f.header.t}`, f.body)).toMatchObject({ success: true });
+      return frames;
+    };
 
     test("deactivate: #account deactivated, writes refused, sync reads only for the owner; activate re-announces", async () => {
       const { agent, did } = await signUp();
