@@ -148,8 +148,8 @@ for (const backend of backends) {
         const statuses = new Map<number, number>();
         let sent = 0;
         for (const nsid of Object.keys(methods)) {
-          // A deleted session or account would only stop the rest of the run from reaching past auth.
-          if (nsid === "com.atproto.server.deleteSession") continue;
+          // A deleted session or a deactivated account would only stop the rest of the run from reaching past auth.
+          if (nsid === "com.atproto.server.deleteSession" || nsid === "com.atproto.server.deactivateAccount") continue;
           for (let i = 0; i < PER_ROUTE; i++) {
             const c = makeCase(nsid, r, tokens);
             const { status, body } = await send(ctx, c);
