@@ -70,7 +70,8 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
     const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
-    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log });
+    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log, registry: metrics.registry });
+    closers.push({ name: "mailer", close: () => accountServices.mailer.close() });
     // Read-after-write merges read through the whole context, which exists once everything is built.
     const proxy = createProxy({ config, log, metrics, db, cached, ...accountServices, app: () => ctx });
     closers.push({ name: "proxy", close: () => proxy.close() });

@@ -1,6 +1,6 @@
+import type { XrpcMethod } from "./method";
 import getPreferences from "./app/bsky/actor/getPreferences";
 import putPreferences from "./app/bsky/actor/putPreferences";
-import type { XrpcMethod } from "./method";
 import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
 import resolveHandle from "./com/atproto/identity/resolveHandle";
 import updateHandle from "./com/atproto/identity/updateHandle";
@@ -12,11 +12,16 @@ import getRecord from "./com/atproto/repo/getRecord";
 import listRecords from "./com/atproto/repo/listRecords";
 import putRecord from "./com/atproto/repo/putRecord";
 import uploadBlob from "./com/atproto/repo/uploadBlob";
+import activateAccount from "./com/atproto/server/activateAccount";
+import checkAccountStatus from "./com/atproto/server/checkAccountStatus";
+import confirmEmail from "./com/atproto/server/confirmEmail";
 import createAccount from "./com/atproto/server/createAccount";
 import createAppPassword from "./com/atproto/server/createAppPassword";
 import createInviteCode from "./com/atproto/server/createInviteCode";
 import createInviteCodes from "./com/atproto/server/createInviteCodes";
 import createSession from "./com/atproto/server/createSession";
+import deactivateAccount from "./com/atproto/server/deactivateAccount";
+import deleteAccount from "./com/atproto/server/deleteAccount";
 import deleteSession from "./com/atproto/server/deleteSession";
 import describeServer from "./com/atproto/server/describeServer";
 import getAccountInviteCodes from "./com/atproto/server/getAccountInviteCodes";
@@ -24,7 +29,13 @@ import getServiceAuth from "./com/atproto/server/getServiceAuth";
 import getSession from "./com/atproto/server/getSession";
 import listAppPasswords from "./com/atproto/server/listAppPasswords";
 import refreshSession from "./com/atproto/server/refreshSession";
+import requestAccountDelete from "./com/atproto/server/requestAccountDelete";
+import requestEmailConfirmation from "./com/atproto/server/requestEmailConfirmation";
+import requestEmailUpdate from "./com/atproto/server/requestEmailUpdate";
+import requestPasswordReset from "./com/atproto/server/requestPasswordReset";
+import resetPassword from "./com/atproto/server/resetPassword";
 import revokeAppPassword from "./com/atproto/server/revokeAppPassword";
+import updateEmail from "./com/atproto/server/updateEmail";
 import getBlob from "./com/atproto/sync/getBlob";
 import getBlocks from "./com/atproto/sync/getBlocks";
 import getLatestCommit from "./com/atproto/sync/getLatestCommit";
@@ -53,11 +64,16 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.repo.listRecords": listRecords,
   "com.atproto.repo.putRecord": putRecord,
   "com.atproto.repo.uploadBlob": uploadBlob,
+  "com.atproto.server.activateAccount": activateAccount,
+  "com.atproto.server.checkAccountStatus": checkAccountStatus,
+  "com.atproto.server.confirmEmail": confirmEmail,
   "com.atproto.server.createAccount": createAccount,
   "com.atproto.server.createAppPassword": createAppPassword,
   "com.atproto.server.createInviteCode": createInviteCode,
   "com.atproto.server.createInviteCodes": createInviteCodes,
   "com.atproto.server.createSession": createSession,
+  "com.atproto.server.deactivateAccount": deactivateAccount,
+  "com.atproto.server.deleteAccount": deleteAccount,
   "com.atproto.server.deleteSession": deleteSession,
   "com.atproto.server.describeServer": describeServer,
   "com.atproto.server.getAccountInviteCodes": getAccountInviteCodes,
@@ -65,7 +81,13 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.server.getSession": getSession,
   "com.atproto.server.listAppPasswords": listAppPasswords,
   "com.atproto.server.refreshSession": refreshSession,
+  "com.atproto.server.requestAccountDelete": requestAccountDelete,
+  "com.atproto.server.requestEmailConfirmation": requestEmailConfirmation,
+  "com.atproto.server.requestEmailUpdate": requestEmailUpdate,
+  "com.atproto.server.requestPasswordReset": requestPasswordReset,
+  "com.atproto.server.resetPassword": resetPassword,
   "com.atproto.server.revokeAppPassword": revokeAppPassword,
+  "com.atproto.server.updateEmail": updateEmail,
   "com.atproto.sync.getBlob": getBlob,
   "com.atproto.sync.getBlocks": getBlocks,
   "com.atproto.sync.getLatestCommit": getLatestCommit,
