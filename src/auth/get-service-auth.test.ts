@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { verifyJwt } from "@atproto/xrpc-server";
 import { methods } from "@/xrpc";
-import getServiceAuth from "@/xrpc/com/atproto/server/getServiceAuth";
 import type { TestContext } from "@test/support/context";
 import { testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
@@ -28,7 +27,7 @@ const keyOf = async (did: string): Promise<string> => (await ctx.identity.resolv
 
 beforeAll(async () => {
   plc = await startPlc();
-  ctx = await testContext(serverConfig(plc.url), { methods: { ...methods, "com.atproto.server.getServiceAuth": getServiceAuth } });
+  ctx = await testContext(serverConfig(plc.url));
   user = await newAccount(ctx, "svc");
   bearer.full = user.bearer;
   for (const [name, privileged] of [["appPass", false], ["privileged", true]] as const) {

@@ -14,7 +14,6 @@ import { postgres } from "@plugins/db-postgres";
 import { mintServiceJwt } from "@/auth/service-jwt";
 import type { UserConfig } from "@/config/schema";
 import { methods } from "@/xrpc";
-import getServiceAuth from "@/xrpc/com/atproto/server/getServiceAuth";
 import { query } from "@/xrpc/method";
 import { type TestContext, testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
@@ -23,7 +22,6 @@ import { type Reply, type TestAccount, newAccount, serverConfig, xrpc } from "@t
 const METHOD = "io.example.serviceOnly";
 const testMethods = {
   ...methods,
-  "com.atproto.server.getServiceAuth": getServiceAuth,
   [METHOD]: query({ auth: "service", handler: ({ auth }) => ({ caller: auth }) }),
 };
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);

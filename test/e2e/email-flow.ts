@@ -8,27 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AtpAgent } from "@atproto/api";
-import { methods } from "@/xrpc/index";
-import confirmEmail from "@/xrpc/com/atproto/server/confirmEmail";
-import requestEmailConfirmation from "@/xrpc/com/atproto/server/requestEmailConfirmation";
-import requestEmailUpdate from "@/xrpc/com/atproto/server/requestEmailUpdate";
-import requestPasswordReset from "@/xrpc/com/atproto/server/requestPasswordReset";
-import resetPassword from "@/xrpc/com/atproto/server/resetPassword";
-import updateEmail from "@/xrpc/com/atproto/server/updateEmail";
 import { type TestPlc, startPlc } from "@test/support/plc";
 import { type SmtpSink, startSmtpSink, tokenIn } from "@test/support/smtp";
 import type { AccountBackend } from "./accounts-flow";
 import { type Node, failure, startNode } from "./accounts-support";
 
-export const EMAIL_METHODS = {
-  ...methods,
-  "com.atproto.server.requestEmailConfirmation": requestEmailConfirmation,
-  "com.atproto.server.confirmEmail": confirmEmail,
-  "com.atproto.server.requestEmailUpdate": requestEmailUpdate,
-  "com.atproto.server.updateEmail": updateEmail,
-  "com.atproto.server.requestPasswordReset": requestPasswordReset,
-  "com.atproto.server.resetPassword": resetPassword,
-};
 
 
 const PASSWORD = "correct horse battery staple";
@@ -57,8 +41,8 @@ export function emailFlows(label: string, backend: AccountBackend): void {
       sink = await startSmtpSink();
       const config = { service: { inviteRequired: false }, email: { smtpUrl: sink.url, fromAddress: "noreply@localhost" } };
       const db = backend.db();
-      a = await startNode({ plcUrl: plc.url, db, cache: backend.cache?.(), config, methods: EMAIL_METHODS });
-      b = backend.multiNode ? await startNode({ plcUrl: plc.url, db: backend.db(), cache: backend.cache?.(), config, methods: EMAIL_METHODS }) : a;
+      a = await startNode({ plcUrl: plc.url, db, cache: backend.cache?.(), config });
+      b = backend.multiNode ? await startNode({ plcUrl: plc.url, db: backend.db(), cache: backend.cache?.(), config }) : a;
       alice = agentOn(a);
       await alice.createAccount({ handle: "alice.test", email: "alice@example.com", password: PASSWORD });
       bob = agentOn(a);

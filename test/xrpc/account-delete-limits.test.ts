@@ -1,19 +1,16 @@
 /** requestAccountDelete's limits (src/rate-limit/rules.ts), through the request path with rate limiting on. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { methods } from "@/xrpc";
-import requestAccountDelete from "@/xrpc/com/atproto/server/requestAccountDelete";
 import { type TestContext, testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
 import { newAccount } from "./support";
 
-const LIMITED_METHODS = { ...methods, "com.atproto.server.requestAccountDelete": requestAccountDelete };
 
 describe("requestAccountDelete rate limits", () => {
   let plc: TestPlc;
   let ctx: TestContext;
   beforeAll(async () => {
     plc = await startPlc();
-    ctx = await testContext({ identity: { plcUrl: plc.url }, service: { inviteRequired: false, devMode: true } }, { methods: LIMITED_METHODS });
+    ctx = await testContext({ identity: { plcUrl: plc.url }, service: { inviteRequired: false, devMode: true } });
   });
   afterAll(async () => {
     await ctx?.close();

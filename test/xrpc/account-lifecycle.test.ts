@@ -16,12 +16,6 @@ import { readCar } from "@atproto/repo";
 import Redis from "ioredis";
 import { ACCOUNT_DID_TABLES, KEPT_DID_TABLES } from "@/account/delete";
 import { listen, type RunningServer } from "@/http/server";
-import { methods } from "@/xrpc";
-import activateAccount from "@/xrpc/com/atproto/server/activateAccount";
-import checkAccountStatus from "@/xrpc/com/atproto/server/checkAccountStatus";
-import deactivateAccount from "@/xrpc/com/atproto/server/deactivateAccount";
-import deleteAccount from "@/xrpc/com/atproto/server/deleteAccount";
-import requestAccountDelete from "@/xrpc/com/atproto/server/requestAccountDelete";
 import { redis } from "@plugins/cache-redis";
 import { BACKENDS } from "@test/repo/backends";
 import { fakePng } from "@test/support/blobs";
@@ -32,14 +26,6 @@ import { type TestPlc, startPlc } from "@test/support/plc";
 import { S3_CREDENTIALS, freePort } from "@test/support/services";
 import { type SmtpSink, startSmtpSink, tokenIn } from "@test/support/smtp";
 
-const LIFECYCLE_METHODS = {
-  ...methods,
-  "com.atproto.server.activateAccount": activateAccount,
-  "com.atproto.server.checkAccountStatus": checkAccountStatus,
-  "com.atproto.server.deactivateAccount": deactivateAccount,
-  "com.atproto.server.deleteAccount": deleteAccount,
-  "com.atproto.server.requestAccountDelete": requestAccountDelete,
-};
 const post = (text: string) => ({ $type: "app.bsky.feed.post", text, createdAt: new Date().toISOString() });
 
 for (const makeBackend of BACKENDS) {
@@ -67,7 +53,6 @@ for (const makeBackend of BACKENDS) {
           email: { smtpUrl: smtp.url, fromAddress: "pds@localhost" },
           service: { inviteRequired: false, hostname: "localhost", port, publicUrl: url, bind: "127.0.0.1", devMode: true },
         },
-        { methods: LIFECYCLE_METHODS },
       );
       server = listen(ctx, port);
     });

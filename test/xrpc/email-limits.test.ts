@@ -6,9 +6,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTokenSigner, SCOPE } from "@/auth/tokens";
 import { methods } from "@/xrpc/index";
-import requestEmailConfirmation from "@/xrpc/com/atproto/server/requestEmailConfirmation";
-import requestEmailUpdate from "@/xrpc/com/atproto/server/requestEmailUpdate";
-import requestPasswordReset from "@/xrpc/com/atproto/server/requestPasswordReset";
 import { type TestContext, testContext } from "@test/support/context";
 
 const JWT_SECRET = "test-jwt-secret-0123456789";
@@ -17,17 +14,7 @@ const bearer = async (did: string) => `Bearer ${(await signer.sign({ did, scope:
 
 let ctx: TestContext;
 beforeAll(async () => {
-  ctx = await testContext(
-    {},
-    {
-      methods: {
-        ...methods,
-        "com.atproto.server.requestEmailConfirmation": requestEmailConfirmation,
-        "com.atproto.server.requestEmailUpdate": requestEmailUpdate,
-        "com.atproto.server.requestPasswordReset": requestPasswordReset,
-      },
-    },
-  );
+  ctx = await testContext();
 });
 afterAll(() => ctx.close());
 
