@@ -79,21 +79,9 @@ export const DEFAULT_RULES: Readonly<Record<string, RuleSpec>> = {
   "request-email-update": mailPerAccount("did"),
   /** One address asking mail for many accounts (both request-email methods together). */
   "request-email-ip": mailPerIp,
-  /** The reference's per-account limits; the per-IP rule below bounds one address mailing many accounts. */
-  "request-account-delete": {
-    key: "did",
-    limits: [
-      { limit: 5, windowMs: HOUR, algorithm: "sliding-log" },
-      { limit: 15, windowMs: DAY, algorithm: "sliding-log" },
-    ],
-  },
-  "request-account-delete-ip": {
-    key: "ip",
-    limits: [
-      { limit: 15, windowMs: HOUR, algorithm: "sliding-log" },
-      { limit: 50, windowMs: DAY, algorithm: "sliding-log" },
-    ],
-  },
+  /** The reference's per-account limits; the per-IP rule bounds one address mailing many accounts. */
+  "request-account-delete": mailPerAccount("did"),
+  "request-account-delete-ip": mailPerIp,
   "delete-account": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
 };
 
