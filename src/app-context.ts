@@ -7,7 +7,7 @@ import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Firehose } from "@/firehose/firehose";
 import type { Metrics } from "@/http/metrics";
-import type { Proxy } from "@/proxy";
+import type { Proxy } from "@/proxy/types";
 import type { Logger } from "@/log";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { RepoService } from "@/repo/service";

@@ -1,5 +1,10 @@
-import type { AppContext } from "@/app-context";
-import type { DbTransaction } from "@/contracts/db";
+import type { BlobStorePlugin } from "@/contracts/blob-store";
+import type { CacheAside } from "@/cache/aside";
+import type { IdentityResolver } from "@/identity/resolver";
+import type { Logger } from "@/log";
+import type { RateLimits } from "@/rate-limit/limiter";
+import type { Sequencer } from "@/sequencer/sequencer";
+import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import type { TableName } from "@/db/schema";
 import { InvalidRequestError } from "@/errors";
 import { inBatches } from "@/util/in-batches";
@@ -32,7 +37,16 @@ export const ACCOUNT_DID_TABLES = [
  */
 export const KEPT_DID_TABLES = ["repo_seq", "deleted_account"] as const satisfies readonly TableName[];
 
-type DeleteDeps = Pick<AppContext, "db" | "blobs" | "sequencer" | "cached" | "identity" | "rateLimits" | "log">;
+/** What a deletion touches (the server context has all of it; named one by one so the account room needs no AppContext). */
+interface DeleteDeps {
+  readonly db: DatabasePlugin;
+  readonly blobs: BlobStorePlugin;
+  readonly sequencer: Sequencer;
+  readonly cached: CacheAside;
+  readonly identity: IdentityResolver;
+  readonly rateLimits: RateLimits;
+  readonly log: Logger;
+}
 
 /**
  * Delete an account for good, in the reference's order: first the rows, in

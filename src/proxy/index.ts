@@ -4,49 +4,13 @@ import type { Caller } from "@/auth/types";
 import { InvalidRequestError, MethodNotImplementedError } from "@/errors";
 import { type LookupAll, SafeFetchError, safeFetch } from "@/identity/safe-fetch";
 import { type Exchange, exchange } from "./forward";
+import type { Proxy, ProxyCall } from "./types";
 import { PROXIED_WHEN_NAMED, assertAllowed, authOf, isRefused } from "./policy";
 import { readAfterWrite } from "./read-after-write";
 import { createProxyMetrics, type ProxyRuntime } from "./runtime";
 import { type Target, createTargetResolver } from "./target";
 import { readLimited, upstreamAgents, upstreamFailure } from "./upstream";
 import { upstreamLagMs } from "./lag";
-
-export interface ProxyCall {
-  readonly request: Request;
-  readonly nsid: string;
-  /** From the HTTP verb when absent (GET/HEAD query, POST procedure). */
-  readonly type?: "query" | "procedure";
-  /** The verified caller (see `authOf`); null forwards without service auth. */
-  readonly caller: Caller | null;
-  readonly ip?: string;
-}
-
-export interface Proxy {
-  /**
-   * Whether this request goes upstream. For a method Aurora does not serve
-   * (`served` false): when it names a target (atproto-proxy header), has a
-   * configured default (app.bsky.* → AppView, chat.bsky.* → chat,
-   * createReport → report service), or is one the reference refuses (so it
-   * gets its 400). For a method Aurora serves: only getPreferences /
-   * putPreferences with a header naming another service than the configured
-   * AppView; Aurora's own methods are never proxied otherwise.
-   */
-  wants(nsid: string, request: Request, served: boolean): boolean;
-  /** The auth the request path verifies before `forward`. */
-  authOf: typeof authOf;
-  /** Send the call upstream with a fresh service-auth token for the caller, and relay the answer. */
-  forward(call: ProxyCall): Promise<Response>;
-  /** wants → verify (`authOf`) → forward, for the request path in one call. */
-  serve(request: Request, nsid: string, ip?: string): Promise<Response>;
-  /**
-   * com.atproto.repo.getRecord of a repository not hosted here: passed to the
-   * AppView (or the header's service) without credentials, as the reference
-   * does; null when there is no AppView to ask.
-   */
-  forwardToAppView(call: ProxyCall): Promise<Response | null>;
-  /** Close the pooled upstream connections (at shutdown, with the other closers). */
-  close(): Promise<void>;
-}
 
 export type ProxyDeps = Pick<AppContext, "config" | "log" | "metrics" | "identity" | "accounts" | "auth" | "cached" | "db"> & {
   /** The whole context, for read-after-write merges (the proxy is built inside it). */

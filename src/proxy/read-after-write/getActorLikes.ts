@@ -1,4 +1,5 @@
-import type { FeedViewPost, Munge } from "./types";
+import type { FeedViewPost } from "./types";
+import type { Munge } from "./viewer";
 
 /**
  * app.bsky.feed.getActorLikes (only ever the viewer's own likes): the newer

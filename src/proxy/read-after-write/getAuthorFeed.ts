@@ -1,4 +1,5 @@
-import type { FeedViewPost, Munge } from "./types";
+import type { FeedViewPost } from "./types";
+import type { Munge } from "./viewer";
 
 /**
  * app.bsky.feed.getAuthorFeed of the viewer's own feed (recognised, as the

@@ -1,6 +1,7 @@
 import type { LocalRecord } from "./records";
 import type { LocalViewer } from "./viewer";
-import { type Munge, type PostRecord, THREAD_VIEW_POST, type ThreadViewPost, isThreadViewPost } from "./types";
+import { type PostRecord, THREAD_VIEW_POST, type ThreadViewPost, isThreadViewPost } from "./types";
+import type { Munge } from "./viewer";
 
 /** app.bsky.feed.getPostThread: the viewer's newer replies in the thread, under their parents. */
 export const getPostThread: Munge<{ thread: unknown }> = async (viewer, body) => {

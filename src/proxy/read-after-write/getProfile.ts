@@ -1,4 +1,5 @@
-import type { Munge, ProfileViewBasic } from "./types";
+import type { ProfileViewBasic } from "./types";
+import type { Munge } from "./viewer";
 
 /** app.bsky.actor.getProfile: the viewer's own profile shows their newer profile record. */
 export const getProfile: Munge<ProfileViewBasic> = async (viewer, body) => {

@@ -1,4 +1,5 @@
-import type { Munge, ProfileViewBasic } from "./types";
+import type { ProfileViewBasic } from "./types";
+import type { Munge } from "./viewer";
 
 /** app.bsky.actor.getProfiles: the viewer's own entry shows their newer profile record. */
 export const getProfiles: Munge<{ profiles: ProfileViewBasic[] }> = async (viewer, body) => {

@@ -1,4 +1,5 @@
-import type { FeedViewPost, Munge } from "./types";
+import type { FeedViewPost } from "./types";
+import type { Munge } from "./viewer";
 
 /** app.bsky.feed.getTimeline: the viewer's newer posts, placed by time. */
 export const getTimeline: Munge<{ feed: FeedViewPost[] }> = async (viewer, body) => {

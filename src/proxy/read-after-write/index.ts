@@ -8,7 +8,7 @@ import { getProfile } from "./getProfile";
 import { getProfiles } from "./getProfiles";
 import { getTimeline } from "./getTimeline";
 import { isObject, localRecordsSince } from "./records";
-import type { Munge } from "./types";
+import type { Munge } from "./viewer";
 import { LocalViewer } from "./viewer";
 
 /** What the proxy hands over for a JSON response of a method in READ_AFTER_WRITE_METHODS. */

@@ -4,7 +4,6 @@
  * it touches, as far as it touches them. Upstream bodies are checked against
  * the method's lexicon before any of this is trusted.
  */
-import type { LocalViewer } from "./viewer";
 
 export type JsonRecord = Record<string, unknown>;
 
@@ -85,10 +84,3 @@ export const THREAD_VIEW_POST = "app.bsky.feed.defs#threadViewPost";
 export function isThreadViewPost(value: unknown): value is ThreadViewPost {
   return typeof value === "object" && value !== null && (value as { $type?: unknown }).$type === THREAD_VIEW_POST;
 }
-
-/**
- * One munged view: the upstream body (already checked against the method's
- * output lexicon) with the viewer's newer records merged in, or null when
- * nothing changes. `params` are the request's query parameters.
- */
-export type Munge<B = any> = (viewer: LocalViewer, body: B, params: URLSearchParams) => Promise<B | null>;

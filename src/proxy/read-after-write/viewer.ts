@@ -182,3 +182,10 @@ export function blobCid(blob: unknown): string | undefined {
 }
 
 const str = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/**
+ * One munged view: the upstream body (already checked against the method's
+ * output lexicon) with the viewer's newer records merged in, or null when
+ * nothing changes. `params` are the request's query parameters.
+ */
+export type Munge<B = any> = (viewer: LocalViewer, body: B, params: URLSearchParams) => Promise<B | null>;
