@@ -7,6 +7,7 @@ import { type HandleChange, recommendedDidCredentials, resolveHandle, updateHand
 import { type InviteCodeView, accountInviteCodes, createInviteCodes } from "./invites";
 import { type AccountStatusView, activateAccount, checkAccountStatus, deactivateAccount } from "./lifecycle";
 import { type EmailUpdate, confirmEmail, requestEmailConfirmation, requestEmailUpdate, requestPasswordReset, resetPassword, updateEmail } from "./email-flows";
+import { type PlcOperationChanges, requestPlcOperationSignature, signPlcOperation, submitPlcOperation } from "./plc-operations";
 import { type LoginOptions, type SessionOutput, type SessionView, getSession, login, refresh } from "./sessions";
 import { type AccountRow, accountByDid, accountByHandle } from "./store";
 
@@ -41,6 +42,12 @@ export interface AccountService {
   resolveHandle(handle: string): Promise<string | null>;
   updateHandle(did: string, handle: string): Promise<HandleChange>;
   recommendedDidCredentials(did: string): ReturnType<typeof recommendedDidCredentials>;
+  /** Mail a plc_operation code (did:plc accounts). */
+  requestPlcOperationSignature(did: string): Promise<void>;
+  /** Spend the code and sign, with the server's rotation key, an update of the DID (returned, not submitted). */
+  signPlcOperation(did: string, changes: PlcOperationChanges): ReturnType<typeof signPlcOperation>;
+  /** Check an operation signed elsewhere keeps the account served here, submit it, announce #identity. */
+  submitPlcOperation(did: string, operation: unknown): Promise<void>;
   /** Mail a confirm_email code to the account's address. */
   requestEmailConfirmation(did: string): Promise<void>;
   confirmEmail(did: string, email: string, token: string): Promise<void>;
@@ -90,6 +97,9 @@ export function createAccountService(deps: AccountDeps): AccountService {
     resolveHandle: (handle) => resolveHandle(deps, handle),
     updateHandle: (did, handle) => updateHandle(deps, did, handle),
     recommendedDidCredentials: (did) => recommendedDidCredentials(deps, did),
+    requestPlcOperationSignature: (did) => requestPlcOperationSignature(deps, did),
+    signPlcOperation: (did, changes) => signPlcOperation(deps, did, changes),
+    submitPlcOperation: (did, operation) => submitPlcOperation(deps, did, operation),
     requestEmailConfirmation: (did) => requestEmailConfirmation(deps, did),
     confirmEmail: (did, email, token) => confirmEmail(deps, did, email, token),
     requestEmailUpdate: (did) => requestEmailUpdate(deps, did),

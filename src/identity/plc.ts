@@ -28,6 +28,10 @@ export interface PlcClient {
   getDocumentData(did: string): Promise<PlcDocumentData | null>;
   /** The DID document, or null when the directory does not know the DID. */
   getDocument(did: string): Promise<Record<string, unknown> | null>;
+  /** The DID's newest operation (possibly a tombstone or a legacy create), or null when the directory does not know the DID. */
+  lastOperation(did: string): Promise<plc.CompatibleOpOrTombstone | null>;
+  /** Submit an operation someone signed; the directory checks its signature and `prev`. */
+  submitOperation(did: string, op: plc.OpOrTombstone): Promise<void>;
 }
 
 export function createPlcClient(url: string, timeoutMs = 10_000): PlcClient {
@@ -84,6 +88,10 @@ export function createPlcClient(url: string, timeoutMs = 10_000): PlcClient {
     async getDocument(did) {
       return (await readJson(did, "")) as Record<string, unknown> | null;
     },
+    async lastOperation(did) {
+      return (await readJson(did, "/log/last")) as plc.CompatibleOpOrTombstone | null;
+    },
+    submitOperation: (did, op) => submit(did, op),
   };
 }
 

@@ -82,6 +82,9 @@ export const DEFAULT_RULES: Readonly<Record<string, RuleSpec>> = {
   /** The reference's per-account limits; the per-IP rule bounds one address mailing many accounts. */
   "request-account-delete": mailPerAccount("did"),
   "request-account-delete-ip": mailPerIp,
+  /** requestPlcOperationSignature mails a code like the methods above; the same limits, per account and per IP. */
+  "request-plc-operation": mailPerAccount("did"),
+  "request-plc-operation-ip": mailPerIp,
   "delete-account": { key: "ip", limits: [{ limit: 50, windowMs: 5 * MINUTE, algorithm: "sliding-log" }] },
 };
 
@@ -96,6 +99,10 @@ export const REPO_WRITE_POINTS = { create: 3, update: 2, delete: 1 } as const;
  * `aurora.config.ts` `rateLimit.routes` replaces a method's list (`[]` lifts its limits).
  */
 export const DEFAULT_ROUTES: Readonly<Record<string, readonly RouteRule[]>> = {
+  "com.atproto.identity.requestPlcOperationSignature": [
+    { rule: "request-plc-operation", points: 1 },
+    { rule: "request-plc-operation-ip", points: 1 },
+  ],
   "com.atproto.identity.updateHandle": [{ rule: "update-handle", points: 1 }],
   "com.atproto.repo.createRecord": [{ rule: "repo-write", points: REPO_WRITE_POINTS.create }],
   "com.atproto.repo.deleteRecord": [{ rule: "repo-write", points: REPO_WRITE_POINTS.delete }],

@@ -2,7 +2,10 @@ import type { XrpcMethod } from "./method";
 import getPreferences from "./app/bsky/actor/getPreferences";
 import putPreferences from "./app/bsky/actor/putPreferences";
 import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
+import requestPlcOperationSignature from "./com/atproto/identity/requestPlcOperationSignature";
 import resolveHandle from "./com/atproto/identity/resolveHandle";
+import signPlcOperation from "./com/atproto/identity/signPlcOperation";
+import submitPlcOperation from "./com/atproto/identity/submitPlcOperation";
 import updateHandle from "./com/atproto/identity/updateHandle";
 import applyWrites from "./com/atproto/repo/applyWrites";
 import createRecord from "./com/atproto/repo/createRecord";
@@ -54,7 +57,10 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "app.bsky.actor.getPreferences": getPreferences,
   "app.bsky.actor.putPreferences": putPreferences,
   "com.atproto.identity.getRecommendedDidCredentials": getRecommendedDidCredentials,
+  "com.atproto.identity.requestPlcOperationSignature": requestPlcOperationSignature,
   "com.atproto.identity.resolveHandle": resolveHandle,
+  "com.atproto.identity.signPlcOperation": signPlcOperation,
+  "com.atproto.identity.submitPlcOperation": submitPlcOperation,
   "com.atproto.identity.updateHandle": updateHandle,
   "com.atproto.repo.applyWrites": applyWrites,
   "com.atproto.repo.createRecord": createRecord,

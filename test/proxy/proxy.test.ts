@@ -130,7 +130,7 @@ describe("what is not proxied", () => {
     expect(res).toMatchObject({ status: 501, body: { error: "MethodNotImplemented" } });
   });
 
-  test.each(["com.atproto.admin.sendEmail", "com.atproto.admin.updateSubjectStatus", "com.atproto.identity.signPlcOperation", "com.atproto.identity.requestPlcOperationSignature", "COM.ATPROTO.SERVER.updateEmail"])(
+  test.each(["com.atproto.admin.sendEmail", "com.atproto.admin.updateSubjectStatus", "COM.ATPROTO.IDENTITY.signPlcOperation", "Com.Atproto.Identity.requestPlcOperationSignature", "COM.ATPROTO.SERVER.updateEmail"])(
     "%s is refused (400 Bad token method) before credentials, and never reaches the upstream",
     async (nsid) => {
       const before = appview.received.length;

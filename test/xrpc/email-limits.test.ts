@@ -45,9 +45,9 @@ describe("requestPasswordReset", () => {
   });
 });
 
-describe.each(["com.atproto.server.requestEmailConfirmation", "com.atproto.server.requestEmailUpdate"])("%s", (nsid) => {
+describe.each(["com.atproto.server.requestEmailConfirmation", "com.atproto.server.requestEmailUpdate", "com.atproto.identity.requestPlcOperationSignature"])("%s", (nsid) => {
   test("5 an hour per account: the sixth is refused before the handler runs", async () => {
-    const auth = await bearer(`did:plc:${nsid.endsWith("Update") ? "u" : "c"}${"a".repeat(23)}`);
+    const auth = await bearer(`did:plc:${nsid.endsWith("Update") ? "u" : nsid.endsWith("Signature") ? "p" : "c"}${"a".repeat(23)}`);
     const statuses: number[] = [];
     // No such session: the handler answers an auth error, but each call still counts.
     for (let i = 0; i < 6; i++) statuses.push((await post(nsid, `192.0.2.${i + 1}`, { auth })).status);
@@ -61,6 +61,15 @@ test("15 an hour per IP across both request-email methods and any accounts", asy
   for (let i = 0; i < 16; i++) {
     const nsid = i % 2 ? "com.atproto.server.requestEmailConfirmation" : "com.atproto.server.requestEmailUpdate";
     statuses.push((await post(nsid, "203.0.113.77", { auth: await bearer(`did:plc:ip${String(i).padStart(22, "0")}`) })).status);
+  }
+  expect(statuses.slice(0, 15).every((s) => s !== 429)).toBe(true);
+  expect(statuses[15]).toBe(429);
+});
+
+test("requestPlcOperationSignature: 15 an hour per IP, whatever the accounts", async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    statuses.push((await post("com.atproto.identity.requestPlcOperationSignature", "203.0.113.78", { auth: await bearer(`did:plc:pl${String(i).padStart(22, "0")}`) })).status);
   }
   expect(statuses.slice(0, 15).every((s) => s !== 429)).toBe(true);
   expect(statuses[15]).toBe(429);

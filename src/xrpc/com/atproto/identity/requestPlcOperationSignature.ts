@@ -1,0 +1,10 @@
+import { procedure } from "@/xrpc/method";
+
+export default procedure({
+  auth: "full",
+  // Moving out must work for a deactivated account and, through its limited session, a taken-down one (as the reference).
+  accountStatus: "any",
+  handler: async ({ ctx, auth }) => {
+    await ctx.accounts.requestPlcOperationSignature(auth!.did!);
+  },
+});
