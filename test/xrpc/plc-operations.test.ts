@@ -62,8 +62,9 @@ for (const makeBackend of BACKENDS) {
       const agent = new AtpAgent({ service: url });
       const handle = `plc${n++}${crypto.randomUUID().slice(0, 6)}.test`;
       const email = `${handle}@mail.test`;
-      await agent.createAccount({ handle, email, password: `pw-${crypto.randomUUID()}` });
-      return { agent, did: agent.session!.did, handle, email };
+      const password = `pw-${crypto.randomUUID()}`;
+      await agent.createAccount({ handle, email, password });
+      return { agent, did: agent.session!.did, handle, email, password };
     };
     /** Ask for a code and read it from the mail. */
     const mailedToken = async (agent: AtpAgent, email: string) => {
@@ -147,6 +148,19 @@ for (const makeBackend of BACKENDS) {
       for (const call of [app.com.atproto.identity.requestPlcOperationSignature(), app.com.atproto.identity.signPlcOperation({ token: "AAAAA-AAAAA" })]) {
         expect((await failure(call)).error).toBe("InvalidToken");
       }
+    });
+
+    test("a taken-down account's limited session can still get a code and a signed operation, but not submit one", async () => {
+      const { did, handle, email, password } = await signUp();
+      await ctx.db.db().updateTable("account").set({ takedown_ref: "mod-1" }).where("did", "=", did).execute();
+      const limited = new AtpAgent({ service: url });
+      await limited.login({ identifier: handle, password, allowTakendown: true });
+      expect(limited.session).toMatchObject({ did, status: "takendown" });
+      const token = await mailedToken(limited, email);
+      const { operation } = (await limited.com.atproto.identity.signPlcOperation({ token })).data as { operation: plc.Operation };
+      expect(await plc.assureValidSig([rotationKey.did()], operation)).toBe(rotationKey.did());
+      const submit = await failure(limited.com.atproto.identity.submitPlcOperation({ operation }));
+      expect([submit.status, submit.error]).toEqual([400, "InvalidToken"]);
     });
 
     test("moving in: an operation from the recommended credentials is submitted, announced with #identity, and the cached document refreshed", async () => {
