@@ -4,7 +4,7 @@
  * follows, likes, an avatar, preferences and an app password moves from a
  * reference PDS to Aurora, then from Aurora to a second reference PDS (the
  * first one still holds the deactivated account, and the reference refuses
- * to create an account it holds: "Handle already taken"). On SQLite + disk
+ * to create an account it holds: 400 AlreadyExists "Repo already exists"). On SQLite + disk
  * and on PostgreSQL + S3. Slow (a Node 22 child per reference PDS):
  * `npm run test:migration`, not part of `npm test`.
  */
@@ -26,7 +26,7 @@ import { type TestPlc, startPlc } from "@test/support/plc";
 import { S3_CREDENTIALS } from "@test/support/services";
 import { type SmtpSink, startSmtpSink, tokenIn } from "@test/support/smtp";
 import { type Seeded, expectMigrationEvents, expectMoved, seedAccount, signingKey } from "./checks";
-import { migrate } from "./migrate";
+import { MigrationStepError, migrate } from "./migrate";
 import { installReferencePds, type RunningReference, startReference } from "./reference";
 
 const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
@@ -170,5 +170,22 @@ for (const backend of BACKENDS) {
       // Aurora told its subscribers the account went inactive.
       expect(firehose.frames.slice(before).some((f) => f.header.t === "#account" && f.body.did === seeded!.did && f.body.active === false)).toBe(true);
     }, 120_000);
+
+    // Why the return trip goes to a second reference: the first still holds the deactivated account.
+    test("the first reference PDS refuses to take back an account it still holds", async () => {
+      if (!seeded) throw new Error("skipped: the account did not come back to a reference PDS");
+      const onTarget = new AtpAgent({ service: target.url });
+      await onTarget.login({ identifier: seeded.did, password: seeded.password });
+      const refused = await migrate(onTarget, new AtpAgent({ service: source.url }), {
+        handle: seeded.handle,
+        email: seeded.email,
+        password: seeded.password,
+        plcToken: () => Promise.reject(new Error("not reached")),
+        names: { from: "reference 2", to: "reference" },
+      }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(MigrationStepError);
+      expect(refused).toMatchObject({ side: "reference", nsid: "com.atproto.server.createAccount", status: 400 });
+      expect((refused as Error).message).toContain("AlreadyExists: Repo already exists");
+    }, 60_000);
   });
 }
