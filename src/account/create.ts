@@ -1,5 +1,6 @@
 import { parseDidKey } from "@atproto/crypto";
 import type { DidDocument } from "@atproto/common-web";
+import type { DbTransaction } from "@/contracts/db";
 import { isUniqueViolation } from "@/db/errors";
 import { InvalidRequestError } from "@/errors";
 import { createRepo } from "@/repo/create";
@@ -7,6 +8,7 @@ import { isDeletedDid } from "./delete";
 import type { AccountDeps } from "./deps";
 import { validateRequestedHandle } from "./handle";
 import { assertInviteAvailable, consumeInvite } from "./invites";
+import { createMovingAccount } from "./move-in";
 import { hashPassword } from "./passwords";
 import { accountByEmail, accountByHandle } from "./store";
 
@@ -19,6 +21,8 @@ export interface CreateAccountInput {
   recoveryKey?: string;
   did?: string;
   plcOp?: unknown;
+  /** The verified caller of createAccount: with `did`, the DID whose service auth came with the request. */
+  requester?: string;
 }
 
 export interface CreatedAccount {
@@ -41,20 +45,10 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  */
 export async function createAccount(deps: AccountDeps, input: CreateAccountInput): Promise<CreatedAccount> {
   const { service } = deps.config;
-  const db = deps.db.db();
-  if (input.did !== undefined) throw new InvalidRequestError('Unsupported input: "did" (account migration is not supported yet)');
   if (input.plcOp !== undefined) throw new InvalidRequestError('Unsupported input: "plcOp"');
-  if (service.inviteRequired && !input.inviteCode) throw new InvalidRequestError("No invite code provided", "InvalidInviteCode");
-  if (!input.email) throw new InvalidRequestError("Email is required");
-  const email = normalizeEmail(input.email);
-  const handle = validateRequestedHandle(input.handle, service.handleDomains, { external: false });
+  if (input.did !== undefined) return createMovingAccount(deps, { ...input, did: input.did });
+  const { email, handle, passwordHash } = await checkSignUp(deps, input, { external: false });
   if (input.recoveryKey !== undefined) assertDidKey(input.recoveryKey);
-
-  // Early answers for the common refusals; the unique indexes and the invite lock decide races.
-  if (await accountByHandle(db, handle)) throw handleTaken(handle);
-  if (await accountByEmail(db, email)) throw emailTaken(email);
-  if (input.inviteCode) await assertInviteAvailable(db, input.inviteCode);
-  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
 
   const keypair = await deps.vault.generate();
   const did = await deps.plc.createDid({
@@ -70,27 +64,7 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
   let tokens;
   try {
     tokens = await deps.db.transaction(async (tx) => {
-      // A deleted DID stays deleted here (the tombstone outlives the account; the handle and email are free).
-      if (await isDeletedDid(tx, did)) throw new InvalidRequestError(`This DID was deleted from this server: ${did}`);
-      if (input.inviteCode) {
-        await deps.db.lock(tx, `invite:${input.inviteCode}`);
-        await consumeInvite(tx, input.inviteCode, did);
-      }
-      await tx
-        .insertInto("account")
-        .values({
-          did,
-          handle,
-          email,
-          email_confirmed_at: null,
-          password_hash: passwordHash,
-          signing_key: sealed,
-          created_at: new Date().toISOString(),
-          deactivated_at: null,
-          delete_after: null,
-          takedown_ref: null,
-        })
-        .execute();
+      await insertAccount(deps, tx, { did, handle, email, passwordHash, sealed, inviteCode: input.inviteCode, deactivated: false });
       const repo = await createRepo(tx, did, keypair);
       const session = await deps.sessions.open(did, null, tx);
       // Last, as the sequencer asks: its lock is held until this transaction commits.
@@ -102,8 +76,7 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
     deps.sequencer.announce();
   } catch (err) {
     deps.log.warn("account creation failed after its DID was registered", { did, handle, err });
-    if (isUniqueViolation(err)) throw (await accountByHandle(db, handle)) ? handleTaken(handle) : emailTaken(email);
-    throw err;
+    throw await uniqueToTaken(deps, err, handle, email);
   }
 
   // The document as the directory now serves it; this also primes the cache. Its absence is not fatal.
@@ -112,6 +85,68 @@ export async function createAccount(deps: AccountDeps, input: CreateAccountInput
     return null;
   });
   return { did, handle, ...tokens, ...(didDoc ? { didDoc } : {}) };
+}
+
+/**
+ * The checks every sign-up passes before anything is created: invite,
+ * email, handle (`external`: a handle outside our domains, which must already
+ * resolve to `did`), availability; returns what is stored. The unique
+ * indexes and the invite lock decide races later.
+ */
+export async function checkSignUp(
+  deps: AccountDeps,
+  input: CreateAccountInput,
+  opts: { external: boolean },
+): Promise<{ email: string; handle: string; passwordHash: string | null }> {
+  const { service } = deps.config;
+  const db = deps.db.db();
+  if (service.inviteRequired && !input.inviteCode) throw new InvalidRequestError("No invite code provided", "InvalidInviteCode");
+  if (!input.email) throw new InvalidRequestError("Email is required");
+  const email = normalizeEmail(input.email);
+  const handle = validateRequestedHandle(input.handle, service.handleDomains, opts);
+  if (await accountByHandle(db, handle)) throw handleTaken(handle);
+  if (await accountByEmail(db, email)) throw emailTaken(email);
+  if (input.inviteCode) await assertInviteAvailable(db, input.inviteCode);
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  return { email, handle, passwordHash };
+}
+
+/**
+ * Inside the creating transaction: refuse a DID deleted here (the tombstone outlives the account; the
+ * handle and email are free), spend the invite, insert the account row.
+ */
+export async function insertAccount(
+  deps: AccountDeps,
+  tx: DbTransaction,
+  a: { did: string; handle: string; email: string; passwordHash: string | null; sealed: Uint8Array; inviteCode?: string; deactivated: boolean },
+): Promise<void> {
+  if (await isDeletedDid(tx, a.did)) throw new InvalidRequestError(`This DID was deleted from this server: ${a.did}`);
+  if (a.inviteCode) {
+    await deps.db.lock(tx, `invite:${a.inviteCode}`);
+    await consumeInvite(tx, a.inviteCode, a.did);
+  }
+  const now = new Date().toISOString();
+  await tx
+    .insertInto("account")
+    .values({
+      did: a.did,
+      handle: a.handle,
+      email: a.email,
+      email_confirmed_at: null,
+      password_hash: a.passwordHash,
+      signing_key: a.sealed,
+      created_at: now,
+      deactivated_at: a.deactivated ? now : null,
+      delete_after: null,
+      takedown_ref: null,
+    })
+    .execute();
+}
+
+/** A unique-index violation at insert time as the refusal the early checks give; other errors unchanged. */
+export async function uniqueToTaken(deps: AccountDeps, err: unknown, handle: string, email: string): Promise<unknown> {
+  if (!isUniqueViolation(err)) return err;
+  return (await accountByHandle(deps.db.db(), handle)) ? handleTaken(handle) : emailTaken(email);
 }
 
 /** An address as stored (trimmed, lower case); 400 for one that cannot be an address. Also used by updateEmail. */

@@ -27,6 +27,7 @@ test("createAccount refuses a DID that was deleted here, before anything of it i
     plc,
     rotationKey: await Secp256k1Keypair.create({ exportable: true }),
     vault: createSigningKeyVault("a".repeat(64)),
+    reservedKeys: ctx.reservedKeys,
     sessions: createSessionStore({
       db: () => ctx.db.db(),
       transaction: (fn) => ctx.db.transaction(fn),

@@ -9,6 +9,7 @@ import type { Mailer } from "@/mail/mailer";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
 import type { EmailTokens } from "./email-tokens";
+import type { ReservedKeys } from "./reserved-keys";
 import type { SigningKeyVault } from "./signing-keys";
 
 /** What the account operations work with; built once by `createAccountServices`. */
@@ -20,6 +21,8 @@ export interface AccountDeps {
   /** The server's PLC rotation key: signs genesis and update operations. */
   readonly rotationKey: Secp256k1Keypair;
   readonly vault: SigningKeyVault;
+  /** Keys reserved for DIDs moving here (reserveSigningKey); createAccount with a `did` takes its key from here. */
+  readonly reservedKeys: ReservedKeys;
   readonly sessions: SessionStore;
   readonly mailer: Mailer;
   readonly emailTokens: EmailTokens;

@@ -1,9 +1,8 @@
 import { getPdsEndpoint, getSigningDidKey } from "@atproto/common-web";
-import { BlockMap, blocksToCarFile } from "@atproto/repo";
-import { CID } from "multiformats/cid";
+import type { Keypair } from "@atproto/crypto";
 import { sql } from "kysely";
-import type { DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
+import { resignForeignCommit } from "@/repo/import";
 import type { AccountDeps } from "./deps";
 import { accountByDid } from "./store";
 
@@ -46,11 +45,14 @@ export async function deactivateAccount(deps: AccountDeps, did: string, deleteAf
  * Activate, as the reference does: only when the DID document points here
  * with this account's key, never for a taken-down account; then `#identity`,
  * `#account` (active) and a `#sync` of the current commit, so a relay that
- * dropped the repository while it was inactive picks it up again.
+ * dropped the repository while it was inactive picks it up again. An account
+ * moved here needs its repository imported first, and an imported commit is
+ * signed again with the account's key (resignForeignCommit).
  */
 export async function activateAccount(deps: AccountDeps, did: string): Promise<void> {
-  await assertDidDocForService(deps, did);
-  const found = await deps.db.transaction(async (tx) => {
+  const key = await assertDidDocForService(deps, did);
+  // Under the repo lock: an imported commit may be signed again (resignForeignCommit), a repository write.
+  const found = await deps.db.withRepoLock(did, async (tx) => {
     const row = await tx
       .updateTable("account")
       .set({ deactivated_at: null, delete_after: null })
@@ -59,7 +61,7 @@ export async function activateAccount(deps: AccountDeps, did: string): Promise<v
       .returning("handle")
       .executeTakeFirst();
     if (!row) return false;
-    const sync = await syncEventData(tx, did);
+    const sync = await resignForeignCommit(tx, did, key);
     await deps.sequencer.sequenceIdentity(tx, did, row.handle ?? undefined);
     await deps.sequencer.sequenceAccount(tx, did, true);
     await deps.sequencer.sequenceSync(tx, did, sync.cid, sync.rev, sync.car);
@@ -104,7 +106,7 @@ export async function checkAccountStatus(deps: AccountDeps, did: string): Promis
  * account's signing key, and (did:plc) the server's rotation key: the
  * reference's test before activation, and checkAccountStatus's `validDid`.
  */
-async function assertDidDocForService(deps: AccountDeps, did: string): Promise<void> {
+async function assertDidDocForService(deps: AccountDeps, did: string): Promise<Keypair> {
   const account = await accountByDid(deps.db.db(), did);
   if (!account) throw new InvalidRequestError("Account not found", "AccountNotFound");
   let doc: { pds?: string; signingKey?: string; rotationKeys?: string[] };
@@ -125,16 +127,7 @@ async function assertDidDocForService(deps: AccountDeps, did: string): Promise<v
   }
   const key = await deps.vault.open(did, account.signing_key);
   if (doc.signingKey !== key.did()) throw new InvalidRequestError("DID document verification method does not match expected signing key");
-}
-
-/** The current commit as a `#sync` carries it: a CAR of the commit block alone. */
-async function syncEventData(tx: DbTransaction, did: string): Promise<{ cid: string; rev: string; car: Uint8Array }> {
-  const root = await tx.selectFrom("repo_root").select(["cid", "rev"]).where("did", "=", did).executeTakeFirstOrThrow();
-  const block = await tx.selectFrom("repo_block").select("content").where("did", "=", did).where("cid", "=", root.cid).executeTakeFirstOrThrow();
-  const cid = CID.parse(root.cid);
-  const blocks = new BlockMap();
-  blocks.set(cid as never, block.content);
-  return { cid: root.cid, rev: root.rev, car: await blocksToCarFile(cid as never, blocks) };
+  return key;
 }
 
 /** Wake the firehoses, and drop cached sessions so no node keeps serving the old status. */

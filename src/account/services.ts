@@ -17,6 +17,7 @@ import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
 import { Registry } from "prom-client";
 import { type EmailTokens, createEmailTokens } from "./email-tokens";
+import { type ReservedKeys, createReservedKeys } from "./reserved-keys";
 import { type AccountService, createAccountService } from "./service";
 import { createSigningKeyVault } from "./signing-keys";
 
@@ -28,6 +29,8 @@ export interface AccountServices {
   readonly mailer: Mailer;
   /** The one email-token mechanism (confirm, change email, reset password, delete, PLC, sign-in codes). */
   readonly emailTokens: EmailTokens;
+  /** Signing keys reserved for accounts moving here (com.atproto.server.reserveSigningKey). */
+  readonly reservedKeys: ReservedKeys;
 }
 
 /**
@@ -67,13 +70,16 @@ export async function createAccountServices(deps: {
     cached,
     cacheLookups: deps.cache.shared || !db.shared,
   });
+  const vault = createSigningKeyVault(config.secrets.plcRotationKeyHex);
+  const reservedKeys = createReservedKeys(db, vault);
   const accounts = createAccountService({
     config,
     db,
     identity,
     plc,
     rotationKey: await Secp256k1Keypair.import(config.secrets.plcRotationKeyHex, { exportable: true }),
-    vault: createSigningKeyVault(config.secrets.plcRotationKeyHex),
+    vault,
+    reservedKeys,
     sessions,
     mailer,
     emailTokens,
@@ -83,5 +89,5 @@ export async function createAccountServices(deps: {
   });
   // Replayed service-auth jtis are counted in the cache slot: cluster-wide with Redis, per node with memory().
   const serviceAuth = createServiceAuthVerifier({ serviceDid: config.service.did, resolveDid: identity.resolveDid, cache: deps.cache });
-  return { identity, accounts, mailer, emailTokens, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
+  return { identity, accounts, mailer, emailTokens, reservedKeys, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
 }

@@ -10,9 +10,22 @@
  * - "service": a service-auth JWT from any issuer (src/auth/service-auth.ts), bound to this method;
  * - "access-or-service": an access token as "access", or a service-auth JWT issued by an account
  *   hosted here (a service acting for the user, e.g. a video service uploading a blob); its
- *   account must pass the method's AccountStatusRule like a token's.
+ *   account must pass the method's AccountStatusRule like a token's;
+ * - "service-optional": a service-auth JWT is verified when one is sent (createAccount bringing an
+ *   existing DID: the token of the account's old PDS, issued by that DID); any other credentials are
+ *   ignored, as under "none". No account status is checked: the account need not exist here.
  */
-export type AuthMode = "none" | "optional" | "access" | "privileged" | "full" | "refresh" | "admin" | "service" | "access-or-service";
+export type AuthMode =
+  | "none"
+  | "optional"
+  | "access"
+  | "privileged"
+  | "full"
+  | "refresh"
+  | "admin"
+  | "service"
+  | "access-or-service"
+  | "service-optional";
 
 /** The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID. */
 export interface Caller {

@@ -96,6 +96,17 @@ export function createAuthVerifier(deps: {
     return { kind: "service", did: claims.did, iss: claims.iss, lxm: claims.lxm, tokenId: claims.jti };
   };
 
+  /** A user's own service auth when a bearer service JWT is sent; nothing otherwise. */
+  const serviceOptional = async (request: Request, nsid: string | undefined): Promise<Caller | null> => {
+    const header = request.headers.get("authorization")?.trim() ?? "";
+    const [type, token] = header.split(/\s+/);
+    if (type?.toLowerCase() !== "bearer" || !token || !isServiceJwt(token)) return null;
+    if (nsid === undefined) throw new Error("service auth needs the called method's NSID");
+    const caller = await service(token, nsid, null);
+    if (caller.iss !== caller.did) throw new AuthRequiredError("jwt iss must be the account's DID", "BadJwtIss");
+    return caller;
+  };
+
   const refresh = async (token: string, rule: AccountStatusRule): Promise<Caller> => {
     const claims = await tokens.verifyRefresh(token);
     // Refresh tokens are rare (refresh, logout): their account is read only when the method cares.
@@ -109,6 +120,7 @@ export function createAuthVerifier(deps: {
       const rule = opts.accountStatus ?? (mode === "optional" ? "any" : "active");
       if (mode === "none") return null;
       if (mode === "admin") return admin(request);
+      if (mode === "service-optional") return serviceOptional(request, opts.nsid);
       const [type, token] = splitAuthorization(request.headers.get("authorization"));
       if (type === null) {
         if (mode === "optional") return null;

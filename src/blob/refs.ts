@@ -44,18 +44,32 @@ export async function attachBlobs(
     if (!row) throw new InvalidRequestError(`${ref.path}: blob ${cid} not found (upload it first)`);
     checkRef(ref, row);
   }
+  await linkBlobs(tx, store, did, refs, [...rows.values()]);
+  return cids;
+}
+
+/**
+ * Record that records refer to blobs, and make permanent those of `stored` (the referenced blobs'
+ * rows) still in temporary storage. An imported repository's references are linked the same way,
+ * before most of its blobs are uploaded: uploadBlob makes those permanent when they arrive.
+ */
+export async function linkBlobs(
+  tx: DbTransaction,
+  store: BlobStorePlugin,
+  did: string,
+  refs: readonly { uri: string; cid: string }[],
+  stored: readonly { cid: string; temp_key: string | null }[],
+): Promise<void> {
   const links = refs.map(({ uri, cid }) => ({ did, blob_cid: cid, record_uri: uri }));
   await inBatches(links, (chunk) =>
     tx.insertInto("record_blob").values(chunk).onConflict((oc) => oc.columns(["did", "blob_cid", "record_uri"]).doNothing()).execute(),
   );
-  for (const cid of cids) {
-    const tempKey = rows.get(cid)?.temp_key;
+  for (const { cid, temp_key: tempKey } of stored) {
     if (!tempKey) continue;
     // Idempotent in the store: if this transaction rolls back, a retry moves it again or finds it moved.
     await store.makePermanent(tempKey, did, cid);
     await tx.updateTable("blob").set({ temp_key: null }).where("did", "=", did).where("cid", "=", cid).execute();
   }
-  return cids;
 }
 
 /**

@@ -71,19 +71,28 @@ export class BlobService {
         .where("did", "=", did)
         .where("cid", "=", cid.toString())
         .executeTakeFirst();
+      // Already permanent: the new copy is not needed.
+      if (existing && existing.temp_key === null) return { unusedKey: key, storedBytes: 0 };
+      // A blob an imported record already refers to (an account moving here) is permanent at once.
+      const referenced = await tx
+        .selectFrom("record_blob")
+        .select("blob_cid")
+        .where("did", "=", did)
+        .where("blob_cid", "=", cid.toString())
+        .executeTakeFirst();
+      if (referenced) await this.store.makePermanent(key, did, cid.toString());
+      const tempKey = referenced ? null : key;
       if (!existing) {
         await tx
           .insertInto("blob")
-          .values({ did, cid: cid.toString(), mime_type: mimeType, size, temp_key: key, width: null, height: null, created_at: createdAt, takedown_ref: null })
+          .values({ did, cid: cid.toString(), mime_type: mimeType, size, temp_key: tempKey, width: null, height: null, created_at: createdAt, takedown_ref: null })
           .execute();
         return { unusedKey: null, storedBytes: size };
       }
-      // Already permanent: the new copy is not needed.
-      if (existing.temp_key === null) return { unusedKey: key, storedBytes: 0 };
       // Still temporary: the fresh copy replaces the old one, so the upload's hour starts again.
       await tx
         .updateTable("blob")
-        .set({ temp_key: key, created_at: createdAt, mime_type: mimeType })
+        .set({ temp_key: tempKey, created_at: createdAt, mime_type: mimeType })
         .where("did", "=", did)
         .where("cid", "=", cid.toString())
         .execute();
@@ -92,6 +101,28 @@ export class BlobService {
     if (unusedKey) await this.store.deleteTemp(unusedKey).catch((err) => this.options.log.warn("temp blob delete failed", { err }));
     this.metrics.uploaded(storedBytes);
     return { $type: "blob", ref: { $link: cid.toString() }, mimeType, size };
+  }
+
+  /**
+   * Blobs `did`'s records refer to that are not stored yet (after importRepo), in CID order, each with
+   * one record referring to it.
+   */
+  async listMissing(did: string, opts: { cursor?: string; limit: number }): Promise<{ blobs: { cid: string; recordUri: string }[]; cursor?: string }> {
+    let query = this.db
+      .db()
+      .selectFrom("record_blob")
+      .leftJoin("blob", (join) =>
+        join.onRef("blob.did", "=", "record_blob.did").onRef("blob.cid", "=", "record_blob.blob_cid").on("blob.temp_key", "is", null),
+      )
+      .select(["record_blob.blob_cid as cid", (eb) => eb.fn.min("record_blob.record_uri").as("recordUri")])
+      .where("record_blob.did", "=", did)
+      .where("blob.cid", "is", null)
+      .groupBy("record_blob.blob_cid")
+      .orderBy("record_blob.blob_cid")
+      .limit(opts.limit);
+    if (opts.cursor) query = query.where("record_blob.blob_cid", ">", opts.cursor);
+    const blobs = (await query.execute()).map((r) => ({ cid: r.cid, recordUri: String(r.recordUri) }));
+    return { blobs, cursor: blobs.length === opts.limit ? blobs.at(-1)?.cid : undefined };
   }
 
   /** A committed, servable blob of `did`: its type, size and bytes. Throws 400 BlobNotFound otherwise. */

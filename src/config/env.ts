@@ -31,6 +31,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       inviteRequired: e.bool("PDS_INVITE_REQUIRED"),
       devMode: e.bool("PDS_DEV_MODE"),
       blobUploadLimit: e.int("PDS_BLOB_UPLOAD_LIMIT"),
+      maxImportSize: e.int("PDS_MAX_REPO_IMPORT_SIZE"),
       repoWriteQueueMax: e.int("PDS_REPO_WRITE_QUEUE_MAX"),
       contactEmail: e.str("PDS_CONTACT_EMAIL_ADDRESS"),
       privacyPolicyUrl: e.str("PDS_PRIVACY_POLICY_URL"),

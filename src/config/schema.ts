@@ -57,6 +57,11 @@ export const ServiceSchema = Type.Object({
    * @default 16
    */
   repoWriteQueueMax: Type.Optional(Type.Integer({ minimum: 1 })),
+  /**
+   * Largest repository CAR com.atproto.repo.importRepo takes, in bytes (PDS_MAX_REPO_IMPORT_SIZE); the whole
+   * CAR is held in memory while it is verified. @default the blob upload limit, as in the reference
+   */
+  maxImportSize: Type.Optional(Type.Integer({ minimum: 1024 })),
   /** Largest JSON request body in bytes. @default 153600 */
   maxJsonBodyBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
   /** Contact address in describeServer (PDS_CONTACT_EMAIL_ADDRESS). */

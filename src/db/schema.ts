@@ -179,6 +179,17 @@ export interface DeletedAccountTable {
   deleted_at: string;
 }
 
+/** A signing key reserved before its account exists (reserveSigningKey); createAccount with that DID takes it. */
+export interface ReservedSigningKeyTable {
+  /** The key's did:key. */
+  key_did: string;
+  /** The DID it was reserved for, when one was given. */
+  for_did: string | null;
+  /** Sealed like an account's key, under the key's did:key. */
+  signing_key: Uint8Array;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   account: AccountTable;
   app_password: AppPasswordTable;
@@ -195,6 +206,7 @@ export interface DatabaseSchema {
   account_pref: AccountPrefTable;
   email_token: EmailTokenTable;
   deleted_account: DeletedAccountTable;
+  reserved_signing_key: ReservedSigningKeyTable;
 }
 
 export type TableName = keyof DatabaseSchema;

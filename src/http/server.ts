@@ -20,7 +20,7 @@ export function listen(ctx: AppContext, port = ctx.config.service.port): Running
   const server = Bun.serve({
     port,
     hostname: service.bind,
-    maxRequestBodySize: Math.max(service.blobUploadLimit, service.maxJsonBodyBytes) + BODY_SLACK_BYTES,
+    maxRequestBodySize: Math.max(service.blobUploadLimit, service.maxImportSize, service.maxJsonBodyBytes) + BODY_SLACK_BYTES,
     // Every request, WebSocket upgrades included, takes the one request path; the peer address feeds
     // limits by client IP. A request that became a WebSocket has nothing more to send.
     fetch: async (request, server) => {

@@ -12,6 +12,8 @@ import createRecord from "./com/atproto/repo/createRecord";
 import deleteRecord from "./com/atproto/repo/deleteRecord";
 import describeRepo from "./com/atproto/repo/describeRepo";
 import getRecord from "./com/atproto/repo/getRecord";
+import importRepo from "./com/atproto/repo/importRepo";
+import listMissingBlobs from "./com/atproto/repo/listMissingBlobs";
 import listRecords from "./com/atproto/repo/listRecords";
 import putRecord from "./com/atproto/repo/putRecord";
 import uploadBlob from "./com/atproto/repo/uploadBlob";
@@ -36,6 +38,7 @@ import requestAccountDelete from "./com/atproto/server/requestAccountDelete";
 import requestEmailConfirmation from "./com/atproto/server/requestEmailConfirmation";
 import requestEmailUpdate from "./com/atproto/server/requestEmailUpdate";
 import requestPasswordReset from "./com/atproto/server/requestPasswordReset";
+import reserveSigningKey from "./com/atproto/server/reserveSigningKey";
 import resetPassword from "./com/atproto/server/resetPassword";
 import revokeAppPassword from "./com/atproto/server/revokeAppPassword";
 import updateEmail from "./com/atproto/server/updateEmail";
@@ -67,6 +70,8 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.repo.deleteRecord": deleteRecord,
   "com.atproto.repo.describeRepo": describeRepo,
   "com.atproto.repo.getRecord": getRecord,
+  "com.atproto.repo.importRepo": importRepo,
+  "com.atproto.repo.listMissingBlobs": listMissingBlobs,
   "com.atproto.repo.listRecords": listRecords,
   "com.atproto.repo.putRecord": putRecord,
   "com.atproto.repo.uploadBlob": uploadBlob,
@@ -91,6 +96,7 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.server.requestEmailConfirmation": requestEmailConfirmation,
   "com.atproto.server.requestEmailUpdate": requestEmailUpdate,
   "com.atproto.server.requestPasswordReset": requestPasswordReset,
+  "com.atproto.server.reserveSigningKey": reserveSigningKey,
   "com.atproto.server.resetPassword": resetPassword,
   "com.atproto.server.revokeAppPassword": revokeAppPassword,
   "com.atproto.server.updateEmail": updateEmail,

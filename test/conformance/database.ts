@@ -141,6 +141,7 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
   },
   deleted_account: { row: { did: DID, deleted_at: now }, key: ["did"] },
   email_token: { row: { did: DID, purpose: "confirm_email", token_hash: "ab".repeat(32), requested_at: now }, key: ["did", "purpose"] },
+  reserved_signing_key: { row: { key_did: "did:key:zQ3shreserved", for_did: DID, signing_key: new Uint8Array([1, 2, 3]), created_at: now }, key: ["key_did"] },
 };
 
 const TABLES = Object.keys(SAMPLES) as TableName[];

@@ -4,6 +4,7 @@ import { refreshTokenNextId } from "./003-refresh-token-next-id";
 import { accountPref } from "./004-account-pref";
 import { deletedAccount } from "./005-deleted-account";
 import { emailToken } from "./006-email-token";
+import { reservedSigningKey } from "./007-reserved-signing-key";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -20,4 +21,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["004-account-pref", accountPref],
   ["005-deleted-account", deletedAccount],
   ["006-email-token", emailToken],
+  ["007-reserved-signing-key", reservedSigningKey],
 ];
