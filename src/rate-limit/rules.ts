@@ -127,6 +127,8 @@ export const DEFAULT_ROUTES: Readonly<Record<string, readonly RouteRule[]>> = {
     { rule: "request-password-reset", points: 1 },
     { rule: "request-password-reset-email", points: 1 },
   ],
+  // Anyone may reserve keys (as in the reference); each stores a row, so they count like sign-ups.
+  "com.atproto.server.reserveSigningKey": [{ rule: "create-account", points: 1 }],
   "com.atproto.server.resetPassword": [{ rule: "reset-password", points: 1 }],
 };
 
