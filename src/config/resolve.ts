@@ -73,7 +73,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       inviteRequired: s.inviteRequired ?? true,
       devMode: s.devMode ?? local,
       blobUploadLimit: s.blobUploadLimit ?? 100 * 1024 * 1024,
-      maxImportSize: s.maxImportSize ?? s.blobUploadLimit ?? 100 * 1024 * 1024,
+      maxImportSize: s.maxImportSize ?? 32 * 1024 * 1024,
       repoWriteQueueMax: s.repoWriteQueueMax ?? 16,
       maxJsonBodyBytes: s.maxJsonBodyBytes ?? 150 * 1024,
       contactEmail: s.contactEmail,
