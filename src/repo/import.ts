@@ -12,6 +12,7 @@ import type { IdentityResolver } from "@/identity/resolver";
 import { type DataMap, findBlobRefs } from "@/lexicon/data-model";
 import { inBatches } from "@/util/in-batches";
 import { putBlocks, setRoot } from "./blocks";
+import { canonicalMstRoot } from "./mst-shape";
 import { writeRecordRows } from "./record-rows";
 import { SqlRepoStorage } from "./storage";
 import type { PreparedWrite } from "./types";
@@ -29,7 +30,8 @@ export interface ImportDeps {
  * moving here, still deactivated) with the one in `body`, a CAR. The CAR is
  * read as it streams (413 past `limit`, whatever Content-Length said), then
  * checked: one root, a commit of `did` signed with the key the DID document
- * lists, every MST node and record present. Then one transaction under the
+ * lists, every MST node and record present, the tree in its one canonical
+ * shape for those records (src/repo/mst-shape.ts). Then one transaction under the
  * repo lock replaces the blocks, the record rows, the blob references (their
  * blobs usually come later: listMissingBlobs) and the root, so a failed import
  * changes nothing and a repeated one ends the same. No event is sequenced:
@@ -45,6 +47,13 @@ export async function importRepo(deps: ImportDeps, did: string, body: AsyncItera
     throw new InvalidRequestError(`Invalid repository: ${message(err)}`);
   });
   const { commit } = verified;
+  const leaves = verified.creates.map((c) => ({ key: `${c.collection}/${c.rkey}`, cid: c.cid as never }));
+  const canonical = await canonicalMstRoot(leaves);
+  // verifyRepo has decoded and checked this block as the signed commit already.
+  const data = (decodeCbor(blocks.get(root)!) as { data: CID }).data;
+  if (!canonical.equals(CID.asCID(data) ?? undefined)) {
+    throw new InvalidRequestError(`Invalid repository: the MST is not in canonical shape (its root should be ${canonical}, for the same records)`);
+  }
   const writes: PreparedWrite[] = [];
   const refs: { uri: string; cid: string }[] = [];
   for (const create of verified.creates) {

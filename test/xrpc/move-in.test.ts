@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { Secp256k1Keypair } from "@atproto/crypto";
-import { MemoryBlockstore, Repo, WriteOpAction, getFullRepo, readCar, verifyRepoCar } from "@atproto/repo";
+import { TID } from "@atproto/common-web";
+import { BlockMap, Leaf, MST, MemoryBlockstore, Repo, WriteOpAction, blocksToCarFile, getFullRepo, mstUtil, readCar, signCommit, verifyRepoCar } from "@atproto/repo";
 import * as plcLib from "@did-plc/lib";
 import { decode as decodeCbor } from "@ipld/dag-cbor";
 import { mintServiceJwt } from "@/auth/service-jwt";
@@ -48,6 +49,30 @@ async function sourceCar(did: string, key: Secp256k1Keypair, avatar: Uint8Array,
   const chunks: Uint8Array[] = [];
   for await (const chunk of getFullRepo(storage, repo.cid)) chunks.push(chunk);
   return { bytes: new Uint8Array(Buffer.concat(chunks)), root: repo.cid.toString(), rev: repo.commit.rev, avatarCid: ref.ref.toString() };
+}
+
+/**
+ * A repository of `did`, properly signed and with every node and record
+ * present, whose MST has the wrong shape: three posts whose keys all belong on
+ * layer 0, the middle one lifted into a layer-1 root between two subtrees.
+ */
+async function misshapenCar(did: string, key: Secp256k1Keypair) {
+  const blocks = new BlockMap();
+  const createdAt = new Date().toISOString();
+  const leaves: Leaf[] = [];
+  while (leaves.length < 3) {
+    const path = `app.bsky.feed.post/${TID.nextStr()}`;
+    if ((await mstUtil.leadingZerosOnHash(path)) !== 0) continue;
+    leaves.push(new Leaf(path, await blocks.add({ $type: "app.bsky.feed.post", text: path, createdAt })));
+  }
+  const storage = new MemoryBlockstore();
+  const left = await MST.create(storage, [leaves[0]!], { layer: 0 });
+  const right = await MST.create(storage, [leaves[2]!], { layer: 0 });
+  const root = await MST.create(storage, [left, leaves[1]!, right], { layer: 1 });
+  blocks.addMap((await root.getUnstoredBlocks()).blocks);
+  const commit = await signCommit({ did, version: 3, data: await root.getPointer(), rev: TID.nextStr(), prev: null }, key);
+  const commitCid = await blocks.add(commit);
+  return blocksToCarFile(commitCid, blocks);
 }
 
 for (const makeBackend of BACKENDS) {
@@ -195,6 +220,16 @@ for (const makeBackend of BACKENDS) {
       expect(await repoRows(remote.did)).toEqual(empty);
       // Without an import there is nothing to activate.
       expect((await xrpc(ctx, "com.atproto.server.checkAccountStatus", { auth: bearer })).body.error).toBe("RepoNotFound");
+    });
+
+    test("an MST in the wrong shape is refused, nothing imported", async () => {
+      const remote = await remoteDid(plc.url);
+      const created = await signUp(remote, `Bearer ${await token(remote)}`);
+      const bearer = `Bearer ${created.body.accessJwt}`;
+      const res = await xrpc(ctx, "com.atproto.repo.importRepo", { auth: bearer, ...car(await misshapenCar(remote.did, remote.signing)) });
+      expect([res.status, res.body.error]).toEqual([400, "InvalidRequest"]);
+      expect(res.body.message).toContain("the MST is not in canonical shape");
+      expect(await repoRows(remote.did)).toEqual(empty);
     });
 
     test("createAccount: a token for another DID or method, a deleted DID, a DID already here; reserveSigningKey is the key handed out", async () => {
