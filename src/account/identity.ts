@@ -77,7 +77,11 @@ export async function resolveHandle(deps: AccountDeps, input: string): Promise<s
   return deps.identity.resolveHandle(handle);
 }
 
-/** The DID document fields this server would set for the account (for migrating an account here). */
+/**
+ * The DID document fields this server would set for the account (for
+ * migrating an account here). Rotation keys only for did:plc: a did:web
+ * document has none, its owner edits it where it is hosted.
+ */
 export async function recommendedDidCredentials(deps: AccountDeps, did: string) {
   const db = deps.db.db();
   const account = await accountByDid(db, did);
@@ -86,7 +90,7 @@ export async function recommendedDidCredentials(deps: AccountDeps, did: string) 
   return {
     ...(account.handle ? { alsoKnownAs: [`at://${account.handle}`] } : {}),
     verificationMethods: { atproto: signingKey.did() },
-    rotationKeys: [deps.rotationKey.did()],
+    ...(did.startsWith("did:plc:") ? { rotationKeys: [deps.rotationKey.did()] } : {}),
     services: { atproto_pds: { type: "AtprotoPersonalDataServer", endpoint: deps.config.service.publicUrl } },
   };
 }
