@@ -1,6 +1,6 @@
 import { isUniqueViolation } from "@/db/errors";
 import { InvalidRequestError } from "@/errors";
-import { normalizeEmail } from "./create";
+import { normalizeEmail } from "./sign-up";
 import type { AccountDeps } from "./deps";
 import { PASSWORD_MAX_LENGTH, hashPassword } from "./passwords";
 import { type AccountRow, accountByDid, accountByEmail } from "./store";

@@ -1,7 +1,7 @@
 import { isUniqueViolation } from "@/db/errors";
 import { AuthRequiredError, InvalidRequestError } from "@/errors";
 import { signingDidKey } from "@/identity/did-doc";
-import { type CreateAccountInput, type CreatedAccount, checkSignUp, insertAccount, uniqueToTaken } from "./create";
+import { type CreateAccountInput, type CreatedAccount, checkSignUp, insertAccount, uniqueToTaken } from "./sign-up";
 import type { AccountDeps } from "./deps";
 import { serviceDomainOf } from "./handle";
 import { accountByDid } from "./store";

@@ -1,7 +1,8 @@
 import type { Keypair } from "@atproto/crypto";
 import { InvalidRequestError } from "@/errors";
 import { type AppPasswordView, type CreatedAppPassword, createAppPassword, listAppPasswords, revokeAppPassword } from "./app-passwords";
-import { type CreateAccountInput, type CreatedAccount, createAccount } from "./create";
+import { createAccount } from "./create";
+import type { CreateAccountInput, CreatedAccount } from "./sign-up";
 import type { AccountDeps } from "./deps";
 import { type HandleChange, recommendedDidCredentials, resolveHandle, updateHandle } from "./identity";
 import { type InviteCodeView, accountInviteCodes, createInviteCodes } from "./invites";
