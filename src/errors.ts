@@ -5,6 +5,9 @@
  * `InternalServerError` whose details stay in the log, never in the response.
  */
 export class XrpcError extends Error {
+  /** Response headers the client needs, e.g. `WWW-Authenticate` and `DPoP-Nonce` on a DPoP refusal. */
+  responseHeaders?: Record<string, string>;
+
   constructor(
     readonly status: number,
     readonly error: string,

@@ -28,6 +28,10 @@ export const ACCOUNT_DID_TABLES = [
   "record_blob",
   "account_pref",
   "email_token",
+  "oauth_request",
+  "oauth_device_account",
+  "oauth_authorized_client",
+  "oauth_token",
 ] as const satisfies readonly TableName[];
 
 /**

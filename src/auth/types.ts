@@ -1,3 +1,5 @@
+import type { ScopePermissionsTransition } from "@atproto/oauth-scopes";
+
 /**
  * Who may call a method, checked by the XRPC layer before the handler runs:
  * - "none": anyone (the default);
@@ -27,9 +29,18 @@ export type AuthMode =
   | "access-or-service"
   | "service-optional";
 
+/** What an OAuth access token grants: the client it was issued to and the scopes the user consented to. */
+export interface OAuthGrant {
+  readonly clientId: string;
+  /** The granted scope string, space separated (`atproto transition:generic`, `repo:app.bsky.feed.post?action=create`, ...). */
+  readonly scope: string;
+  /** The same scopes as permissions to check (transition scopes included). */
+  readonly permissions: ScopePermissionsTransition;
+}
+
 /** The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID. */
 export interface Caller {
-  readonly kind: "access" | "appPass" | "appPassPrivileged" | "takendown" | "refresh" | "admin" | "service";
+  readonly kind: "access" | "appPass" | "appPassPrivileged" | "takendown" | "refresh" | "admin" | "service" | "oauth";
   readonly did?: string;
   /** The token's `jti` (refresh and service tokens) or app password name, when there is one. */
   readonly tokenId?: string;
@@ -38,6 +49,8 @@ export interface Caller {
   /** Service tokens: the issuer as written (`did` or `did#serviceId`) and the method the token is bound to. */
   readonly iss?: string;
   readonly lxm?: string;
+  /** OAuth access tokens (kind "oauth"): what the user granted; every method checks its permission against it. */
+  readonly oauth?: OAuthGrant;
 }
 
 /** An account's hosting status: what the verifier checks a token's account against. */

@@ -190,6 +190,88 @@ export interface ReservedSigningKeyTable {
   created_at: string;
 }
 
+/** A pushed authorization request (PAR), until its code is exchanged or it expires. */
+export interface OAuthRequestTable {
+  /** The `request_uri`'s id. */
+  id: string;
+  client_id: string;
+  /** JSON: how the client authenticated at PAR (`{ method: "none" }` or private_key_jwt's key id). */
+  client_auth: string;
+  /** JSON: the validated authorization request parameters. */
+  parameters: string;
+  dpop_jkt: string | null;
+  /** The browser (oauth_device) that took the request through the pages. */
+  device_id: string | null;
+  /** The account that consented, once it has. */
+  did: string | null;
+  /** The authorization code, once issued. */
+  code: string | null;
+  expires_at: string;
+  created_at: string;
+}
+
+/** A browser known by its device cookie; only the cookie secret's SHA-256 is kept. */
+export interface OAuthDeviceTable {
+  id: string;
+  secret_hash: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: string;
+  last_seen_at: string;
+}
+
+/** An account signed in on a device (the account chooser lists the remembered ones). */
+export interface OAuthDeviceAccountTable {
+  device_id: string;
+  did: string;
+  authenticated_at: string;
+  /** 1 when the user asked to stay signed in on this device. */
+  remember: number;
+}
+
+/** The scopes an account has consented to for a client; a request within them skips the consent page. */
+export interface OAuthAuthorizedClientTable {
+  did: string;
+  client_id: string;
+  scope: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One OAuth session: access tokens carry its id (`jti`), refresh tokens rotate on it. */
+export interface OAuthTokenTable {
+  id: string;
+  did: string;
+  client_id: string;
+  client_auth: string;
+  device_id: string | null;
+  /** JSON: the authorization request parameters the session was granted with. */
+  parameters: string;
+  scope: string;
+  /** The JWK thumbprint of the DPoP key every use must prove. */
+  dpop_jkt: string;
+  /** The authorization code it was exchanged for; a second exchange of it revokes the session. */
+  code: string | null;
+  /** The current refresh token. */
+  refresh_token: string | null;
+  created_at: string;
+  updated_at: string;
+  /** When the session ends, whatever the refreshes. */
+  expires_at: string;
+}
+
+/** A refresh token rotated away; presented again, it revokes its session. */
+export interface OAuthUsedRefreshTokenTable {
+  refresh_token: string;
+  token_id: string;
+}
+
+/** Ids (DPoP proof `jti`s, client assertion `jti`s) seen recently, for replay checks through the database. */
+export interface OAuthReplayTable {
+  key: string;
+  expires_at: string;
+}
+
 export interface DatabaseSchema {
   account: AccountTable;
   app_password: AppPasswordTable;
@@ -207,6 +289,13 @@ export interface DatabaseSchema {
   email_token: EmailTokenTable;
   deleted_account: DeletedAccountTable;
   reserved_signing_key: ReservedSigningKeyTable;
+  oauth_request: OAuthRequestTable;
+  oauth_device: OAuthDeviceTable;
+  oauth_device_account: OAuthDeviceAccountTable;
+  oauth_authorized_client: OAuthAuthorizedClientTable;
+  oauth_token: OAuthTokenTable;
+  oauth_used_refresh_token: OAuthUsedRefreshTokenTable;
+  oauth_replay: OAuthReplayTable;
 }
 
 export type TableName = keyof DatabaseSchema;

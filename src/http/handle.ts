@@ -8,6 +8,7 @@ import { type Arrival, dispatch } from "./xrpc";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const NO_UPGRADE = () => false;
+const GET_HEAD = ["GET", "HEAD"] as const;
 /** Methods that get their own label; anything else is "OTHER", so label cardinality stays bounded. */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
@@ -34,7 +35,7 @@ export function createHandler(ctx: AppContext, router: Router) {
           if (ctx.proxy.wants(match.nsid, request, true)) return await ctx.proxy.serve(request, match.nsid, arrival.ip);
           return await dispatch(ctx, match.nsid, match.method, request, arrival);
         case "plain":
-          if (request.method !== "GET" && request.method !== "HEAD") {
+          if (!(match.route.methods ?? GET_HEAD).includes(request.method as "GET")) {
             throw new XrpcError(405, "MethodNotAllowed", `Method ${request.method.slice(0, 16)} not allowed`);
           }
           return await match.route.handler(request, arrival.ip);

@@ -16,7 +16,7 @@ export function json(body: unknown, status = 200, headers?: Record<string, strin
  * trace, SQL or path ever reaches a client.
  */
 export function errorResponse(err: unknown, log: Logger): Response {
-  if (err instanceof XrpcError) return json(err.toJSON(), err.status);
+  if (err instanceof XrpcError) return json(err.toJSON(), err.status, err.responseHeaders);
   if (err instanceof PluginError && err.unavailable) {
     log.warn("backend unavailable", { err });
     return json({ error: "ServiceUnavailable", message: "A backend is temporarily unavailable; retry shortly" }, 503, {

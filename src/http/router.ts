@@ -1,8 +1,10 @@
 import { isValidNsid } from "@atproto/syntax";
 import type { XrpcMethod } from "@/xrpc/method";
 
-/** A non-XRPC route: answered for GET (and HEAD) only. */
+/** A non-XRPC route: answered for GET (and HEAD) unless it names its methods. */
 export interface PlainRoute {
+  /** The HTTP methods it answers; others are 405. @default ["GET", "HEAD"] */
+  readonly methods?: readonly ("GET" | "HEAD" | "POST")[];
   /** `ip` is the client IP as the rate limiter sees it. */
   readonly handler: (request: Request, ip: string) => Response | Promise<Response>;
   /** Probes and scrapers: never rate limited. */

@@ -142,6 +142,22 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
   deleted_account: { row: { did: DID, deleted_at: now }, key: ["did"] },
   email_token: { row: { did: DID, purpose: "confirm_email", token_hash: "ab".repeat(32), requested_at: now }, key: ["did", "purpose"] },
   reserved_signing_key: { row: { key_did: "did:key:zQ3shreserved", for_did: DID, signing_key: new Uint8Array([1, 2, 3]), created_at: now }, key: ["key_did"] },
+  oauth_request: {
+    row: { id: "req-1", client_id: "https://app.test/client-metadata.json", client_auth: '{"method":"none"}', parameters: "{}", dpop_jkt: "jkt", device_id: "dev-1", did: DID, code: "cod-1", expires_at: now, created_at: now },
+    key: ["id"],
+  },
+  oauth_device: { row: { id: "dev-1", secret_hash: "ab", user_agent: "Chromium", ip: "127.0.0.1", created_at: now, last_seen_at: now }, key: ["id"] },
+  oauth_device_account: { row: { device_id: "dev-1", did: DID, authenticated_at: now, remember: 1 }, key: ["device_id", "did"] },
+  oauth_authorized_client: { row: { did: DID, client_id: "https://app.test/client-metadata.json", scope: "atproto", created_at: now, updated_at: now }, key: ["did", "client_id"] },
+  oauth_token: {
+    row: {
+      id: "tok-1", did: DID, client_id: "https://app.test/client-metadata.json", client_auth: '{"method":"none"}', device_id: "dev-1", parameters: "{}",
+      scope: "atproto", dpop_jkt: "jkt", code: "cod-1", refresh_token: "ref-1", created_at: now, updated_at: now, expires_at: now,
+    },
+    key: ["id"],
+  },
+  oauth_used_refresh_token: { row: { refresh_token: "ref-0", token_id: "tok-1" }, key: ["refresh_token"] },
+  oauth_replay: { row: { key: "dpop:jti", expires_at: now }, key: ["key"] },
 };
 
 const TABLES = Object.keys(SAMPLES) as TableName[];

@@ -5,6 +5,7 @@ import { accountPref } from "./004-account-pref";
 import { deletedAccount } from "./005-deleted-account";
 import { emailToken } from "./006-email-token";
 import { reservedSigningKey } from "./007-reserved-signing-key";
+import { oauth } from "./008-oauth";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -22,4 +23,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["005-deleted-account", deletedAccount],
   ["006-email-token", emailToken],
   ["007-reserved-signing-key", reservedSigningKey],
+  ["008-oauth", oauth],
 ];
