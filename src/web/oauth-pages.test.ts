@@ -102,7 +102,7 @@ describe("signInPage", () => {
     const loop: ClientView = { clientId: "http://localhost?redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb", loopback: true };
     const { html } = await formsOf(signInPage({ ...base, client: loop }));
     expect(html).toContain("development app");
-    expect(html).toContain("<strong>localhost</strong>");
+    expect(html).toContain('<strong class="mono">localhost</strong>');
   });
 });
 

@@ -54,12 +54,18 @@ function homepage(uri: string | undefined): string | undefined {
   }
 }
 
-/** Who is asking: the name it claims, the host it really comes from, and a warning for a development (loopback) app. */
-function clientBlock(client: ClientView): Html {
-  const host = clientHost(client.clientId);
+/**
+ * Who is asking, then `wants`: the name it claims, the host it really comes
+ * from, its homepage, and a warning for a development (loopback) app.
+ */
+function clientBlock(client: ClientView, wants: Html): Html {
   const site = homepage(client.uri);
-  return html`<p><strong>${clientName(client)}</strong> <span class="muted">from <span class="mono">${host}</span></span>
-${site ? html`<br><a class="muted" href="${site}" rel="noopener noreferrer">About this app</a>` : ""}</p>
+  const host = clientHost(client.clientId);
+  const name = clientName(client);
+  // Without a name of its own the host is the name; never show the host twice.
+  const who = name === host ? html`<strong class="mono">${host}</strong>` : html`<strong>${name}</strong> <span class="muted">from <span class="mono">${host}</span></span>`;
+  return html`<p>${who} ${wants}</p>
+${site ? html`<p class="muted"><a href="${site}" rel="noopener noreferrer">About this app</a></p>` : ""}
 ${client.loopback ? html`<p class="note">This is a development app running on your own computer. Only continue if you started it yourself.</p>` : ""}`;
 }
 
@@ -81,8 +87,7 @@ export function signInPage(v: {
   // Focus lands on the first field still to fill in.
   const focus = v.needCode ? "code" : v.identifier ? "password" : "identifier";
   const body = html`<h1>Sign in</h1>
-${clientBlock(v.client)}
-<p>wants to use your account on ${v.serverName}.</p>
+${clientBlock(v.client, html`wants to use your account on ${v.serverName}.`)}
 ${alert(v.error)}
 ${formStart(v, "sign-in")}
 <label for="identifier">Handle or email</label>
@@ -107,8 +112,7 @@ export function chooserPage(v: {
   serverName: string;
 }): Response {
   const body = html`<h1>Choose an account</h1>
-${clientBlock(v.client)}
-<p>wants to use your account on ${v.serverName}.</p>
+${clientBlock(v.client, html`wants to use your account on ${v.serverName}.`)}
 <ul class="accounts" aria-label="Accounts signed in on this device">
 ${v.accounts.map((a) => html`<li>${formStart(v, "select")}${hidden("did", a.did)}<button type="submit" class="block secondary">@${a.handle}</button></form></li>
 `)}</ul>
@@ -128,8 +132,7 @@ export function consentPage(v: {
 }): Response {
   const lines = describeScopes(v.scopes);
   const body = html`<h1>Allow access to your account?</h1>
-${clientBlock(v.client)}
-<p>wants to use <strong>@${v.account.handle}</strong> on ${v.serverName}.</p>
+${clientBlock(v.client, html`wants to use <strong>@${v.account.handle}</strong> on ${v.serverName}.`)}
 <h2>It will be able to</h2>
 <ul class="scopes">
 ${lines.map((l) => html`<li>${l.title}${l.detail ? html`<span>${l.detail}</span>` : ""}</li>

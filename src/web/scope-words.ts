@@ -61,7 +61,7 @@ function repoLine(p: RepoPermission): ScopeLine {
 
 function blobLine(p: BlobPermission): ScopeLine {
   const kinds = p.accept.map((m) => (m === "*/*" ? "any file" : m.endsWith("/*") ? `${m.slice(0, -2)} files` : m));
-  return { title: `Upload ${list(kinds)}`, detail: "Files stay attached to your account when a record uses them." };
+  return { title: `Upload ${list(kinds)}` };
 }
 
 function rpcLine(p: RpcPermission): ScopeLine {
