@@ -72,6 +72,11 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
     const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log, registry: metrics.registry });
     closers.push({ name: "mailer", close: () => accountServices.mailer.close() });
+    const oauthPrune = setInterval(() => {
+      accountServices.oauth.prune().catch((err) => log.warn("could not prune expired OAuth requests and sessions", { err }));
+    }, 10 * 60 * 1000);
+    oauthPrune.unref();
+    closers.push({ name: "oauth-prune", close: async () => clearInterval(oauthPrune) });
     // Read-after-write merges read through the whole context, which exists once everything is built.
     const proxy = createProxy({ config, log, metrics, db, cached, ...accountServices, app: () => ctx });
     closers.push({ name: "proxy", close: () => proxy.close() });

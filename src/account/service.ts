@@ -9,7 +9,7 @@ import { type InviteCodeView, accountInviteCodes, createInviteCodes } from "./in
 import { type AccountStatusView, activateAccount, checkAccountStatus, deactivateAccount } from "./lifecycle";
 import { type EmailUpdate, confirmEmail, requestEmailConfirmation, requestEmailUpdate, requestPasswordReset, resetPassword, updateEmail } from "./email-flows";
 import { type PlcOperationChanges, requestPlcOperationSignature, signPlcOperation, submitPlcOperation } from "./plc-operations";
-import { type LoginOptions, type SessionOutput, type SessionView, getSession, login, refresh } from "./sessions";
+import { type LoginOptions, type SessionOutput, type SessionView, authenticate, getSession, login, refresh } from "./sessions";
 import { type AccountRow, accountByDid, accountByHandle } from "./store";
 
 /**
@@ -24,6 +24,12 @@ export interface AccountService {
    * 429 when client IP `ip` has used up its `login-failures` budget.
    */
   createSession(identifier: string, password: string, ip: string, opts?: LoginOptions): Promise<SessionOutput>;
+  /**
+   * Check a log-in as createSession does (rate limit, password, takedown, the
+   * emailed code: 401 AuthFactorTokenRequired until it is given) without
+   * opening a session; `appPassword` tells whether an app password was used.
+   */
+  authenticate(identifier: string, password: string, ip: string, opts?: LoginOptions): Promise<{ did: string; handle: string | null; appPassword: boolean }>;
   /** Rotate the refresh token `tokenId` (the caller's verified `jti`). */
   refreshSession(tokenId: string): Promise<SessionOutput>;
   /** Revoke the refresh token `tokenId` and the access tokens of its session. */
@@ -71,6 +77,10 @@ export function createAccountService(deps: AccountDeps): AccountService {
   return {
     createAccount: (input) => createAccount(deps, input),
     createSession: (identifier, password, ip, opts) => login(deps, identifier, password, ip, opts),
+    async authenticate(identifier, password, ip, opts) {
+      const { account, grant } = await authenticate(deps, identifier, password, ip, opts);
+      return { did: account.did, handle: account.handle, appPassword: grant !== null };
+    },
     refreshSession: (tokenId) => refresh(deps, tokenId),
     deleteSession: (tokenId) => deps.sessions.revoke(tokenId),
     getSession: (did) => getSession(deps, did),

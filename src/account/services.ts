@@ -15,6 +15,7 @@ import type { Logger } from "@/log";
 import { type Mailer, createMailer } from "@/mail/mailer";
 import type { RateLimits } from "@/rate-limit/limiter";
 import type { Sequencer } from "@/sequencer/sequencer";
+import { type OAuthServer, createOAuthServer } from "@/oauth";
 import { Registry } from "prom-client";
 import { type EmailTokens, createEmailTokens } from "./email-tokens";
 import { type ReservedKeys, createReservedKeys } from "./reserved-keys";
@@ -31,6 +32,8 @@ export interface AccountServices {
   readonly emailTokens: EmailTokens;
   /** Signing keys reserved for accounts moving here (com.atproto.server.reserveSigningKey). */
   readonly reservedKeys: ReservedKeys;
+  /** The OAuth authorization server (its routes) and the resource server's DPoP token check. */
+  readonly oauth: OAuthServer;
 }
 
 /**
@@ -89,5 +92,17 @@ export async function createAccountServices(deps: {
   });
   // Replayed service-auth jtis are counted in the cache slot: cluster-wide with Redis, per node with memory().
   const serviceAuth = createServiceAuthVerifier({ serviceDid: config.service.did, resolveDid: identity.resolveDid, cache: deps.cache });
-  return { identity, accounts, mailer, emailTokens, reservedKeys, auth: createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth }) };
+  const oauth = createOAuthServer({
+    issuer: config.service.publicUrl,
+    serviceDid: config.service.did,
+    jwtSecret: config.secrets.jwtSecret,
+    allowPrivateAddresses: allowPrivate,
+    db,
+    cache: deps.cache,
+    accounts,
+    sessions,
+    log: deps.log,
+  });
+  const auth = createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth, oauth: oauth.resource });
+  return { identity, accounts, mailer, emailTokens, reservedKeys, oauth, auth };
 }

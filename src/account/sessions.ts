@@ -48,6 +48,26 @@ export const LOGIN_FAILURES_RULE = "login-failures";
  * (or that fails for another reason) gets its point back.
  */
 export async function login(deps: AccountDeps, identifier: string, password: string, ip: string, opts: LoginOptions = {}): Promise<SessionOutput> {
+  const { account, grant, takendown } = await authenticate(deps, identifier, password, ip, opts);
+  const tokens = await deps.sessions.open(account.did, grant, undefined, { takendown });
+  return { ...tokens, ...(await sessionView(deps, account)) };
+}
+
+/** Who a checked log-in is: the account, the app password it used (null for the account password), and whether it is taken down. */
+export interface Authenticated {
+  account: AccountRow;
+  grant: AppPasswordGrant;
+  takendown: boolean;
+}
+
+/**
+ * Every check of a log-in, without opening a session: the identifier and
+ * password (or app password), the per-IP failure budget, the takedown rule
+ * and the email two-factor code. createSession opens a session on the
+ * result; the OAuth sign-in page (which takes account passwords only) opens
+ * an authorization instead.
+ */
+export async function authenticate(deps: AccountDeps, identifier: string, password: string, ip: string, opts: LoginOptions = {}): Promise<Authenticated> {
   await deps.rateLimits.consumePoints(LOGIN_FAILURES_RULE, ip, 1);
   let found: Credentials | null;
   try {
@@ -65,8 +85,7 @@ export async function login(deps: AccountDeps, identifier: string, password: str
   if (takendown && grant !== null) throw new AuthRequiredError("Invalid identifier or password");
   // App passwords skip the mailed code, as in the Bluesky app: they are already a second secret.
   if (account.email_auth_factor === 1 && grant === null) await checkAuthFactor(deps, account, opts.authFactorToken);
-  const tokens = await deps.sessions.open(account.did, grant, undefined, { takendown });
-  return { ...tokens, ...(await sessionView(deps, account)) };
+  return { account, grant, takendown };
 }
 
 /**

@@ -29,6 +29,20 @@ export interface SessionInfo {
   status: AccountStatus | null;
 }
 
+/** An OAuth session (`oauth_token`) as the resource server checks it. */
+export interface OAuthSessionInfo {
+  did: string;
+  clientId: string;
+  scope: string;
+  /** The DPoP key thumbprint the session is bound to. */
+  dpopJkt: string;
+  expiresAt: string;
+  status: AccountStatus | null;
+}
+
+/** Cache keys of OAuth sessions, beside the password sessions' in the `session` category. */
+const oauthKey = (tokenId: string) => `oauth:${tokenId}`;
+
 /**
  * Sessions are rows of `refresh_token`, one per refresh JWT; every node reads
  * the same rows, so a revocation holds everywhere at once. Access-token
@@ -68,6 +82,14 @@ export interface SessionStore {
    * so every node sees the new status at the next request.
    */
   forgetAccount(did: string): Promise<void>;
+  /**
+   * The live OAuth session an OAuth access token names (its `jti`), read like
+   * `lookup` (cached under the same rules, with the account's status); null
+   * when revoked or past its time.
+   */
+  lookupOAuth(tokenId: string): Promise<OAuthSessionInfo | null>;
+  /** Drop a revoked or rotated OAuth session's cached row (after its transaction committed). */
+  forgetOAuth(tokenId: string): Promise<void>;
   /** The account's hosting status straight from the database (refresh tokens carry no session read); null when gone. */
   accountStatus(did: string): Promise<AccountStatus | null>;
 }
@@ -218,7 +240,29 @@ export function createSessionStore(deps: {
     async forgetAccount(did) {
       if (!deps.cacheLookups) return;
       const rows = await deps.db().selectFrom("refresh_token").select("id").where("did", "=", did).execute();
-      await forget(rows.map((r) => r.id));
+      const oauth = await deps.db().selectFrom("oauth_token").select("id").where("did", "=", did).execute();
+      await forget([...rows.map((r) => r.id), ...oauth.map((r) => oauthKey(r.id))]);
+    },
+
+    async lookupOAuth(tokenId) {
+      const load = async (): Promise<OAuthSessionInfo | null> => {
+        const row = await deps
+          .db()
+          .selectFrom("oauth_token")
+          .leftJoin("account", "account.did", "oauth_token.did")
+          .select(["oauth_token.did", "oauth_token.client_id", "oauth_token.scope", "oauth_token.dpop_jkt", "oauth_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
+          .where("oauth_token.id", "=", tokenId)
+          .executeTakeFirst();
+        if (!row) return null;
+        const status = row.account_did === null ? null : hostingStatus(row);
+        return { did: row.did, clientId: row.client_id, scope: row.scope, dpopJkt: row.dpop_jkt, expiresAt: row.expires_at, status };
+      };
+      const info = deps.cacheLookups ? await cached.get("session", oauthKey(tokenId), load) : await load();
+      return info && info.expiresAt > new Date().toISOString() ? info : null;
+    },
+
+    async forgetOAuth(tokenId) {
+      await forget([oauthKey(tokenId)]);
     },
 
     async accountStatus(did) {

@@ -4,6 +4,8 @@ import { parseBasicAuth, secretsEqual } from "./basic";
 import { type ServiceAuthVerifier, isServiceJwt } from "./service-auth";
 import type { SessionStore } from "./sessions";
 import { type AccessScope, SCOPE, type TokenSigner } from "./tokens";
+import { isDpopBound } from "@/oauth/access-token";
+import type { OAuthResource } from "@/oauth/resource";
 
 /** Checks the credentials of a request against an XRPC method's auth mode. */
 export interface AuthVerifier {
@@ -53,11 +55,16 @@ const SCOPES_OF_MODE: Partial<Record<AuthMode, readonly AccessScope[]>> = {
   "access-or-service": [SCOPE.access, SCOPE.appPassPrivileged, SCOPE.appPass],
 };
 
+/** The modes an OAuth access token can satisfy (never refresh, admin or service auth). */
+const OAUTH_MODES: ReadonlySet<AuthMode> = new Set(["optional", "access", "privileged", "full", "access-or-service"]);
+
 export function createAuthVerifier(deps: {
   tokens: TokenSigner;
   sessions: SessionStore;
   adminPassword: string;
   serviceAuth: ServiceAuthVerifier;
+  /** OAuth access tokens (`Authorization: DPoP …`). */
+  oauth: OAuthResource;
 }): AuthVerifier {
   const { tokens, sessions } = deps;
 
@@ -83,6 +90,17 @@ export function createAuthVerifier(deps: {
     const status = session.status === undefined ? await sessions.accountStatus(claims.did) : session.status;
     checkStatus(status, rule);
     return { kind: KIND_OF_SCOPE[claims.scope], did: claims.did, status, ...(session.appPasswordName ? { tokenId: session.appPasswordName } : {}) };
+  };
+
+  /**
+   * An OAuth access token with its DPoP proof. OAuth callers are accepted
+   * wherever an access token is; what they may do is the granted scope,
+   * checked by each method (src/auth/permissions.ts).
+   */
+  const oauth = async (request: Request, token: string, rule: AccountStatusRule): Promise<Caller> => {
+    const found = await deps.oauth.verify(request, token);
+    checkStatus(found.status, rule);
+    return { kind: "oauth", did: found.did, status: found.status, tokenId: found.tokenId, oauth: found.grant };
   };
 
   /** A service-auth JWT; `rule` when it must speak for an account hosted here, whose status the method allows. */
@@ -131,7 +149,12 @@ export function createAuthVerifier(deps: {
         if (mode === "optional") return admin(request);
         throw new InvalidRequestError("Unexpected authorization type", "InvalidToken");
       }
+      if (type === "dpop") {
+        if (!OAUTH_MODES.has(mode)) throw new InvalidRequestError("Unexpected authorization type", "InvalidToken");
+        return oauth(request, token, rule);
+      }
       if (type !== "bearer") throw new InvalidRequestError(`Unsupported authorization type: ${type.slice(0, 32)}`, "InvalidToken");
+      if (mode !== "refresh" && isDpopBound(token)) throw deps.oauth.boundTokenAsBearer();
       if (mode === "refresh") return refresh(token, rule);
       if (mode === "service" || (mode === "access-or-service" && isServiceJwt(token))) {
         const nsid = opts.nsid;

@@ -22,6 +22,8 @@ Allow: /
 export function createRoutes(ctx: AppContext, methods: Readonly<Record<string, XrpcMethod>>): Router {
   const metricsAccess = createMetricsAccess(ctx.config.metrics);
   const plain: Record<string, PlainRoute> = {
+    // OAuth: metadata, PAR, the sign-in pages, token and revocation (src/oauth/).
+    ...ctx.oauth.routes,
     "/": { handler: () => text(BANNER) },
     "/robots.txt": { handler: () => text(ROBOTS), exempt: true },
     "/xrpc/_health": { handler: () => json({ version: VERSION }), exempt: true },

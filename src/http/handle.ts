@@ -75,6 +75,8 @@ export function createHandler(ctx: AppContext, router: Router) {
       try {
         response.headers.set("x-request-id", requestId);
         addCorsHeaders(response.headers);
+        // DPoP clients keep the latest nonce from every response (RFC 9449 §8.2), so their next proof needs no retry.
+        if (request.headers.has("dpop") && !response.headers.has("dpop-nonce")) response.headers.set("dpop-nonce", ctx.oauth.dpop.nonce());
       } catch {
         // Responses passed through from fetch() have immutable headers; the id is in the log.
       }

@@ -24,7 +24,7 @@ export interface AuthenticatingClient {
  * Authentication"): a public client must send no assertion; a confidential
  * one must send a jwt-bearer assertion signed with the registered algorithm
  * by a key of its JWKS, with iss = sub = client_id, our issuer in aud, a
- * future exp, a recent iat and a jti never seen before. Every refusal is
+ * recent iat (and exp, when present, in the future) and a jti never seen before. Every refusal is
  * invalid_client. `jkt` is the RFC 7638 SHA-256 thumbprint of the key that
  * signed, so sessions can be bound to it.
  */
@@ -60,7 +60,8 @@ export async function authenticateClient(
       audience: deps.issuer,
       maxTokenAge: CLIENT_ASSERTION_MAX_AGE_S,
       clockTolerance: CLIENT_ASSERTION_SKEW_S,
-      requiredClaims: ["exp", "iat", "jti"],
+      // @atproto/oauth-client sends iat and jti but no exp: the max age on iat bounds the assertion instead.
+      requiredClaims: ["iat", "jti"],
     });
   } catch (err) {
     const why = err instanceof errors.JOSEError ? err.message : "the JWT could not be verified";
