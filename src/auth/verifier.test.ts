@@ -100,9 +100,16 @@ describe("the XRPC layer verifies every auth mode", () => {
   });
 
   test("a malformed Authorization header or an unknown scheme is 400 InvalidToken", async () => {
-    for (const authorization of ["Bearer", "Bearer a b", "DPoP abc", "Token abc"]) {
+    for (const authorization of ["Bearer", "Bearer a b", "Token abc"]) {
       const res = await ctx.request("/xrpc/io.example.auth.access", { headers: { authorization } });
       expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([400, "InvalidToken"]);
     }
+  });
+
+  test("a DPoP token that is not ours is 401 invalid_token, the way OAuth clients read it", async () => {
+    const res = await ctx.request("/xrpc/io.example.auth.access", { headers: { authorization: "DPoP abc" } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toStartWith('DPoP error="invalid_token"');
+    expect(res.headers.get("dpop-nonce")).toBeTruthy();
   });
 });
