@@ -1,6 +1,7 @@
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { AppContext } from "@/app-context";
+import { oauthGate } from "@/auth/permissions";
 import { InvalidRequestError, PayloadTooLargeError } from "@/errors";
 import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
 import { json } from "./respond";
@@ -21,10 +22,14 @@ export async function dispatch(ctx: AppContext, nsid: string, method: XrpcMethod
   }
   // Credentials first: a caller who may not call the method does not get its body read.
   const auth = await ctx.auth.verify(method.auth ?? "none", request, { accountStatus: method.accountStatus, nsid });
+  // An OAuth token: refused here when the method takes none; its scope check (if any) runs once the input is read.
+  const oauthCheck = oauthGate(method, auth);
   const params = method.params ? decodeParams(method.params, new URL(request.url).searchParams) : {};
   const input = method.input ? await readJsonInput(request, method.input, ctx.config.service.maxJsonBodyBytes) : undefined;
   const upgrade = method.type === "subscription" ? arrival.upgrade : () => false;
-  return toResponse(await method.handler({ ctx, params, input, auth, request, ip: arrival.ip, upgrade }));
+  const call = { ctx, params, input, auth, request, ip: arrival.ip, upgrade };
+  if (oauthCheck) await oauthCheck(call);
+  return toResponse(await method.handler(call));
 }
 
 function toResponse(output: XrpcOutput): Response {

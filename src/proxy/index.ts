@@ -1,5 +1,6 @@
 import { AtUri } from "@atproto/syntax";
 import type { AppContext } from "@/app-context";
+import { assertRpc } from "@/auth/permissions";
 import type { Caller } from "@/auth/types";
 import { InvalidRequestError, MethodNotImplementedError } from "@/errors";
 import { type LookupAll, SafeFetchError, safeFetch } from "@/identity/safe-fetch";
@@ -18,6 +19,9 @@ export type ProxyDeps = Pick<AppContext, "config" | "log" | "metrics" | "identit
   /** Name resolution for upstream connections (tests). */
   readonly lookup?: LookupAll;
 };
+
+/** A target as an OAuth rpc scope names its audience: `did#serviceId`. */
+const audienceOf = (target: Target) => `${target.did}#${target.serviceId}`;
 
 const PUSH = new Set(["app.bsky.notification.registerPush", "app.bsky.notification.unregisterPush"]);
 const GET_FEED = "app.bsky.feed.getFeed";
@@ -61,6 +65,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     if (typeof serviceDid !== "string" || !serviceDid.startsWith("did:")) throw new InvalidRequestError("Input/serviceDid must be a did");
     const target = targets.appView?.did === serviceDid ? targets.appView : await targets.service(serviceDid, "bsky_notif");
+    assertRpc(caller, nsid, audienceOf(target));
     return exchange(rt, { request, nsid, target, auth: tokenFor(caller, serviceDid, nsid), body });
   };
 
@@ -101,6 +106,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (PUSH.has(nsid)) return push(call);
     const target = await targets.resolve(nsid, request.headers.get("atproto-proxy"));
     if (!target) throw new MethodNotImplementedError(`Method Not Implemented: ${nsid}`);
+    // OAuth: rpc:<nsid>?aud=<did#service>; getFeed also needs the skeleton call it leads to (as the reference).
+    assertRpc(caller, nsid, audienceOf(target));
+    if (nsid === GET_FEED) assertRpc(caller, "app.bsky.feed.getFeedSkeleton", audienceOf(target));
     if (nsid === GET_FEED && caller?.did) {
       const feedDid = await feedGeneratorDid(request);
       if (feedDid) return exchange(rt, { request, nsid, target, auth: tokenFor(caller, feedDid, "app.bsky.feed.getFeedSkeleton") });

@@ -20,6 +20,20 @@ export interface XrpcCall<P, I> {
   upgrade: (data: unknown) => boolean;
 }
 
+/**
+ * What an OAuth access token needs to call a method, on top of the `atproto` scope every OAuth token
+ * carries (password sessions and app passwords never look at it):
+ * - "atproto": nothing more (the caller's own session and status, public or own data);
+ * - "refused": OAuth tokens may not call it at all, whatever their scopes: 403 Forbidden (app
+ *   passwords, account deletion and activation, changing the email address, invite codes);
+ * - a function: checks the call with the helpers of src/auth/permissions.ts (repo, blob, rpc,
+ *   account, identity); dispatch runs it for OAuth callers only, once params and input are
+ *   decoded, before the handler.
+ * A method taking access tokens without a declaration refuses OAuth tokens, and
+ * test/auth/permissions.test.ts fails until one is written.
+ */
+export type OAuthRule<C = XrpcCall<any, any>> = "atproto" | "refused" | ((call: C) => Promise<void> | void);
+
 /** A JSON object to send as the response body, a ready Response (streams), or nothing (empty 200). */
 export type XrpcOutput = object | Response | void;
 
@@ -30,6 +44,8 @@ export interface XrpcMethod {
   readonly auth?: AuthMode;
   /** Which accounts' tokens may call it, by hosting status. @default "active" ("any" under auth "optional") */
   readonly accountStatus?: AccountStatusRule;
+  /** What an OAuth token needs (see OAuthRule); only for methods taking access tokens. */
+  readonly oauth?: OAuthRule;
   /** Query-string parameters; values are converted to the schema's types. */
   readonly params?: TObject;
   /** JSON request body of a procedure; absent means the procedure takes no body. */
@@ -44,6 +60,7 @@ type EmptyParams = TObject<{}>;
 interface BodylessDef<P extends TObject> {
   auth?: AuthMode;
   accountStatus?: AccountStatusRule;
+  oauth?: OAuthRule<XrpcCall<Static<P>, undefined>>;
   params?: P;
   handler: (call: XrpcCall<Static<P>, undefined>) => Promise<XrpcOutput> | XrpcOutput;
 }
@@ -55,8 +72,9 @@ export function query<P extends TObject = EmptyParams>(def: BodylessDef<P>): Xrp
 
 /** Define a procedure (HTTP POST). */
 export function procedure<P extends TObject = EmptyParams, I extends TSchema = TSchema>(
-  def: Omit<BodylessDef<P>, "handler"> & {
+  def: Omit<BodylessDef<P>, "handler" | "oauth"> & {
     input?: I;
+    oauth?: OAuthRule<XrpcCall<Static<P>, Static<I>>>;
     handler: (call: XrpcCall<Static<P>, Static<I>>) => Promise<XrpcOutput> | XrpcOutput;
   },
 ): XrpcMethod {

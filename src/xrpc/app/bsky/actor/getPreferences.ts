@@ -1,8 +1,10 @@
+import { assertRpc, appViewAudience } from "@/auth/permissions";
 import { PreferenceService, accessOf } from "@/preferences/service";
 import { query } from "@/xrpc/method";
 
 export default query({
   auth: "access",
+  oauth: ({ ctx, auth }) => assertRpc(auth, "app.bsky.actor.getPreferences", appViewAudience(ctx.config)),
   // As the reference: a taken-down or deactivated account may still read its own preferences.
   accountStatus: "any",
   handler: async ({ ctx, auth }) => {

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { assertIdentity } from "@/auth/permissions";
 import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
@@ -6,6 +7,7 @@ const Key = Type.String({ maxLength: 256 });
 
 export default procedure({
   auth: "full",
+  oauth: ({ auth }) => assertIdentity(auth, "*"),
   // The same callers as requestPlcOperationSignature: whoever got the code may spend it.
   accountStatus: "any",
   // The lexicon leaves verificationMethods and services open; a PLC operation needs these shapes.

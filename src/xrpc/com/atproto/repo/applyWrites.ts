@@ -1,14 +1,19 @@
 import { Type } from "@sinclair/typebox";
+import { assertRepoWrites } from "@/auth/permissions";
 import { Str } from "@/lexicon/formats";
 import type { ApplyWrite } from "@/repo/service";
 import { MAX_WRITES } from "@/repo/transactor";
 import { repoWritePoints } from "@/rate-limit/rules";
 import { procedure } from "@/xrpc/method";
 
+/** `com.atproto.repo.applyWrites#create` → `create`: the repo action a write needs. */
+const actionOf = (type: string) => type.slice(type.indexOf("#") + 1) as "create" | "update" | "delete";
+
 const target = { collection: Type.String({ minLength: 1 }), rkey: Type.String({ minLength: 1, maxLength: 512 }) };
 
 export default procedure({
   auth: "access",
+  oauth: ({ auth, input }) => assertRepoWrites(auth, input.writes.map((w) => ({ action: actionOf(w.$type), collection: w.collection }))),
   input: Type.Object({
     repo: Str("at-identifier"),
     validate: Type.Optional(Type.Boolean()),

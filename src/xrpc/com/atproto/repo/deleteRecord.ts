@@ -1,9 +1,11 @@
 import { Type } from "@sinclair/typebox";
+import { assertRepo } from "@/auth/permissions";
 import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
+  oauth: ({ auth, input }) => assertRepo(auth, "delete", input.collection),
   input: Type.Object({
     repo: Str("at-identifier"),
     collection: Str("nsid"),

@@ -5,6 +5,7 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "access",
+  oauth: "atproto",
   accountStatus: "deactivated-ok",
   params: Type.Object({
     limit: Type.Integer({ minimum: 1, maximum: LIST_BLOBS_MAX, default: LIST_BLOBS_DEFAULT }),

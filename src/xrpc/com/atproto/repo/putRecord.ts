@@ -1,9 +1,12 @@
 import { Type } from "@sinclair/typebox";
+import { assertRepoWrites } from "@/auth/permissions";
 import { Str } from "@/lexicon/formats";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
+  // As the reference: a put may create or replace, so it needs both.
+  oauth: ({ auth, input }) => assertRepoWrites(auth, [{ action: "create", collection: input.collection }, { action: "update", collection: input.collection }]),
   input: Type.Object({
     repo: Str("at-identifier"),
     collection: Str("nsid"),

@@ -1,8 +1,10 @@
 import { Type } from "@sinclair/typebox";
+import { assertAccount } from "@/auth/permissions";
 import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
+  oauth: ({ auth }) => assertAccount(auth, "email", "manage"),
   accountStatus: "deactivated-ok",
   input: Type.Object({
     email: Type.String({ maxLength: 320 }),

@@ -5,6 +5,7 @@ import { procedure } from "@/xrpc/method";
 export default procedure({
   // A full session only: an app password cannot mint more app passwords.
   auth: "full",
+  oauth: "refused",
   accountStatus: "deactivated-ok",
   input: Type.Object({
     name: Str("printable", { minLength: 1, maxLength: 100 }),

@@ -4,6 +4,7 @@ import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "full",
+  oauth: "refused",
   // As the reference: a taken-down account may still deactivate (its status stays takendown).
   accountStatus: "any",
   input: Type.Object({ deleteAfter: Type.Optional(Type.String({ maxLength: 64 })) }),

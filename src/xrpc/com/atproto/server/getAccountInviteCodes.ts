@@ -3,6 +3,7 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "full",
+  oauth: "refused",
   accountStatus: "deactivated-ok",
   params: Type.Object({
     includeUsed: Type.Boolean({ default: true }),

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { assertRpc } from "@/auth/permissions";
 import { checkServiceAuthRequest } from "@/auth/service-auth-rules";
 import { mintServiceJwt } from "@/auth/service-jwt";
 import { Str } from "@/lexicon/formats";
@@ -6,6 +7,7 @@ import { query } from "@/xrpc/method";
 
 export default query({
   auth: "access",
+  oauth: ({ auth, params }) => assertRpc(auth, params.lxm ?? "*", params.aud),
   // Deactivated accounts may get service auth; taken-down ones only to move out (createAccount elsewhere).
   accountStatus: "any",
   params: Type.Object({

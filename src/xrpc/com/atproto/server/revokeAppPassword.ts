@@ -4,6 +4,7 @@ import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "access",
+  oauth: "refused",
   accountStatus: "any",
   input: Type.Object({ name: Str("printable", { minLength: 1, maxLength: 100 }) }),
   handler: async ({ ctx, auth, input }) => {

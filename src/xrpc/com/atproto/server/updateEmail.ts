@@ -3,6 +3,7 @@ import { procedure } from "@/xrpc/method";
 
 export default procedure({
   auth: "full",
+  oauth: "refused",
   accountStatus: "deactivated-ok",
   input: Type.Object({
     email: Type.String({ maxLength: 320 }),

@@ -16,6 +16,7 @@ const BUFFERED_MAX = 8 * 1024 * 1024;
 export default query({
   // Optional: the owner and the admin may read a repository that is not active.
   auth: "optional",
+  oauth: "atproto",
   params: Type.Object({ did: Str("did"), cid: Str("cid") }),
   handler: async ({ ctx, params, auth }) => {
     const state = await ctx.repo.reader.availableRepo(params.did, auth);

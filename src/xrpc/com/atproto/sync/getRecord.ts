@@ -7,6 +7,7 @@ import { query } from "@/xrpc/method";
 export default query({
   // Optional: the owner and the admin may read a repository that is not active.
   auth: "optional",
+  oauth: "atproto",
   params: Type.Object({
     did: Str("did"),
     collection: Str("nsid"),
