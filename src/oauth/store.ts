@@ -51,8 +51,13 @@ export interface OAuthStore {
   usedRefreshOwner(refreshToken: string): Promise<string | null>;
   /** The session a code was exchanged for, if any (a second exchange revokes it). */
   tokenByCode(code: string): Promise<TokenRow | null>;
-  /** Swap the refresh token, only if `previous` is still the current one; the old one is remembered for reuse detection. */
-  rotateRefresh(id: string, previous: string, next: string, now: string): Promise<boolean>;
+  /**
+   * Swap the refresh token, only if `previous` is still the current one, and
+   * give the session the new id `nextId` (the `jti` of its next access
+   * tokens: the ones issued before stop working). The old refresh token is
+   * remembered for reuse detection.
+   */
+  rotateRefresh(id: string, nextId: string, previous: string, next: string, now: string): Promise<boolean>;
   /** End a session and forget its refresh tokens. Returns the DID it belonged to, or null. */
   deleteToken(id: string): Promise<string | null>;
   /** Drop expired requests and sessions (bounded batches). */
@@ -148,16 +153,17 @@ export function createOAuthStore(db: DatabasePlugin): OAuthStore {
     async tokenByCode(code) {
       return (await q().selectFrom("oauth_token").selectAll().where("code", "=", code).executeTakeFirst()) ?? null;
     },
-    async rotateRefresh(id, previous, next, at) {
+    async rotateRefresh(id, nextId, previous, next, at) {
       return db.transaction(async (tx) => {
         const updated = await tx
           .updateTable("oauth_token")
-          .set({ refresh_token: next, updated_at: at })
+          .set({ id: nextId, refresh_token: next, updated_at: at })
           .where("id", "=", id)
           .where("refresh_token", "=", previous)
           .executeTakeFirst();
         if (Number(updated.numUpdatedRows) !== 1) return false;
-        await tx.insertInto("oauth_used_refresh_token").values({ refresh_token: previous, token_id: id }).execute();
+        await tx.updateTable("oauth_used_refresh_token").set({ token_id: nextId }).where("token_id", "=", id).execute();
+        await tx.insertInto("oauth_used_refresh_token").values({ refresh_token: previous, token_id: nextId }).execute();
         return true;
       });
     },

@@ -100,12 +100,16 @@ async function rotate(deps: OAuthDeps, client: OAuthClient, auth: ClientAuth, pr
     throw invalidGrant("The session has expired");
   }
   const refreshToken = randomId("ref");
-  if (!(await deps.store.rotateRefresh(row.id, presented, refreshToken, new Date().toISOString()))) {
-    // Another request rotated it first: this one is the replay.
-    await revokeSession(deps, row.id);
+  const nextId = randomId("tok");
+  if (!(await deps.store.rotateRefresh(row.id, nextId, presented, refreshToken, new Date().toISOString()))) {
+    // Another request rotated it first: this one is the replay, and the session it raced ends.
+    const current = await deps.store.usedRefreshOwner(presented);
+    if (current) await revokeSession(deps, current);
     throw invalidGrant("Refresh token replayed; the session has been revoked");
   }
-  return { row: { ...row, refresh_token: refreshToken }, refreshToken };
+  // Access tokens issued before the refresh name the old id: drop its cached row so they stop at once.
+  await deps.sessions.forgetOAuth(row.id);
+  return { row: { ...row, id: nextId, refresh_token: refreshToken }, refreshToken };
 }
 
 /** The token response (RFC 6749 §5.1 with atproto's `sub`): a DPoP-bound access token and the session's refresh token. */

@@ -341,11 +341,13 @@ try {
     const s = need(session, "an OAuth session (step callback)");
     const saved = sessionStore.map.get(s.did);
     const { access_token: access, refresh_token: refresh } = saved.tokenSet;
-    const key = await oauth.JoseKey.fromJWK(saved.dpopJwk);
+    // The session's own DPoP key (the one its tokens are bound to), kept for the checks after signOut.
+    const key = s.server.dpopKey;
     await s.signOut();
     const targets = nodes.length > 0 ? nodes : [publicOrigin];
     const tokenEndpoint = s.serverMetadata.token_endpoint;
-    const resource = `${input.pdsUrl}/xrpc/com.atproto.repo.describeRepo?repo=${encodeURIComponent(s.did)}`;
+    // A method that needs a token: describeRepo takes none and would answer whatever the token.
+    const resource = `${input.pdsUrl}/xrpc/com.atproto.server.getSession`;
     const afterRevoke = [];
     for (const target of targets) {
       const xrpc = await dpopCall(key, target, "GET", resource, { authorization: `DPoP ${access}` });
@@ -363,7 +365,8 @@ try {
 
   await step("deny", async () => {
     // The same browser, whose device now remembers the account: choose it, then Deny.
-    const url = await client.authorize(input.handle, { scope: SCOPE, state: "e2e-deny" });
+    // Consent was given before, so only prompt=consent brings the consent page back.
+    const url = await client.authorize(input.handle, { scope: SCOPE, state: "e2e-deny", prompt: "consent" });
     await visit(url.href);
     const chooser = page.getByRole("button", { name: input.handle });
     const deny = page.getByRole("button", { name: "Deny" });
@@ -384,7 +387,7 @@ try {
 
   result.ok = true;
 } catch (err) {
-  result.error = { step: current, name: err?.constructor?.name, message: String(err?.message ?? err), page: await pageState() };
+  result.error = { step: current, name: err?.constructor?.name, message: String(err?.message ?? err), cause: err?.cause ? String(err.cause?.message ?? err.cause) : undefined, stack: String(err?.stack ?? "").split("\n").slice(0, 6).join(" | "), page: await pageState() };
   if (input.screenshotsDir && page) await screenshot(`failed-${current}.png`).catch(() => {});
 } finally {
   await browser?.close().catch(() => {});
@@ -405,7 +408,8 @@ async function dpopCall(key, target, method, url, headers, body) {
     const payload = { jti: randomBytes(16).toString("base64url"), htm: method, htu: `${u.origin}${u.pathname}`, iat: Math.floor(Date.now() / 1000) };
     if (nonce) payload.nonce = nonce;
     if (headers.authorization) payload.ath = createHash("sha256").update(headers.authorization.slice("DPoP ".length)).digest("base64url");
-    const proof = await key.createJwt({ alg: "ES256", typ: "dpop+jwt", jwk: key.bareJwk }, payload);
+    // The alg the client negotiated for this key (the first of the server's list the key can do).
+    const proof = await key.createJwt({ alg: key.algorithms.find((a) => /^(ES|PS|RS)\d+K?$|^EdDSA$/.test(a)), typ: "dpop+jwt", jwk: key.bareJwk }, payload);
     const res = await fetch(`${target}${u.pathname}${u.search}`, { method, headers: { ...headers, dpop: proof }, body });
     const text = await res.text();
     let json = null;

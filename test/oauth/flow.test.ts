@@ -63,6 +63,8 @@ describe("OAuth authorization and resource server", () => {
     expect(rotated.status).toBe(200);
     expect(rotated.body.refresh_token).not.toBe(refresh);
     expect((await c.xrpc("com.atproto.server.getSession", rotated.body.access_token)).status).toBe(200);
+    // The session moved to a new id: access tokens issued before the refresh stop working.
+    expect((await c.xrpc("com.atproto.server.getSession", access)).status).toBe(401);
     const replay = await c.token({ grant_type: "refresh_token", refresh_token: refresh });
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe("invalid_grant");
