@@ -137,7 +137,7 @@ ${clientBlock(v.client, html`wants to use <strong>@${v.account.handle}</strong> 
 <ul class="scopes">
 ${lines.map((l) => html`<li>${l.title}${l.detail ? html`<span>${l.detail}</span>` : ""}</li>
 `)}</ul>
-<p class="muted">Either way you go back to <span class="mono">${clientHost(v.redirectUri) || v.redirectUri}</span>. You can revoke access later.</p>
+<p class="muted">Either way you go back to <span class="mono">${clientHost(v.redirectUri) || v.redirectUri}</span>.</p>
 ${formStart(v)}${hidden("did", v.account.did)}
 <div class="actions">
 <button type="submit" name="action" value="deny" class="secondary">Deny</button>
