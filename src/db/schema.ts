@@ -272,6 +272,24 @@ export interface OAuthReplayTable {
   expires_at: string;
 }
 
+/** One action of an admin or the moderation service, newest last (src/admin/log.ts). */
+export interface AdminActionTable {
+  id: string;
+  created_at: string;
+  /** "admin", or the moderation service's DID. */
+  actor: string;
+  /** e.g. takedown, untakedown, reset-password, update-handle, update-email, delete-account, disable-invites, send-email. */
+  action: string;
+  /** "account", "record", "blob" or "invite". */
+  subject_type: string;
+  /** The DID, at-uri, blob CID or invite code acted on. */
+  subject: string;
+  /** The account the subject belongs to, when there is one. */
+  subject_did: string | null;
+  /** JSON: what was set (takedown ref, new handle, ...), never a secret. */
+  detail: string | null;
+}
+
 export interface DatabaseSchema {
   account: AccountTable;
   app_password: AppPasswordTable;
@@ -296,6 +314,7 @@ export interface DatabaseSchema {
   oauth_token: OAuthTokenTable;
   oauth_used_refresh_token: OAuthUsedRefreshTokenTable;
   oauth_replay: OAuthReplayTable;
+  admin_action: AdminActionTable;
 }
 
 export type TableName = keyof DatabaseSchema;

@@ -158,6 +158,10 @@ const SAMPLES: { [T in TableName]: Sample<T> } = {
   },
   oauth_used_refresh_token: { row: { refresh_token: "ref-0", token_id: "tok-1" }, key: ["refresh_token"] },
   oauth_replay: { row: { key: "dpop:jti", expires_at: now }, key: ["key"] },
+  admin_action: {
+    row: { id: "act-1", created_at: now, actor: "admin", action: "takedown", subject_type: "account", subject: DID, subject_did: DID, detail: '{"ref":"t-1"}' },
+    key: ["id"],
+  },
 };
 
 const TABLES = Object.keys(SAMPLES) as TableName[];

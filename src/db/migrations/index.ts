@@ -6,6 +6,7 @@ import { deletedAccount } from "./005-deleted-account";
 import { emailToken } from "./006-email-token";
 import { reservedSigningKey } from "./007-reserved-signing-key";
 import { oauth } from "./008-oauth";
+import { adminAction } from "./009-admin-action";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -24,4 +25,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["006-email-token", emailToken],
   ["007-reserved-signing-key", reservedSigningKey],
   ["008-oauth", oauth],
+  ["009-admin-action", adminAction],
 ];
