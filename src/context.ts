@@ -23,6 +23,7 @@ import { startEventPruner } from "@/sequencer/pruner";
 import { type Sequencer, createSequencer } from "@/sequencer/sequencer";
 import { methods as allMethods } from "@/xrpc";
 import type { XrpcMethod } from "@/xrpc/method";
+import type { SafeFetchOptions } from "@/identity/safe-fetch";
 
 /** What tests (and only tests) replace. */
 export interface ContextOverrides {
@@ -32,6 +33,8 @@ export interface ContextOverrides {
   cache?: CachePlugin;
   /** The XRPC route table (tests mount extra methods to exercise the XRPC layer). */
   methods?: Readonly<Record<string, XrpcMethod>>;
+  /** Name resolution and a CA for fetching OAuth client metadata (tests serve client documents over local TLS). */
+  oauthClientFetch?: Pick<SafeFetchOptions, "lookup" | "ca">;
 }
 
 /**
@@ -70,7 +73,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
     const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
-    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log, registry: metrics.registry });
+    const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log, registry: metrics.registry, oauthClientFetch: overrides.oauthClientFetch });
     closers.push({ name: "mailer", close: () => accountServices.mailer.close() });
     const oauthPrune = setInterval(() => {
       accountServices.oauth.prune().catch((err) => log.warn("could not prune expired OAuth requests and sessions", { err }));

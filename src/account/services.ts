@@ -11,6 +11,7 @@ import { createDidResolver } from "@/identity/did-resolver";
 import { createHandleResolver } from "@/identity/handle-resolver";
 import { createPlcClient } from "@/identity/plc";
 import { type IdentityResolver, createIdentityResolver } from "@/identity/resolver";
+import type { SafeFetchOptions } from "@/identity/safe-fetch";
 import type { Logger } from "@/log";
 import { type Mailer, createMailer } from "@/mail/mailer";
 import type { RateLimits } from "@/rate-limit/limiter";
@@ -53,6 +54,8 @@ export async function createAccountServices(deps: {
   log: Logger;
   /** Where the mailer's metrics go; without it they are kept but not exported. */
   registry?: Registry;
+  /** Tests: how OAuth client metadata is fetched (see ContextOverrides). */
+  oauthClientFetch?: Pick<SafeFetchOptions, "lookup" | "ca">;
 }): Promise<AccountServices> {
   const { config, db, cached } = deps;
   const mailer = createMailer({ config, log: deps.log, registry: deps.registry ?? new Registry() });
@@ -102,6 +105,7 @@ export async function createAccountServices(deps: {
     accounts,
     sessions,
     log: deps.log,
+    ...(deps.oauthClientFetch ? { clientFetch: deps.oauthClientFetch } : {}),
   });
   const auth = createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth, oauth: oauth.resource });
   return { identity, accounts, mailer, emailTokens, reservedKeys, oauth, auth };

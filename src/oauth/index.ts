@@ -4,6 +4,7 @@ import type { SessionStore } from "@/auth/sessions";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { PlainRoute } from "@/http/router";
+import type { SafeFetchOptions } from "@/identity/safe-fetch";
 import type { Logger } from "@/log";
 import { createAccessTokens } from "./access-token";
 import { authorizePage, authorizeSubmit } from "./authorize";
@@ -44,6 +45,8 @@ export function createOAuthServer(deps: {
   accounts: Pick<AccountService, "authenticate" | "getAccount">;
   sessions: Pick<SessionStore, "forgetOAuth" | "lookupOAuth">;
   log: Logger;
+  /** Tests: name resolution and a CA for fetching client metadata. */
+  clientFetch?: Pick<SafeFetchOptions, "lookup" | "ca">;
 }): OAuthServer {
   const derive = (label: string) => createHmac("sha256", deps.jwtSecret).update(`aurora oauth ${label}`).digest("base64url");
   const replay = createReplayStore({ cache: deps.cache, db: deps.db });
@@ -55,7 +58,7 @@ export function createOAuthServer(deps: {
     issuer: deps.issuer,
     serverName: new URL(deps.issuer).host,
     store,
-    clients: createClientRegistry({ issuer: deps.issuer, cache: deps.cache, replay, allowPrivate: deps.allowPrivateAddresses, log }),
+    clients: createClientRegistry({ issuer: deps.issuer, cache: deps.cache, replay, allowPrivate: deps.allowPrivateAddresses, log, ...(deps.clientFetch ? { fetchOptions: deps.clientFetch } : {}) }),
     dpop,
     accessTokens,
     accounts: deps.accounts,
