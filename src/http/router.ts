@@ -1,15 +1,8 @@
 import { isValidNsid } from "@atproto/syntax";
 import type { XrpcMethod } from "@/xrpc/method";
+import type { PlainRoute } from "./plain-route";
 
-/** A non-XRPC route: answered for GET (and HEAD) unless it names its methods. */
-export interface PlainRoute {
-  /** The HTTP methods it answers; others are 405. @default ["GET", "HEAD"] */
-  readonly methods?: readonly ("GET" | "HEAD" | "POST")[];
-  /** `ip` is the client IP as the rate limiter sees it. */
-  readonly handler: (request: Request, ip: string) => Response | Promise<Response>;
-  /** Probes and scrapers: never rate limited. */
-  readonly exempt?: boolean;
-}
+export type { PlainRoute } from "./plain-route";
 
 /**
  * What a path names. `label` is the route's name for logs and metrics: the

@@ -3,7 +3,7 @@ import type { AccountService } from "@/account/service";
 import type { SessionStore } from "@/auth/sessions";
 import type { CachePlugin } from "@/contracts/cache";
 import type { DatabasePlugin } from "@/contracts/db";
-import type { PlainRoute } from "@/http/router";
+import type { PlainRoute } from "@/http/plain-route";
 import type { SafeFetchOptions } from "@/identity/safe-fetch";
 import type { Logger } from "@/log";
 import { createAccessTokens } from "./access-token";
