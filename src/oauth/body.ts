@@ -12,13 +12,12 @@ export async function readParameters(request: Request): Promise<Record<string, s
   const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > MAX_BODY_BYTES) throw invalidRequest("Request body too large");
-  const buffer = await request.arrayBuffer();
-  if (buffer.byteLength > MAX_BODY_BYTES) throw invalidRequest("Request body too large");
-  const text = new TextDecoder().decode(buffer);
+  const text = new TextDecoder().decode(await readBounded(request));
   if (type === "application/x-www-form-urlencoded") {
     const out: Record<string, string> = {};
     for (const [key, value] of new URLSearchParams(text)) {
-      if (key in out) throw invalidRequest(`Parameter ${key.slice(0, 64)} given twice`);
+      // Own keys only: `in` would also see Object.prototype's (a field named "constructor" or "toString").
+      if (Object.hasOwn(out, key)) throw invalidRequest(`Parameter ${key.slice(0, 64)} given twice`);
       out[key] = value;
     }
     return out;
@@ -40,4 +39,23 @@ export async function readParameters(request: Request): Promise<Record<string, s
     return out;
   }
   throw invalidRequest("Content-Type must be application/x-www-form-urlencoded or application/json");
+}
+
+/** The body, refused once it passes MAX_BODY_BYTES: a body without a length (chunked) is never read past the limit. */
+async function readBounded(request: Request): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw invalidRequest("Request body too large");
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }

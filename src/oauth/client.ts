@@ -136,7 +136,13 @@ export function createClientRegistry(deps: ClientRegistryDeps): ClientRegistry {
   };
 
   const discoverable = async (clientId: string): Promise<OAuthClient> => {
-    const parsed = oauthClientIdDiscoverableSchema.safeParse(clientId);
+    // safeParse itself throws on some ids that are not URLs at all (@atproto/oauth-types 0.7.6 calls `new URL` in a refinement).
+    let parsed: ReturnType<typeof oauthClientIdDiscoverableSchema.safeParse>;
+    try {
+      parsed = oauthClientIdDiscoverableSchema.safeParse(clientId);
+    } catch (err) {
+      throw badClient(`invalid client_id ${clientId.slice(0, 256)}: ${(err as Error).message}`);
+    }
     if (!parsed.success) throw badClient(`invalid client_id ${clientId}: ${describeIssues(parsed.error.issues)}`);
     // The spec forbids a port; development setups (allowPrivate) serve clients from ephemeral ports.
     if (new URL(clientId).port && !deps.allowPrivate) throw badClient(`invalid client_id ${clientId}: it must not include a port`);
