@@ -44,7 +44,7 @@ describe("OAuth routes under hostile input", () => {
   };
 
   /** A raw request to an AS endpoint with a valid DPoP proof (nonce fetched first); body and content type as given. */
-  const raw = async (c: TestOAuthClient, path: string, body: BodyInit | null, type: string | null, extra: Record<string, string> = {}): Promise<Reply> => {
+  const raw = async (c: TestOAuthClient, path: string, body: RequestInit["body"] | null, type: string | null, extra: Record<string, string> = {}): Promise<Reply> => {
     if (!c.nonce) await c.dpop("POST", path, { body: {} });
     const headers: Record<string, string> = { ...extra, dpop: await proof(c.key, "POST", `${publicUrl()}${path}`, { nonce: c.nonce }) };
     if (type !== null) headers["content-type"] = type;
@@ -80,7 +80,7 @@ describe("OAuth routes under hostile input", () => {
     const c = await client();
     const valid = { client_id: c.clientId, response_type: "code", redirect_uri: REDIRECT_URI, scope: SCOPE, state: "s", code_challenge: pkce().challenge, code_challenge_method: "S256" };
     const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
-    const bodies: [string, BodyInit | null, string | null][] = [
+    const bodies: [string, RequestInit["body"] | null, string | null][] = [
       ["no body, no type", null, null],
       ["text/plain", form(valid), "text/plain"],
       ["multipart", "--x\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\nx\r\n--x--", "multipart/form-data; boundary=x"],
@@ -302,7 +302,7 @@ describe("OAuth routes under hostile input", () => {
     expect(opened.status).toBe(200);
     const base = { csrf: hidden(opened.body, "csrf"), request_uri: uri, client_id: c.clientId };
     const post = (form: Record<string, string>) => c.page("POST", "/oauth/authorize", form);
-    const rawPost = async (body: BodyInit, headers: Record<string, string>) => {
+    const rawPost = async (body: RequestInit["body"], headers: Record<string, string>) => {
       const res = await send(new Request("http://localhost/oauth/authorize", { method: "POST", headers: { cookie: c.cookie!, origin: new URL(publicUrl()).origin, ...headers }, body }));
       return { status: res.status, headers: res.headers, body: await res.text() } as Reply;
     };
