@@ -8,6 +8,7 @@ import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import type { TableName } from "@/db/schema";
 import { InvalidRequestError } from "@/errors";
 import { inBatches } from "@/util/in-batches";
+import { oauthKey } from "@/auth/sessions";
 
 /**
  * Every table holding rows of an account under its `did` column, deleted
@@ -73,6 +74,7 @@ export async function deleteAccountData(
     if (!account) return null;
     await opts.authorize?.(tx);
     const sessions = await tx.selectFrom("refresh_token").select("id").where("did", "=", did).execute();
+    const oauthSessions = await tx.selectFrom("oauth_token").select("id").where("did", "=", did).execute();
     const blobs = await tx.selectFrom("blob").select(["cid", "temp_key"]).where("did", "=", did).execute();
     await deleteInvites(tx, did);
     for (const table of ACCOUNT_DID_TABLES) await tx.deleteFrom(table).where("did", "=", did).execute();
@@ -80,7 +82,7 @@ export async function deleteAccountData(
     // Last, as the sequencer asks; the older events (commits carrying the records) go with the rest.
     const seq = await deps.sequencer.sequenceAccount(tx, did, false, "deleted");
     await tx.deleteFrom("repo_seq").where("did", "=", did).where("seq", "!=", seq).execute();
-    return { handle: account.handle, sessions: sessions.map((s) => s.id), blobs };
+    return { handle: account.handle, sessions: [...sessions.map((s) => s.id), ...oauthSessions.map((s) => oauthKey(s.id))], blobs };
   });
   if (!gone) throw new InvalidRequestError("account not found");
   deps.sequencer.announce();

@@ -41,7 +41,7 @@ export interface OAuthSessionInfo {
 }
 
 /** Cache keys of OAuth sessions, beside the password sessions' in the `session` category. */
-const oauthKey = (tokenId: string) => `oauth:${tokenId}`;
+export const oauthKey = (tokenId: string) => `oauth:${tokenId}`;
 
 /**
  * Sessions are rows of `refresh_token`, one per refresh JWT; every node reads

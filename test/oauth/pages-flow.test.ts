@@ -192,10 +192,9 @@ describe("OAuth sign-in pages", () => {
       expect({ table, rows: rows.length }).toEqual({ table, rows: 0 });
     }
     const after = await c.xrpc("com.atproto.server.getSession", access);
-    // Never served. (Today a cached OAuth session outlives the deletion and the handler answers 400 "Could not find
-    // user info": deleteAccountData drops the cached password sessions but not the `oauth:` ones; reported to the lead.)
-    expect(after.status).toBeGreaterThanOrEqual(400);
-    expect(after.status).toBeLessThan(500);
+    // The session's cached copy went with the rows (deleteAccountData drops the `oauth:` cache entries too).
+    expect(after.status).toBe(401);
+    expect(after.headers.get("www-authenticate")).toContain('error="invalid_token"');
     // The device's chooser no longer lists the account.
     const { page } = await open(c);
     expect(page.body).not.toContain(a.handle);
