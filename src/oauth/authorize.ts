@@ -7,6 +7,8 @@ import { CODE_TTL_SECONDS, FRESH_SIGN_IN_SECONDS, type OAuthDeps, REQUEST_URI_PR
 import type { AuthorizationParameters, RequestRow } from "./store";
 
 const DEVICE_COOKIE = "aurora-device";
+/** The shape of the ids randomId makes. */
+const ID = /^[a-z]{3}-[A-Za-z0-9_-]{43}$/;
 const DEVICE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60;
 
 /** A request being shown to a browser: its row, parameters, client, and the device holding it. */
@@ -157,7 +159,9 @@ async function openFlow(
   if (!requestUri?.startsWith(REQUEST_URI_PREFIX) || !clientId) {
     return fail(deps, 400, "Invalid sign-in link", "This link is missing its request. Go back to the app and start again.");
   }
-  const row = await deps.store.getRequest(requestUri.slice(REQUEST_URI_PREFIX.length));
+  const id = requestUri.slice(REQUEST_URI_PREFIX.length);
+  // Ids are ours (randomId): anything else is not looked up at all (NUL bytes and the like never reach the database).
+  const row = ID.test(id) ? await deps.store.getRequest(id) : null;
   if (!row || row.client_id !== clientId || row.code !== null) {
     return fail(deps, 400, "Sign-in expired", "This sign-in request has expired or was already used. Go back to the app and start again.");
   }
@@ -192,7 +196,7 @@ async function openFlow(
 async function knownDevice(deps: OAuthDeps, request: Request): Promise<string | null> {
   const cookie = readCookie(request.headers.get("cookie"), DEVICE_COOKIE);
   const dot = cookie?.indexOf(".") ?? -1;
-  if (!cookie || dot < 0 || cookie.length > 200) return null;
+  if (!cookie || dot < 0 || cookie.length > 200 || !ID.test(cookie.slice(0, dot))) return null;
   const device = await deps.store.getDevice(cookie.slice(0, dot));
   if (!device) return null;
   const given = Buffer.from(sha256(cookie.slice(dot + 1)));

@@ -6,6 +6,14 @@ import type { AuthorizationParameters } from "./store";
 
 /** Form fields that authenticate the client rather than describe the request. */
 const CLIENT_AUTH_FIELDS = ["client_assertion", "client_assertion_type", "client_secret"];
+/** The longest values kept with a request (they come back in redirects and pages). */
+const LENGTH_LIMITS: readonly [string, number][] = [
+  ["state", 2048],
+  ["login_hint", 512],
+  ["redirect_uri", 2048],
+  ["scope", 4096],
+  ["code_challenge", 128],
+];
 /** `prompt` values the pages act on. */
 const PROMPTS = new Set(["none", "login", "consent", "select_account"]);
 
@@ -34,6 +42,10 @@ export async function pushedAuthorizationRequest(deps: OAuthDeps, request: Reque
     throw invalidRequest(`Invalid ${issue?.path.join(".") || "request"}: ${issue?.message ?? "not valid"}`);
   }
   const p = parsed.data;
+  for (const [name, max] of LENGTH_LIMITS) {
+    const value = (p as Record<string, unknown>)[name];
+    if (typeof value === "string" && value.length > max) throw invalidRequest(`${name} is longer than ${max} characters`);
+  }
   if (p.response_type !== "code") throw new OAuthError(400, "unsupported_response_type", "Only response_type=code is supported");
   if (!p.code_challenge) throw invalidRequest("PKCE code_challenge required");
   if (p.code_challenge_method !== "S256") throw invalidRequest("code_challenge_method must be S256");

@@ -175,6 +175,16 @@ describe("OAuth authorization and resource server", () => {
     expect(wider.body.error).toBe("invalid_scope");
   });
 
+  test("over-long values and foreign ids are refused before they are stored or looked up", async () => {
+    const c = await client();
+    const long = await c.par({ state: "s".repeat(3000) });
+    expect([long.status, long.body.error]).toEqual([400, "invalid_request"]);
+    const query = `client_id=${encodeURIComponent(c.clientId)}&request_uri=${encodeURIComponent("urn:ietf:params:oauth:request_uri:req-\u0000x")}`;
+    const page = await c.page("GET", `/oauth/authorize?${query}`);
+    expect(page.status).toBe(400);
+    expect(page.headers.get("content-type")).toStartWith("text/html");
+  });
+
   test("an unregistered redirect URI is refused at PAR", async () => {
     const c = await client();
     const res = await c.par({ redirect_uri: "https://evil.example/callback" });
