@@ -25,9 +25,10 @@ export function serviceDomainOf(handle: string, domains: readonly string[]): str
  * Check a handle a user asks for. Handles under one of the server's domains
  * must be a single label of 3–18 characters and not reserved; other handles
  * are allowed only for an existing account (`external: true`), whose caller
- * then checks that the handle resolves to it.
+ * then checks that the handle resolves to it. `allowReserved`: an admin may
+ * give out reserved labels (the other rules still hold).
  */
-export function validateRequestedHandle(input: string, domains: readonly string[], opts: { external: boolean }): string {
+export function validateRequestedHandle(input: string, domains: readonly string[], opts: { external: boolean; allowReserved?: boolean }): string {
   const handle = normalizeHandleSyntax(input);
   if (!isValidTld(handle)) throw new InvalidRequestError("Handle TLD is invalid or disallowed", "InvalidHandle");
   const domain = serviceDomainOf(handle, domains);
@@ -39,6 +40,6 @@ export function validateRequestedHandle(input: string, domains: readonly string[
   if (label.includes(".")) throw new InvalidRequestError("Invalid characters in handle", "InvalidHandle");
   if (label.length < SERVICE_LABEL_MIN) throw new InvalidRequestError("Handle too short", "InvalidHandle");
   if (label.length > SERVICE_LABEL_MAX) throw new InvalidRequestError("Handle too long", "InvalidHandle");
-  if (RESERVED_HANDLE_LABELS.has(label)) throw new InvalidRequestError("Reserved handle", "HandleNotAvailable");
+  if (!opts.allowReserved && RESERVED_HANDLE_LABELS.has(label)) throw new InvalidRequestError("Reserved handle", "HandleNotAvailable");
   return handle;
 }

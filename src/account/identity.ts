@@ -18,13 +18,14 @@ export interface HandleChange {
  * like at sign-up; any other handle must already resolve to the account's
  * DID. For did:plc the DID document is updated on the PLC directory (signed
  * by the server's rotation key); a did:web document must already name the
- * handle. Cached identity answers are dropped on every node.
+ * handle. Cached identity answers are dropped on every node. `allowReserved`:
+ * the admin's updateAccountHandle may hand out reserved labels.
  */
-export async function updateHandle(deps: AccountDeps, did: string, requested: string): Promise<HandleChange> {
+export async function updateHandle(deps: AccountDeps, did: string, requested: string, opts: { allowReserved?: boolean } = {}): Promise<HandleChange> {
   const db = deps.db.db();
   const account = await accountByDid(db, did);
   if (!account) throw new InvalidRequestError("Account not found");
-  const handle = validateRequestedHandle(requested, deps.config.service.handleDomains, { external: true });
+  const handle = validateRequestedHandle(requested, deps.config.service.handleDomains, { external: true, ...opts });
   const holder = await accountByHandle(db, handle);
   if (holder && holder.did !== did) throw handleTaken(handle);
   if (holder) {

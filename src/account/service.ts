@@ -47,7 +47,8 @@ export interface AccountService {
   getAccountInviteCodes(did: string, opts: { includeUsed: boolean }): Promise<InviteCodeView[]>;
   /** Hosted handles from the database, others through the identity resolver. */
   resolveHandle(handle: string): Promise<string | null>;
-  updateHandle(did: string, handle: string): Promise<HandleChange>;
+  /** `allowReserved`: admins may give out reserved labels under the service domains. */
+  updateHandle(did: string, handle: string, opts?: { allowReserved?: boolean }): Promise<HandleChange>;
   recommendedDidCredentials(did: string): ReturnType<typeof recommendedDidCredentials>;
   /** Mail a plc_operation code (did:plc accounts). */
   requestPlcOperationSignature(did: string): Promise<void>;
@@ -106,7 +107,7 @@ export function createAccountService(deps: AccountDeps): AccountService {
       return codes.filter((c) => !c.disabled && (includeUsed || c.uses.length < c.available));
     },
     resolveHandle: (handle) => resolveHandle(deps, handle),
-    updateHandle: (did, handle) => updateHandle(deps, did, handle),
+    updateHandle: (did, handle, opts) => updateHandle(deps, did, handle, opts),
     recommendedDidCredentials: (did) => recommendedDidCredentials(deps, did),
     requestPlcOperationSignature: (did) => requestPlcOperationSignature(deps, did),
     signPlcOperation: (did, changes) => signPlcOperation(deps, did, changes),

@@ -1,7 +1,7 @@
 import { Secp256k1Keypair } from "@atproto/crypto";
 import { type AuthVerifier, createAuthVerifier } from "@/auth/verifier";
 import { createServiceAuthVerifier } from "@/auth/service-auth";
-import { createSessionStore } from "@/auth/sessions";
+import { type SessionStore, createSessionStore } from "@/auth/sessions";
 import { createTokenSigner } from "@/auth/tokens";
 import type { CacheAside } from "@/cache/aside";
 import type { RunConfig } from "@/config/resolve";
@@ -35,6 +35,8 @@ export interface AccountServices {
   readonly reservedKeys: ReservedKeys;
   /** The OAuth authorization server (its routes) and the resource server's DPoP token check. */
   readonly oauth: OAuthServer;
+  /** Sessions (password, app password and OAuth): admin actions revoke them and drop their cached rows. */
+  readonly sessions: SessionStore;
 }
 
 /**
@@ -108,5 +110,5 @@ export async function createAccountServices(deps: {
     ...(deps.oauthClientFetch ? { clientFetch: deps.oauthClientFetch } : {}),
   });
   const auth = createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth, oauth: oauth.resource });
-  return { identity, accounts, mailer, emailTokens, reservedKeys, oauth, auth };
+  return { identity, accounts, mailer, emailTokens, reservedKeys, oauth, auth, sessions };
 }
