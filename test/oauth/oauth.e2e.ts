@@ -180,4 +180,9 @@ describe("three nodes behind nginx on PostgreSQL + Redis", () => {
     for (const who of ["client", "browser"]) for (const n of nodes) expect(result.nodeHits[`${who} ${n}`] ?? 0).toBeGreaterThan(0);
     expect(result.steps.revoke!.afterRevoke.map((r: { node: string }) => r.node)).toEqual(nodes);
   }, 180_000);
+
+  test("the same flow through nginx alone, as a real client meets the cluster", async () => {
+    const result = await runDriver(install, { pdsUrl: cluster.url, handle, password: PASSWORD, plcUrl: plc.url, steps: FLOW, nodes: [], appView: { did: appView.did } });
+    expectFlow(result, { pdsUrl: cluster.url, did, handle, appView });
+  }, 180_000);
 });
