@@ -2,6 +2,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { ConfigError } from "@/errors";
 import { VERSION } from "@/version";
 import { configCheck, configPrint } from "./config";
+import { dev } from "./dev";
 import { doctor } from "./doctor";
 import { migrateRevert, migrateRun, migrateStatus } from "./migrate";
 import { NGINX_HELP, NGINX_OPTIONS, nginx } from "./nginx";
@@ -26,6 +27,11 @@ const COMMANDS: Record<string, Command> = {
     usage: "aurora serve [--config FILE]",
     summary: "Run the PDS (the default command).",
     run: (flags) => serve(flags.config),
+  },
+  dev: {
+    usage: "aurora dev [--config FILE]",
+    summary: "Run a local network: the PDS with an embedded PLC directory (npm start).",
+    run: (flags) => dev(flags.config),
   },
   "config check": {
     usage: "aurora config check [--config FILE]",

@@ -44,7 +44,11 @@ export function fromEnv(env: Env = process.env): UserConfig {
       adminPassword: e.str("PDS_ADMIN_PASSWORD"),
       plcRotationKeyHex: e.str("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX"),
     },
-    identity: { plcUrl: e.str("PDS_DID_PLC_URL"), allowPrivateAddresses: e.bool("PDS_SSRF_ALLOW_PRIVATE") },
+    identity: {
+      plcUrl: e.str("PDS_DID_PLC_URL"),
+      embeddedPlcPort: e.int("PDS_EMBEDDED_PLC_PORT"),
+      allowPrivateAddresses: e.bool("PDS_SSRF_ALLOW_PRIVATE"),
+    },
     crawlers: env.PDS_CRAWLERS === undefined ? undefined : (e.list("PDS_CRAWLERS") ?? []),
     firehose: {
       backfillHours: hoursFromMs(e.int("PDS_REPO_BACKFILL_LIMIT_MS")),

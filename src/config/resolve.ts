@@ -28,7 +28,8 @@ export type ResolvedConfig = DeepReadonly<{
   dataDir: string;
   /** Missing secrets are filled in by `loadSecrets` before the server starts. */
   secrets: Partial<Secrets>;
-  identity: { plcUrl: string; allowPrivateAddresses: boolean };
+  /** `plcUrl` may be "embedded" (see src/identity/embedded-plc.ts); `embeddedPlcPort` undefined means a free port. */
+  identity: { plcUrl: string; embeddedPlcPort?: number; allowPrivateAddresses: boolean };
   crawlers: string[];
   firehose: Required<NonNullable<UserConfig["firehose"]>>;
   appView: { url: string; did: string; cdnUrlPattern?: string } | undefined;
@@ -86,6 +87,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     secrets: { ...user.secrets },
     identity: {
       plcUrl: trimSlash(user.identity?.plcUrl ?? "https://plc.directory"),
+      embeddedPlcPort: user.identity?.embeddedPlcPort,
       allowPrivateAddresses: user.identity?.allowPrivateAddresses ?? false,
     },
     crawlers: (user.crawlers ?? []).map(trimSlash),
@@ -122,6 +124,11 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     metrics: { token: user.metrics?.token, allowIps: user.metrics?.allowIps ?? [] },
     email: resolveEmail(user.email, hostname),
   };
+  if (config.identity.plcUrl === "embedded" && !(config.service.devMode && local)) {
+    throw new ConfigError(
+      `config identity.plcUrl: "embedded" is for local development only (dev mode on hostname localhost), but ${local ? "service.devMode is false" : `service.hostname is ${hostname}`}: identities in an embedded PLC directory are not published, so no one else could resolve this server's accounts; set PDS_DID_PLC_URL to a real directory`,
+    );
+  }
   const badIp = config.metrics.allowIps.find((entry) => !isIpOrRange(entry));
   if (badIp !== undefined) {
     throw new ConfigError(`config metrics.allowIps: expected IP addresses or CIDR ranges, got ${JSON.stringify(badIp)}`);

@@ -241,8 +241,16 @@ export const UserConfigSchema = Type.Object(
     secrets: Type.Optional(SecretsSchema),
     identity: Type.Optional(
       Type.Object({
-        /** PLC directory (PDS_DID_PLC_URL). @default "https://plc.directory" */
-        plcUrl: Type.Optional(httpUrl),
+        /**
+         * PLC directory (PDS_DID_PLC_URL), or "embedded": a did:plc directory inside this process on
+         * 127.0.0.1, for local development only (dev mode on localhost; identities are not published).
+         * @default "https://plc.directory" (`aurora dev`: "embedded")
+         */
+        plcUrl: Type.Optional(
+          Type.String({ pattern: "^(?:https?://[^\\s]+|embedded)$", description: 'an http(s) URL or "embedded"' }),
+        ),
+        /** Port of the embedded PLC directory on 127.0.0.1 (PDS_EMBEDDED_PLC_PORT). @default a free port */
+        embeddedPlcPort: Type.Optional(port),
         /**
          * Let did:web and handle lookups reach loopback, private and other non-public addresses, and
          * `did:web:localhost` over plain http (PDS_SSRF_ALLOW_PRIVATE). Only for tests and local setups
