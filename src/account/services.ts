@@ -109,6 +109,13 @@ export async function createAccountServices(deps: {
     log: deps.log,
     ...(deps.oauthClientFetch ? { clientFetch: deps.oauthClientFetch } : {}),
   });
-  const auth = createAuthVerifier({ tokens, sessions, adminPassword: config.secrets.adminPassword, serviceAuth, oauth: oauth.resource });
+  const auth = createAuthVerifier({
+    tokens,
+    sessions,
+    adminPassword: config.secrets.adminPassword,
+    serviceAuth,
+    oauth: oauth.resource,
+    modServiceDid: config.service.modServiceDid,
+  });
   return { identity, accounts, mailer, emailTokens, reservedKeys, oauth, auth, sessions };
 }

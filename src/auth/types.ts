@@ -16,6 +16,9 @@ import type { ScopePermissionsTransition } from "@atproto/oauth-scopes";
  * - "service-optional": a service-auth JWT is verified when one is sent (createAccount bringing an
  *   existing DID: the token of the account's old PDS, issued by that DID); any other credentials are
  *   ignored, as under "none". No account status is checked: the account need not exist here.
+ * - "moderator": the admin's HTTP Basic, or a service-auth JWT bound to this method whose `iss` is
+ *   the configured moderation service (`service.modServiceDid`, or its `#atproto_labeler`), as the
+ *   reference's com.atproto.admin.* methods accept; without that setting only the admin gets in.
  */
 export type AuthMode =
   | "none"
@@ -27,7 +30,8 @@ export type AuthMode =
   | "admin"
   | "service"
   | "access-or-service"
-  | "service-optional";
+  | "service-optional"
+  | "moderator";
 
 /** What an OAuth access token grants: the client it was issued to and the scopes the user consented to. */
 export interface OAuthGrant {
@@ -38,7 +42,10 @@ export interface OAuthGrant {
   readonly permissions: ScopePermissionsTransition;
 }
 
-/** The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID. */
+/**
+ * The verified caller. `did` is absent only for the admin; for "service" it is the issuer's DID
+ * (under "moderator", the moderation service's).
+ */
 export interface Caller {
   readonly kind: "access" | "appPass" | "appPassPrivileged" | "takendown" | "refresh" | "admin" | "service" | "oauth";
   readonly did?: string;

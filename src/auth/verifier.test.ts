@@ -4,7 +4,7 @@ import type { AuthMode } from "./types";
 import { query } from "@/xrpc/method";
 import { type TestContext, testContext } from "@test/support/context";
 
-const MODES: AuthMode[] = ["none", "optional", "access", "privileged", "full", "refresh", "admin", "service", "access-or-service", "service-optional"];
+const MODES: AuthMode[] = ["none", "optional", "access", "privileged", "full", "refresh", "admin", "service", "access-or-service", "service-optional", "moderator"];
 const DID = "did:plc:verifieraaaaaaaaaaaaaaaa";
 const PASSWORD = "verifier-password";
 
@@ -67,15 +67,16 @@ type Expected = string;
 const ok = (kind: string | null): Expected => kind ?? "anonymous";
 const no = (status: number, error: string): Expected => `${status} ${error}`;
 
-// Rows: credentials sent. Columns: the method's auth mode.
+// Rows: credentials sent. Columns: the method's auth mode (no moderation service is configured here:
+// test/admin/moderation.test.ts has the moderator mode with one).
 const TABLE: Record<string, Record<AuthMode, Expected>> = {
-  nothing: { none: ok(null), optional: ok(null), access: no(401, "AuthenticationRequired"), privileged: no(401, "AuthenticationRequired"), full: no(401, "AuthenticationRequired"), refresh: no(401, "AuthenticationRequired"), admin: no(401, "AuthenticationRequired"), service: no(401, "AuthenticationRequired"), "access-or-service": no(401, "AuthenticationRequired"), "service-optional": ok(null) },
-  full: { none: ok(null), optional: ok("access"), access: ok("access"), privileged: ok("access"), full: ok("access"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("access"), "service-optional": ok(null) },
-  appPass: { none: ok(null), optional: ok("appPass"), access: ok("appPass"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPass"), "service-optional": ok(null) },
-  appPassPrivileged: { none: ok(null), optional: ok("appPassPrivileged"), access: ok("appPassPrivileged"), privileged: ok("appPassPrivileged"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPassPrivileged"), "service-optional": ok(null) },
-  refresh: { none: ok(null), optional: no(400, "InvalidToken"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: ok("refresh"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null) },
-  admin: { none: ok(null), optional: ok("admin"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: ok("admin"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null) },
-  wrongAdmin: { none: ok(null), optional: no(401, "AuthenticationRequired"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null) },
+  nothing: { none: ok(null), optional: ok(null), access: no(401, "AuthenticationRequired"), privileged: no(401, "AuthenticationRequired"), full: no(401, "AuthenticationRequired"), refresh: no(401, "AuthenticationRequired"), admin: no(401, "AuthenticationRequired"), service: no(401, "AuthenticationRequired"), "access-or-service": no(401, "AuthenticationRequired"), "service-optional": ok(null), moderator: no(401, "AuthenticationRequired") },
+  full: { none: ok(null), optional: ok("access"), access: ok("access"), privileged: ok("access"), full: ok("access"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("access"), "service-optional": ok(null), moderator: no(401, "UntrustedIss") },
+  appPass: { none: ok(null), optional: ok("appPass"), access: ok("appPass"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPass"), "service-optional": ok(null), moderator: no(401, "UntrustedIss") },
+  appPassPrivileged: { none: ok(null), optional: ok("appPassPrivileged"), access: ok("appPassPrivileged"), privileged: ok("appPassPrivileged"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": ok("appPassPrivileged"), "service-optional": ok(null), moderator: no(401, "UntrustedIss") },
+  refresh: { none: ok(null), optional: no(400, "InvalidToken"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: ok("refresh"), admin: no(401, "AuthenticationRequired"), service: no(401, "BadJwtType"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null), moderator: no(401, "UntrustedIss") },
+  admin: { none: ok(null), optional: ok("admin"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: ok("admin"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null), moderator: ok("admin") },
+  wrongAdmin: { none: ok(null), optional: no(401, "AuthenticationRequired"), access: no(400, "InvalidToken"), privileged: no(400, "InvalidToken"), full: no(400, "InvalidToken"), refresh: no(400, "InvalidToken"), admin: no(401, "AuthenticationRequired"), service: no(400, "InvalidToken"), "access-or-service": no(400, "InvalidToken"), "service-optional": ok(null), moderator: no(401, "AuthenticationRequired") },
 };
 
 describe("the XRPC layer verifies every auth mode", () => {

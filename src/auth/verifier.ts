@@ -1,3 +1,4 @@
+import { decodeJwt } from "jose";
 import { AuthRequiredError, ForbiddenError, InvalidRequestError } from "@/errors";
 import type { AccountStatus, AccountStatusRule, AuthMode, Caller } from "./types";
 import { parseBasicAuth, secretsEqual } from "./basic";
@@ -65,6 +66,8 @@ export function createAuthVerifier(deps: {
   serviceAuth: ServiceAuthVerifier;
   /** OAuth access tokens (`Authorization: DPoP …`). */
   oauth: OAuthResource;
+  /** The moderation service whose service auth "moderator" methods accept (service.modServiceDid); none: the admin only. */
+  modServiceDid?: string;
 }): AuthVerifier {
   const { tokens, sessions } = deps;
 
@@ -114,6 +117,25 @@ export function createAuthVerifier(deps: {
     return { kind: "service", did: claims.did, iss: claims.iss, lxm: claims.lxm, tokenId: claims.jti };
   };
 
+  /**
+   * "moderator": a bearer token must be the moderation service's service auth (as the reference:
+   * 401 UntrustedIss for any other issuer, checked before the issuer's DID is resolved); any other
+   * credentials must be the admin's.
+   */
+  const moderator = async (request: Request, nsid: string | undefined): Promise<Caller> => {
+    const [type, token] = splitAuthorization(request.headers.get("authorization"));
+    if (type !== "bearer") return admin(request);
+    const mod = deps.modServiceDid;
+    if (!mod) throw new AuthRequiredError("Untrusted issuer", "UntrustedIss");
+    if (nsid === undefined) throw new Error("service auth needs the called method's NSID");
+    const iss = unverifiedIssuer(token);
+    // An unreadable token falls through to the full check, which names what is wrong with it.
+    if (iss !== null && iss !== mod && iss !== `${mod}#atproto_labeler`) throw new AuthRequiredError("Untrusted issuer", "UntrustedIss");
+    const caller = await service(token, nsid, null);
+    if (caller.did !== mod) throw new AuthRequiredError("Untrusted issuer", "UntrustedIss");
+    return caller;
+  };
+
   /** A user's own service auth when a bearer service JWT is sent; nothing otherwise. */
   const serviceOptional = async (request: Request, nsid: string | undefined): Promise<Caller | null> => {
     const header = request.headers.get("authorization")?.trim() ?? "";
@@ -138,6 +160,7 @@ export function createAuthVerifier(deps: {
       const rule = opts.accountStatus ?? (mode === "optional" ? "any" : "active");
       if (mode === "none") return null;
       if (mode === "admin") return admin(request);
+      if (mode === "moderator") return moderator(request, opts.nsid);
       if (mode === "service-optional") return serviceOptional(request, opts.nsid);
       const [type, token] = splitAuthorization(request.headers.get("authorization"));
       if (type === null) {
@@ -174,6 +197,16 @@ function checkStatus(status: AccountStatus | null, rule: AccountStatusRule): ass
   if (rule === "any" || status === "active") return;
   if (status === "takendown") throw new AuthRequiredError("Account has been taken down", "AccountTakedown");
   if (rule === "active") throw new AuthRequiredError("Account is deactivated", "AccountDeactivated");
+}
+
+/** A JWT's `iss` claim before any check (null when it has none or is not a JWT): only to refuse early. */
+function unverifiedIssuer(token: string): string | null {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === "string" ? iss : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `Scheme credentials` → [lower-case scheme, credentials]; [null, ""] when absent. */

@@ -20,7 +20,9 @@ export function fromEnv(env: Env = process.env): UserConfig {
   const e = reader(env);
   const appView = servicePair(e, "PDS_BSKY_APP_VIEW_URL", "PDS_BSKY_APP_VIEW_DID");
   const chat = servicePair(e, "PDS_CHAT_URL", "PDS_CHAT_DID");
-  const reportService = servicePair(e, "PDS_REPORT_SERVICE_URL", "PDS_REPORT_SERVICE_DID");
+  const modService = moderationService(e);
+  // As the reference: reports go to the moderation service when no report service is named.
+  const reportService = servicePair(e, "PDS_REPORT_SERVICE_URL", "PDS_REPORT_SERVICE_DID") ?? modService.proxied;
   return prune({
     service: {
       hostname: e.str("PDS_HOSTNAME"),
@@ -36,6 +38,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       contactEmail: e.str("PDS_CONTACT_EMAIL_ADDRESS"),
       privacyPolicyUrl: e.str("PDS_PRIVACY_POLICY_URL"),
       termsOfServiceUrl: e.str("PDS_TERMS_OF_SERVICE_URL"),
+      modServiceDid: modService.did,
       migrateOnStart: e.bool("PDS_MIGRATE_ON_START"),
     },
     dataDir: e.str("PDS_DATA_DIRECTORY"),
@@ -96,7 +99,6 @@ export function fromEnv(env: Env = process.env): UserConfig {
       bypassIps: e.list("PDS_RATE_LIMIT_BYPASS_IPS"),
     },
     metrics: { token: e.str("PDS_METRICS_TOKEN"), allowIps: e.list("PDS_METRICS_ALLOW_IPS") },
-    admin: { ui: e.bool("PDS_ADMIN_UI") },
   });
 }
 
@@ -108,6 +110,17 @@ function servicePair(e: Reader, urlName: string, didName: string): { url: string
   const did = e.str(didName);
   if ((url === undefined) !== (did === undefined)) throw new ConfigError(`${urlName} and ${didName} must be set together`);
   return url && did ? { url, did } : undefined;
+}
+
+/**
+ * PDS_MOD_SERVICE_DID alone lets that service moderate; with PDS_MOD_SERVICE_URL (which, as in the
+ * reference, needs the DID) it is also where reports go when PDS_REPORT_SERVICE_* is unset.
+ */
+function moderationService(e: Reader): { did?: string; proxied?: { url: string; did: string } } {
+  const did = e.str("PDS_MOD_SERVICE_DID");
+  const url = e.str("PDS_MOD_SERVICE_URL");
+  if (url !== undefined && did === undefined) throw new ConfigError("PDS_MOD_SERVICE_URL needs PDS_MOD_SERVICE_DID");
+  return { did, proxied: url && did ? { url, did } : undefined };
 }
 
 /** The reference PDS gives the backfill window in ms; the config keeps hours. */

@@ -23,8 +23,8 @@ type Secrets = { jwtSecret: string; adminPassword: string; plcRotationKeyHex: st
 
 /** The config after validation and defaults: complete and read-only. */
 export type ResolvedConfig = DeepReadonly<{
-  service: Required<Omit<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl">> &
-    Pick<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl">;
+  service: Required<Omit<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl" | "modServiceDid">> &
+    Pick<NonNullable<UserConfig["service"]>, "contactEmail" | "privacyPolicyUrl" | "termsOfServiceUrl" | "modServiceDid">;
   dataDir: string;
   /** Missing secrets are filled in by `loadSecrets` before the server starts. */
   secrets: Partial<Secrets>;
@@ -43,7 +43,6 @@ export type ResolvedConfig = DeepReadonly<{
   caching: Required<NonNullable<UserConfig["caching"]>>;
   rateLimit: RateLimitSettings;
   metrics: { token: string | undefined; allowIps: string[] };
-  admin: { ui: boolean };
   email: {
     smtpUrl: string | undefined;
     fromAddress: string;
@@ -81,6 +80,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
       contactEmail: s.contactEmail,
       privacyPolicyUrl: s.privacyPolicyUrl,
       termsOfServiceUrl: s.termsOfServiceUrl,
+      modServiceDid: s.modServiceDid,
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? 10_000,
       migrateOnStart: s.migrateOnStart ?? true,
     },
@@ -123,7 +123,6 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     },
     rateLimit: resolveRateLimit(user.rateLimit),
     metrics: { token: user.metrics?.token, allowIps: user.metrics?.allowIps ?? [] },
-    admin: { ui: user.admin?.ui ?? false },
     email: resolveEmail(user.email, hostname),
   };
   if (config.identity.plcUrl === "embedded" && !(config.service.devMode && local)) {

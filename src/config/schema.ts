@@ -45,6 +45,13 @@ export const ServiceSchema = Type.Object({
   did: Type.Optional(Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" })),
   /** Handle suffixes users may register (PDS_SERVICE_HANDLE_DOMAINS). @default [".test"] on localhost, else [`.<hostname>`] */
   handleDomains: Type.Optional(Type.Array(Type.String({ pattern: "^\\.[a-z0-9.-]+$" }), { minItems: 1 })),
+  /**
+   * The moderation service (e.g. an Ozone instance) whose service-auth JWTs may call the moderation
+   * methods of com.atproto.admin.* (takedowns, subject status, account info), as the admin can
+   * (PDS_MOD_SERVICE_DID). Its `#atproto_labeler` key is accepted too.
+   * @default none: only the admin's HTTP Basic
+   */
+  modServiceDid: Type.Optional(Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" })),
   /** New accounts need an invite code (PDS_INVITE_REQUIRED). @default true */
   inviteRequired: Type.Optional(Type.Boolean()),
   /** Development mode (PDS_DEV_MODE): secrets are generated when missing. @default true when hostname is localhost */
@@ -233,15 +240,6 @@ export const MetricsSchema = Type.Object({
   allowIps: Type.Optional(ipList),
 }, strict);
 
-export const AdminSchema = Type.Object({
-  /**
-   * Serve the admin web page at `/admin` (PDS_ADMIN_UI): sign-in with the admin password, server health,
-   * key figures, accounts, invite codes and the moderation log. Off, `/admin` is 404.
-   * @default false
-   */
-  ui: Type.Optional(Type.Boolean()),
-}, strict);
-
 export const UserConfigSchema = Type.Object(
   {
     service: Type.Optional(ServiceSchema),
@@ -313,8 +311,6 @@ export const UserConfigSchema = Type.Object(
     email: Type.Optional(EmailSchema),
     /** Who may scrape `/metrics`: a bearer token and/or an IP allow-list; both apply when both are set. */
     metrics: Type.Optional(MetricsSchema),
-    /** The admin web page. */
-    admin: Type.Optional(AdminSchema),
   },
   strict,
 );
