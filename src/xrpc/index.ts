@@ -1,6 +1,18 @@
 import type { XrpcMethod } from "./method";
 import getPreferences from "./app/bsky/actor/getPreferences";
 import putPreferences from "./app/bsky/actor/putPreferences";
+import deleteAccountAdmin from "./com/atproto/admin/deleteAccount";
+import disableAccountInvites from "./com/atproto/admin/disableAccountInvites";
+import disableInviteCodes from "./com/atproto/admin/disableInviteCodes";
+import enableAccountInvites from "./com/atproto/admin/enableAccountInvites";
+import getAccountInfo from "./com/atproto/admin/getAccountInfo";
+import getAccountInfos from "./com/atproto/admin/getAccountInfos";
+import getInviteCodes from "./com/atproto/admin/getInviteCodes";
+import searchAccounts from "./com/atproto/admin/searchAccounts";
+import sendEmail from "./com/atproto/admin/sendEmail";
+import updateAccountEmail from "./com/atproto/admin/updateAccountEmail";
+import updateAccountHandle from "./com/atproto/admin/updateAccountHandle";
+import updateAccountPassword from "./com/atproto/admin/updateAccountPassword";
 import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
 import requestPlcOperationSignature from "./com/atproto/identity/requestPlcOperationSignature";
 import resolveHandle from "./com/atproto/identity/resolveHandle";
@@ -51,6 +63,7 @@ import getRepoStatus from "./com/atproto/sync/getRepoStatus";
 import listBlobs from "./com/atproto/sync/listBlobs";
 import listRepos from "./com/atproto/sync/listRepos";
 import subscribeRepos from "./com/atproto/sync/subscribeRepos";
+import checkSignupQueue from "./com/atproto/temp/checkSignupQueue";
 
 /**
  * Every XRPC method Aurora serves, by NSID: the whole API surface on one
@@ -59,6 +72,18 @@ import subscribeRepos from "./com/atproto/sync/subscribeRepos";
 export const methods: Readonly<Record<string, XrpcMethod>> = {
   "app.bsky.actor.getPreferences": getPreferences,
   "app.bsky.actor.putPreferences": putPreferences,
+  "com.atproto.admin.deleteAccount": deleteAccountAdmin,
+  "com.atproto.admin.disableAccountInvites": disableAccountInvites,
+  "com.atproto.admin.disableInviteCodes": disableInviteCodes,
+  "com.atproto.admin.enableAccountInvites": enableAccountInvites,
+  "com.atproto.admin.getAccountInfo": getAccountInfo,
+  "com.atproto.admin.getAccountInfos": getAccountInfos,
+  "com.atproto.admin.getInviteCodes": getInviteCodes,
+  "com.atproto.admin.searchAccounts": searchAccounts,
+  "com.atproto.admin.sendEmail": sendEmail,
+  "com.atproto.admin.updateAccountEmail": updateAccountEmail,
+  "com.atproto.admin.updateAccountHandle": updateAccountHandle,
+  "com.atproto.admin.updateAccountPassword": updateAccountPassword,
   "com.atproto.identity.getRecommendedDidCredentials": getRecommendedDidCredentials,
   "com.atproto.identity.requestPlcOperationSignature": requestPlcOperationSignature,
   "com.atproto.identity.resolveHandle": resolveHandle,
@@ -109,4 +134,5 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.sync.listBlobs": listBlobs,
   "com.atproto.sync.listRepos": listRepos,
   "com.atproto.sync.subscribeRepos": subscribeRepos,
+  "com.atproto.temp.checkSignupQueue": checkSignupQueue,
 };

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ACCOUNT_DID_TABLES } from "@/account/delete";
 import { recentAdminActions } from "@/admin/log";
 import { listen, type RunningServer } from "@/http/server";
-import { methods } from "@/xrpc";
 import { BACKENDS } from "@test/repo/backends";
 import { fakePng } from "@test/support/blobs";
 import type { TestContext } from "@test/support/context";
@@ -19,7 +18,6 @@ import { type TestPlc, startPlc } from "@test/support/plc";
 import { freePort } from "@test/support/services";
 import { type SmtpSink, startSmtpSink } from "@test/support/smtp";
 import { ADMIN, type TestAccount, newAccount, serverConfig, xrpc } from "@test/xrpc/support";
-import { ADMIN_ACCOUNT_METHODS } from "./methods";
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 const post = (text: string) => ({ $type: "app.bsky.feed.post", text, createdAt: new Date().toISOString() });
@@ -42,7 +40,6 @@ for (const makeBackend of BACKENDS) {
           email: { smtpUrl: smtp.url, moderationSmtpUrl: smtp.url, fromAddress: "pds@localhost", moderationAddress: "mod@localhost" },
           service: { hostname: "localhost", port, publicUrl, bind: "127.0.0.1", devMode: true },
         }),
-        { methods: { ...methods, ...ADMIN_ACCOUNT_METHODS } },
       );
       server = listen(ctx, port);
     });

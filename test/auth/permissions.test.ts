@@ -181,6 +181,7 @@ const REFUSED = [
   "com.atproto.server.requestEmailUpdate",
   "com.atproto.server.revokeAppPassword",
   "com.atproto.server.updateEmail",
+  "com.atproto.temp.checkSignupQueue",
 ];
 
 const withAppView = { config: { appView: { did: "did:web:api.bsky.app", url: "http://127.0.0.1:1" } } } as unknown as AppContext;
