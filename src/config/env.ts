@@ -99,6 +99,7 @@ export function fromEnv(env: Env = process.env): UserConfig {
       bypassIps: e.list("PDS_RATE_LIMIT_BYPASS_IPS"),
     },
     metrics: { token: e.str("PDS_METRICS_TOKEN"), allowIps: e.list("PDS_METRICS_ALLOW_IPS") },
+    admin: { ui: e.bool("PDS_ADMIN_UI") },
   });
 }
 

@@ -43,6 +43,7 @@ export type ResolvedConfig = DeepReadonly<{
   caching: Required<NonNullable<UserConfig["caching"]>>;
   rateLimit: RateLimitSettings;
   metrics: { token: string | undefined; allowIps: string[] };
+  admin: { ui: boolean };
   email: {
     smtpUrl: string | undefined;
     fromAddress: string;
@@ -123,6 +124,7 @@ export function resolveConfig(input: unknown, cwd = process.cwd()): ResolvedConf
     },
     rateLimit: resolveRateLimit(user.rateLimit),
     metrics: { token: user.metrics?.token, allowIps: user.metrics?.allowIps ?? [] },
+    admin: { ui: user.admin?.ui ?? false },
     email: resolveEmail(user.email, hostname),
   };
   if (config.identity.plcUrl === "embedded" && !(config.service.devMode && local)) {

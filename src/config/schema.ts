@@ -240,6 +240,15 @@ export const MetricsSchema = Type.Object({
   allowIps: Type.Optional(ipList),
 }, strict);
 
+export const AdminSchema = Type.Object({
+  /**
+   * Serve the admin web page at `/admin` (PDS_ADMIN_UI): sign-in with the admin password, server health,
+   * key figures, accounts, invite codes and the moderation log. Off, `/admin` is 404.
+   * @default false
+   */
+  ui: Type.Optional(Type.Boolean()),
+}, strict);
+
 export const UserConfigSchema = Type.Object(
   {
     service: Type.Optional(ServiceSchema),
@@ -311,6 +320,8 @@ export const UserConfigSchema = Type.Object(
     email: Type.Optional(EmailSchema),
     /** Who may scrape `/metrics`: a bearer token and/or an IP allow-list; both apply when both are set. */
     metrics: Type.Optional(MetricsSchema),
+    /** The admin web page. */
+    admin: Type.Optional(AdminSchema),
   },
   strict,
 );

@@ -1,4 +1,5 @@
 import type { AppContext } from "@/app-context";
+import { createAdminUi } from "@/admin/ui";
 import { serviceDidDocument } from "@/identity/service-did";
 import { VERSION } from "@/version";
 import type { XrpcMethod } from "@/xrpc/method";
@@ -24,6 +25,8 @@ export function createRoutes(ctx: AppContext, methods: Readonly<Record<string, X
   const plain: Record<string, PlainRoute> = {
     // OAuth: metadata, PAR, the sign-in pages, token and revocation (src/oauth/).
     ...ctx.oauth.routes,
+    // The admin web page (src/admin/ui.ts): only when config admin.ui / PDS_ADMIN_UI turns it on, else /admin is 404.
+    ...(ctx.config.admin.ui ? createAdminUi(ctx) : {}),
     "/": { handler: () => text(BANNER) },
     "/robots.txt": { handler: () => text(ROBOTS), exempt: true },
     "/xrpc/_health": { handler: () => json({ version: VERSION }), exempt: true },

@@ -81,6 +81,19 @@ ul.scopes li{margin:0 0 .5rem}
 ul.accounts{list-style:none;padding:0;margin:0 0 1rem}
 ul.scopes span{display:block;color:var(--muted);font-size:.875rem}
 form{margin:0}
+main.wide,header.site.wide{max-width:64rem}
+table{width:100%;border-collapse:collapse;margin:0 0 1rem;font-size:.9375rem}
+th,td{text-align:left;padding:.375rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+th{color:var(--muted);font-weight:600}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.75rem;margin:0 0 1rem}
+.figure{border:1px solid var(--line);border-radius:8px;padding:.5rem .75rem}
+.figure b{display:block;font-size:1.25rem}
+.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 1rem}
+.row input[type=text],.row input[type=number]{margin:0;width:auto;flex:1 1 12rem}
+input[type=number]{font:inherit;padding:.625rem .75rem;border:1px solid var(--muted);border-radius:8px;background:var(--card);color:var(--fg);max-width:7rem}
+.row button,td button{min-height:2.25rem;padding:.375rem .75rem}
+nav.bar{display:flex;justify-content:space-between;align-items:center;gap:1rem;margin:0 0 1rem}
+.bad{color:var(--danger);font-weight:600}
 `.trim();
 
 /** `'sha256-…'` of STYLESHEET, the only style the CSP allows. */
@@ -147,6 +160,8 @@ export interface PageOptions {
   formAction?: readonly string[];
   /** Shown above the card, e.g. the server's host name (escaped). */
   site?: string;
+  /** A wide card for tables (the admin pages). @default false */
+  wide?: boolean;
 }
 
 /**
@@ -168,8 +183,8 @@ export function page(opts: PageOptions): Response {
 <style>${new Html(STYLESHEET)}</style>
 </head>
 <body>
-${opts.site ? html`<header class="site">${opts.site}</header>` : ""}
-<main>
+${opts.site ? html`<header class="${opts.wide ? "site wide" : "site"}">${opts.site}</header>` : ""}
+<main${opts.wide ? new Html(' class="wide"') : ""}>
 ${opts.body}
 </main>
 </body>
