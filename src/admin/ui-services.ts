@@ -29,7 +29,7 @@ export interface AdminInviteView {
 }
 
 export interface AdminUiServices {
-  /** Accounts whose handle or email starts with `query` (all accounts, newest first, for ""). */
+  /** Accounts whose handle or email starts with `query` (every account for ""), by DID. */
   searchAccounts(query: string, limit: number): Promise<AdminAccountView[]>;
   accountInfo(did: string): Promise<AdminAccountView | null>;
   takedown(did: string): Promise<void>;

@@ -15,7 +15,7 @@ const ADMIN = "/admin";
 
 /** Messages the account and dashboard pages show after an action (the redirect names one by key). */
 export const NOTICES = {
-  "taken-down": "The account is taken down: its repository, records and blobs are not served and its sessions are refused.",
+  "taken-down": "The account is taken down: its repository is not served and its sessions are revoked.",
   restored: "The takedown is lifted: the account is active again.",
   "invite-disabled": "The invite code is disabled.",
 } as const;

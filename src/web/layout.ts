@@ -91,7 +91,9 @@ th{color:var(--muted);font-weight:600}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 1rem}
 .row input[type=text],.row input[type=number]{margin:0;width:auto;flex:1 1 12rem}
 input[type=number]{font:inherit;padding:.625rem .75rem;border:1px solid var(--muted);border-radius:8px;background:var(--card);color:var(--fg);max-width:7rem}
-.row button,td button{min-height:2.25rem;padding:.375rem .75rem}
+.row form{display:flex;gap:.5rem;align-items:center}
+.row label{margin:0}
+.row button,td button{min-height:2.25rem;padding:.375rem .75rem;white-space:nowrap}
 nav.bar{display:flex;justify-content:space-between;align-items:center;gap:1rem;margin:0 0 1rem}
 .bad{color:var(--danger);font-weight:600}
 `.trim();
