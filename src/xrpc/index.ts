@@ -8,11 +8,13 @@ import enableAccountInvites from "./com/atproto/admin/enableAccountInvites";
 import getAccountInfo from "./com/atproto/admin/getAccountInfo";
 import getAccountInfos from "./com/atproto/admin/getAccountInfos";
 import getInviteCodes from "./com/atproto/admin/getInviteCodes";
+import getSubjectStatus from "./com/atproto/admin/getSubjectStatus";
 import searchAccounts from "./com/atproto/admin/searchAccounts";
 import sendEmail from "./com/atproto/admin/sendEmail";
 import updateAccountEmail from "./com/atproto/admin/updateAccountEmail";
 import updateAccountHandle from "./com/atproto/admin/updateAccountHandle";
 import updateAccountPassword from "./com/atproto/admin/updateAccountPassword";
+import updateSubjectStatus from "./com/atproto/admin/updateSubjectStatus";
 import getRecommendedDidCredentials from "./com/atproto/identity/getRecommendedDidCredentials";
 import requestPlcOperationSignature from "./com/atproto/identity/requestPlcOperationSignature";
 import resolveHandle from "./com/atproto/identity/resolveHandle";
@@ -79,11 +81,13 @@ export const methods: Readonly<Record<string, XrpcMethod>> = {
   "com.atproto.admin.getAccountInfo": getAccountInfo,
   "com.atproto.admin.getAccountInfos": getAccountInfos,
   "com.atproto.admin.getInviteCodes": getInviteCodes,
+  "com.atproto.admin.getSubjectStatus": getSubjectStatus,
   "com.atproto.admin.searchAccounts": searchAccounts,
   "com.atproto.admin.sendEmail": sendEmail,
   "com.atproto.admin.updateAccountEmail": updateAccountEmail,
   "com.atproto.admin.updateAccountHandle": updateAccountHandle,
   "com.atproto.admin.updateAccountPassword": updateAccountPassword,
+  "com.atproto.admin.updateSubjectStatus": updateSubjectStatus,
   "com.atproto.identity.getRecommendedDidCredentials": getRecommendedDidCredentials,
   "com.atproto.identity.requestPlcOperationSignature": requestPlcOperationSignature,
   "com.atproto.identity.resolveHandle": resolveHandle,

@@ -25,7 +25,7 @@ import { type TestPlc, startPlc } from "@test/support/plc";
 import { freePort } from "@test/support/services";
 import { TestOAuthClient, dpopKey } from "@test/oauth/kit";
 import { ADMIN, type Reply, type TestAccount, newAccount, xrpc } from "@test/xrpc/support";
-import { type ServiceIdentity, moderationMethods, serviceIdentity } from "./support";
+import { type ServiceIdentity, serviceIdentity } from "./support";
 
 const GET = "com.atproto.admin.getSubjectStatus";
 const UPDATE = "com.atproto.admin.updateSubjectStatus";
@@ -58,7 +58,6 @@ for (const makeBackend of BACKENDS) {
           rateLimit: { enabled: false },
           service: { inviteRequired: false, hostname: "localhost", port, publicUrl: url, bind: "127.0.0.1", devMode: true, modServiceDid: mod.did },
         },
-        { methods: moderationMethods },
       );
       server = listen(ctx, port);
       agent = new AtpAgent({ service: url });

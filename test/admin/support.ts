@@ -1,17 +1,6 @@
 import { Secp256k1Keypair } from "@atproto/crypto";
 import * as plcLib from "@did-plc/lib";
 import { mintServiceJwt } from "@/auth/service-jwt";
-import { methods } from "@/xrpc";
-import getSubjectStatus from "@/xrpc/com/atproto/admin/getSubjectStatus";
-import updateSubjectStatus from "@/xrpc/com/atproto/admin/updateSubjectStatus";
-
-/** The route table with the moderation methods mounted (harmless once the table has them itself). */
-export const moderationMethods = {
-  ...methods,
-  "com.atproto.admin.getSubjectStatus": getSubjectStatus,
-  "com.atproto.admin.updateSubjectStatus": updateSubjectStatus,
-};
-
 /** A service identity (a moderation service, or any other) in the PLC directory with its own signing key. */
 export interface ServiceIdentity {
   did: string;

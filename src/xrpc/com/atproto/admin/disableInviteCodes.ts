@@ -6,7 +6,7 @@ import { procedure } from "@/xrpc/method";
 
 /** Disable codes by value and/or every code of some accounts. The reference also takes moderation service auth here. */
 export default procedure({
-  auth: "admin",
+  auth: "moderator",
   input: Type.Object({
     codes: Type.Optional(Type.Array(Str("printable", { maxLength: 128 }), { maxItems: 1000 })),
     accounts: Type.Optional(Type.Array(Str("printable", { maxLength: 2048 }), { maxItems: 1000 })),

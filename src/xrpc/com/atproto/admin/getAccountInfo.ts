@@ -5,7 +5,7 @@ import { query } from "@/xrpc/method";
 
 /** An account's admin view, whatever its status. The reference also takes moderation service auth here. */
 export default query({
-  auth: "admin",
+  auth: "moderator",
   params: Type.Object({ did: Str("did") }),
   handler: async ({ ctx, params }) => accountView(ctx.db.db(), params.did),
 });

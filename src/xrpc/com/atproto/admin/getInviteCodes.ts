@@ -5,7 +5,7 @@ import { query } from "@/xrpc/method";
 
 /** Every invite code with its uses, newest or most used first. The reference also takes moderation service auth here. */
 export default query({
-  auth: "admin",
+  auth: "moderator",
   params: Type.Object({
     sort: Str("printable", { default: "recent", maxLength: 32 }),
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),

@@ -5,7 +5,7 @@ import { procedure } from "@/xrpc/method";
 
 /** Mail an account through the moderation transport. The reference also takes moderation service auth here. */
 export default procedure({
-  auth: "admin",
+  auth: "moderator",
   input: Type.Object({
     recipientDid: Str("did"),
     content: Type.String({ minLength: 1, maxLength: 20_000 }),
