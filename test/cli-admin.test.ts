@@ -1,6 +1,6 @@
 import { verifyRepoCar } from "@atproto/repo";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlite } from "@plugins/db-sqlite";
@@ -39,10 +39,11 @@ const needs = (...names: (typeof ADMIN_METHODS)[number][]) => test.if(names.ever
 beforeAll(async () => {
   if (process.env.AURORA_TEST_BINARY) return;
   // Our own output file: other test files build dist/aurora at the same time.
-  const build = await runCommand(
-    ["node_modules/.bin/bun", "build", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "src/main.ts", "--outfile", binary],
-    { timeoutMs: 180_000 },
-  );
+  // The package's own build command (its flags, e.g. --external pg-native), only with another output file.
+  const args = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { build: string } }).scripts.build.split(/\s+/);
+  args[0] = "node_modules/.bin/bun";
+  args[args.indexOf("--outfile") + 1] = binary;
+  const build = await runCommand(args, { timeoutMs: 180_000 });
   if (build.code !== 0) throw new Error(`bun build --compile failed:\n${build.stderr}`);
 }, 180_000);
 
