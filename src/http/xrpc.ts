@@ -4,6 +4,7 @@ import type { AppContext } from "@/app-context";
 import { oauthGate } from "@/auth/permissions";
 import { InvalidRequestError, PayloadTooLargeError } from "@/errors";
 import type { XrpcMethod, XrpcOutput } from "@/xrpc/method";
+import { readBodyLimited } from "@/util/read-body";
 import { json } from "./respond";
 
 /** How the request arrived: the client IP and, on a socket server, the WebSocket upgrade. */
@@ -80,16 +81,6 @@ async function readJsonInput(request: Request, schema: TSchema, limit: number): 
 
 /** Read a body as text, refusing (413) as soon as it passes `limit` bytes. */
 async function readLimited(request: Request, limit: number): Promise<string> {
-  const tooLarge = () => new PayloadTooLargeError(`Request body exceeds ${limit} bytes`);
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > limit) throw tooLarge();
-  if (!request.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString("utf8");
+  const body = await readBodyLimited(request, limit, () => new PayloadTooLargeError(`Request body exceeds ${limit} bytes`));
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
 }

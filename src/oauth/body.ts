@@ -1,3 +1,4 @@
+import { readBodyLimited } from "@/util/read-body";
 import { invalidRequest } from "./errors";
 
 /** The largest body a PAR, token or revocation request may have. */
@@ -10,9 +11,7 @@ const MAX_BODY_BYTES = 32 * 1024;
  */
 export async function readParameters(request: Request): Promise<Record<string, string>> {
   const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > MAX_BODY_BYTES) throw invalidRequest("Request body too large");
-  const text = new TextDecoder().decode(await readBounded(request));
+  const text = new TextDecoder().decode(await readBodyLimited(request, MAX_BODY_BYTES, () => invalidRequest("Request body too large")));
   if (type === "application/x-www-form-urlencoded") {
     const out: Record<string, string> = {};
     for (const [key, value] of new URLSearchParams(text)) {
@@ -39,23 +38,4 @@ export async function readParameters(request: Request): Promise<Record<string, s
     return out;
   }
   throw invalidRequest("Content-Type must be application/x-www-form-urlencoded or application/json");
-}
-
-/** The body, refused once it passes MAX_BODY_BYTES: a body without a length (chunked) is never read past the limit. */
-async function readBounded(request: Request): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw invalidRequest("Request body too large");
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }

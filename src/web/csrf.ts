@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { OAuthError } from "@/oauth/errors.ts";
+import { readBodyLimited } from "@/util/read-body";
 
 /**
  * The one CSRF defence of our HTML forms, two checks that must both pass:
@@ -48,23 +49,8 @@ export async function readForm(request: Request, limit = 16384): Promise<URLSear
   if (type !== "application/x-www-form-urlencoded") {
     throw new OAuthError(415, "invalid_request", "Expected an application/x-www-form-urlencoded form");
   }
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw tooLarge(limit);
-  if (!request.body) return new URLSearchParams();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return new URLSearchParams(new TextDecoder().decode(Buffer.concat(chunks)));
+  const body = await readBodyLimited(request, limit, () => tooLarge(limit));
+  return new URLSearchParams(new TextDecoder().decode(body));
 }
 
 const tooLarge = (limit: number) => new OAuthError(413, "invalid_request", `Form body larger than ${limit} bytes`);
