@@ -31,14 +31,7 @@ export async function takedownAccount(deps: TakedownDeps, actor: string, did: st
     if (!row) return null;
     const revoked = ref === null ? { sessions: [], oauth: [] } : await revokeSessions(tx, did);
     await sequenceStatus(deps.sequencer, tx, did, hostingStatus(row));
-    await logAdminAction(tx, {
-      actor,
-      action: ref === null ? "untakedown" : "takedown",
-      subjectType: "account",
-      subject: did,
-      subjectDid: did,
-      ...(ref === null ? {} : { detail: { ref } }),
-    });
+    await logTakedown(tx, actor, "account", did, did, ref);
     return revoked;
   });
   if (!done) return false;
@@ -60,14 +53,7 @@ export async function takedownRecord(deps: TakedownDeps, actor: string, record: 
   return deps.db.transaction(async (tx) => {
     const updated = await tx.updateTable("record").set({ takedown_ref: ref }).where("uri", "=", record.uri).executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) return false;
-    await logAdminAction(tx, {
-      actor,
-      action: ref === null ? "untakedown" : "takedown",
-      subjectType: "record",
-      subject: record.uri,
-      subjectDid: record.did,
-      ...(ref === null ? {} : { detail: { ref } }),
-    });
+    await logTakedown(tx, actor, "record", record.uri, record.did, ref);
     return true;
   });
 }
@@ -89,14 +75,7 @@ export async function takedownBlob(deps: TakedownDeps, actor: string, did: strin
     // Restoring: the bytes come back first, so a failure leaves the blob hidden rather than half restored.
     if (ref === null && row.temp_key === null) await ignoreMissing(deps.blobs.unquarantine(did, cid));
     await tx.updateTable("blob").set({ takedown_ref: ref }).where("did", "=", did).where("cid", "=", cid).execute();
-    await logAdminAction(tx, {
-      actor,
-      action: ref === null ? "untakedown" : "takedown",
-      subjectType: "blob",
-      subject: cid,
-      subjectDid: did,
-      ...(ref === null ? {} : { detail: { ref } }),
-    });
+    await logTakedown(tx, actor, "blob", cid, did, ref);
     // Taking down: the row already hides it; the move is retried by repeating the call if it fails.
     if (ref !== null && row.temp_key === null) await ignoreMissing(deps.blobs.quarantine(did, cid));
     return true;
@@ -143,4 +122,9 @@ async function ignoreMissing(move: Promise<void>): Promise<void> {
   } catch (err) {
     if (!(err instanceof BlobNotFoundError)) throw err;
   }
+}
+
+/** The log entry of a takedown (with its ref) or of lifting one. */
+function logTakedown(tx: DbTransaction, actor: string, subjectType: "account" | "record" | "blob", subject: string, subjectDid: string, ref: string | null) {
+  return logAdminAction(tx, { actor, action: ref === null ? "untakedown" : "takedown", subjectType, subject, subjectDid, ...(ref === null ? {} : { detail: { ref } }) });
 }
