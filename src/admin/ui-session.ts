@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { readCookie } from "@/web/cookie";
 
 /**
  * The admin page's sign-in: a stateless cookie, so any node of a cluster
@@ -61,12 +62,4 @@ export function createAdminSessions(opts: { jwtSecret: string; adminPassword: st
     },
     clear: () => `${ADMIN_COOKIE}=; ${flags}; Max-Age=0`,
   };
-}
-
-function readCookie(header: string | null, name: string): string | null {
-  for (const part of (header ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return null;
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { XrpcError } from "@/errors";
+import { readCookie } from "@/web/cookie";
 import { checkCsrf, csrfToken, readForm } from "@/web/csrf";
 import { type ClientView, chooserPage, consentPage, errorPage, signInPage } from "@/web/oauth-pages";
 import type { OAuthClient } from "./client";
@@ -204,13 +205,6 @@ async function knownDevice(deps: OAuthDeps, request: Request): Promise<string | 
   return given.length === kept.length && timingSafeEqual(given, kept) ? device.id : null;
 }
 
-function readCookie(header: string | null, name: string): string | null {
-  for (const part of (header ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return null;
-}
 
 /** Accounts that may be chosen on this device without typing a password: remembered, or signed in a moment ago. */
 async function usableAccounts(deps: OAuthDeps, deviceId: string, loginHint: string | undefined) {
