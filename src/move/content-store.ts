@@ -1,0 +1,294 @@
+import { createHash } from "node:crypto";
+import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { CID } from "multiformats/cid";
+import { blobCid } from "@/blob/upload";
+import {
+  assertCid,
+  assertDid,
+  assertTempKey,
+  BlobNotFoundError,
+  type BlobRead,
+  type BlobStorePlugin,
+  type Db,
+  listLimit,
+  newTempKey,
+  PluginError,
+  resolveRange,
+  tempKeyTime,
+} from "@/plugin-kit";
+import { durableRename, syncPath } from "./durable-fs";
+
+const NAME = "backup-blobs";
+const TMP = "tmp";
+const READ_CHUNK = 64 * 1024;
+
+export interface ContentStoreOptions {
+  /** The backup directory's blob store, shared by all its snapshots: `<DIR>/blobs`. */
+  root: string;
+  /**
+   * The snapshot's own database. Its `blob` table says which (did, cid) this
+   * snapshot holds (permanent rows) and which are quarantined (a takedown_ref,
+   * as src/admin/takedown.ts keeps them), so the shared bytes serve each
+   * snapshot exactly as its source store served them.
+   */
+  refs: () => Db;
+}
+
+/** The backup blob store: the blob-store contract, and how many blobs it has had to write. */
+export interface ContentStore extends BlobStorePlugin {
+  /** Blobs this instance stored that the directory did not have yet. */
+  written(): number;
+}
+
+/**
+ * A blob store over a backup's content-addressed files, `<root>/<2 chars of
+ * the CID>/<cid>`, seen through one snapshot's `blob` table. Bytes are stored
+ * once whatever the number of accounts and snapshots referring to them, so a
+ * second backup writes only blobs that are new. Every blob made permanent is
+ * checked against its CID first (a source that returns other bytes fails the
+ * backup), and a whole-blob `get` re-hashes while streaming, so a blob file
+ * damaged on the backup disk fails the restore instead of being served.
+ *
+ * `delete` refuses: the bytes belong to every snapshot of the directory, and
+ * only retention (src/move/backup.ts) may remove those no snapshot names.
+ */
+export function contentStore(options: ContentStoreOptions): ContentStore {
+  const { root } = options;
+  /** CID of each temp upload, computed while it was written. */
+  const uploaded = new Map<string, string>();
+  let written = 0;
+
+  const blobFile = (cid: string) => {
+    assertCid(cid);
+    return join(root, cid.slice(-3, -1), cid);
+  };
+  const tempFile = (key: string) => {
+    assertTempKey(key);
+    return join(root, TMP, key);
+  };
+  const fail = (what: string, cause: unknown): never => {
+    if (cause instanceof PluginError || cause instanceof BlobNotFoundError) throw cause;
+    throw new PluginError(NAME, `${what}: ${(cause as Error).message}`, { cause });
+  };
+  /** The snapshot's row for (did, cid), when it holds the blob permanently. */
+  const row = async (did: string, cid: string) => {
+    assertDid(did);
+    assertCid(cid);
+    return options
+      .refs()
+      .selectFrom("blob")
+      .select(["size", "takedown_ref"])
+      .where("did", "=", did)
+      .where("cid", "=", cid)
+      .where("temp_key", "is", null)
+      .executeTakeFirst();
+  };
+  const fileSize = async (path: string) => {
+    try {
+      return (await stat(path)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      return fail(`stat ${path}`, err);
+    }
+  };
+
+  return {
+    kind: "blobs",
+    name: NAME,
+    shared: false,
+    capabilities: { ranges: true },
+
+    async init() {
+      await mkdir(join(root, TMP), { recursive: true }).catch((err) => fail(`create ${root}`, err));
+    },
+    async health() {
+      await stat(join(root, TMP)).catch((err) => fail(`${root} is not usable`, err));
+    },
+
+    async putTemp(source) {
+      const key = newTempKey();
+      const path = tempFile(key);
+      const hash = createHash("sha256");
+      let size = 0;
+      let handle: FileHandle | undefined;
+      try {
+        handle = await open(path, "wx");
+        for await (const chunk of source) {
+          hash.update(chunk);
+          size += chunk.byteLength;
+          for (let at = 0; at < chunk.byteLength; ) at += (await handle.write(chunk, at)).bytesWritten;
+        }
+        await handle.sync();
+      } catch (err) {
+        await handle?.close().catch(() => {});
+        await unlink(path).catch(() => {});
+        if (err instanceof Error && !(err as NodeJS.ErrnoException).code) throw err; // the source's own error
+        return fail("write temp blob", err);
+      }
+      await handle.close();
+      uploaded.set(key, blobCid(new Uint8Array(hash.digest())).toString());
+      return { key, size };
+    },
+
+    async deleteTemp(key) {
+      uploaded.delete(key);
+      await unlink(tempFile(key)).catch((err) => (err as NodeJS.ErrnoException).code === "ENOENT" || fail("delete temp blob", err));
+    },
+
+    async makePermanent(key, did, cid) {
+      assertDid(did);
+      const temp = tempFile(key);
+      const target = blobFile(cid);
+      const actual = uploaded.get(key);
+      uploaded.delete(key);
+      if (actual === undefined) {
+        if ((await fileSize(target)) !== null) return;
+        throw new BlobNotFoundError(`temp ${key}`);
+      }
+      if (!sameContent(actual, cid)) {
+        await unlink(temp).catch(() => {});
+        throw new PluginError(NAME, `blob ${cid} of ${did} arrived with other bytes (they hash to ${actual}); the source store is damaged`);
+      }
+      try {
+        if ((await fileSize(target)) !== null) {
+          await unlink(temp);
+          return;
+        }
+        await mkdir(join(root, cid.slice(-3, -1)), { recursive: true });
+        await durableRename(temp, target);
+        written++;
+      } catch (err) {
+        fail(`store blob ${cid}`, err);
+      }
+    },
+
+    async get(did, cid, range): Promise<BlobRead> {
+      const held = await row(did, cid);
+      if (!held || held.takedown_ref !== null) throw new BlobNotFoundError(cid);
+      let handle: FileHandle;
+      try {
+        handle = await open(blobFile(cid), "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new BlobNotFoundError(cid);
+        return fail(`open blob ${cid}`, err);
+      }
+      try {
+        const { size } = await handle.stat();
+        const { start, end } = resolveRange(size, range);
+        return { size, start, end, stream: checkedStream(handle, cid, start, end, !range) };
+      } catch (err) {
+        await handle.close().catch(() => {});
+        throw err;
+      }
+    },
+
+    async stat(did, cid) {
+      const held = await row(did, cid);
+      if (!held) return null;
+      const size = await fileSize(blobFile(cid));
+      return size === null ? null : { size, quarantined: held.takedown_ref !== null };
+    },
+
+    async list(did, { cursor, limit } = {}) {
+      assertDid(did);
+      if (cursor !== undefined) assertCid(cursor);
+      const pageSize = listLimit(limit);
+      let query = options
+        .refs()
+        .selectFrom("blob")
+        .select("cid")
+        .where("did", "=", did)
+        .where("temp_key", "is", null)
+        .where("takedown_ref", "is", null);
+      if (cursor !== undefined) query = query.where("cid", ">", cursor);
+      const rows = await query.orderBy("cid").limit(pageSize + 1).execute();
+      const cids = rows.slice(0, pageSize).map((r) => r.cid);
+      return rows.length > pageSize ? { cids, cursor: cids[cids.length - 1] } : { cids };
+    },
+
+    async delete() {
+      throw new PluginError(NAME, "a backup's blobs are shared by its snapshots: only retention (--keep) removes them");
+    },
+    // The quarantine state is the snapshot's takedown_ref, copied with the database: nothing to move.
+    async quarantine(did, cid) {
+      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
+    },
+    async unquarantine(did, cid) {
+      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
+    },
+
+    async sweepTemp(olderThanMs) {
+      const cutoff = Date.now() - olderThanMs;
+      let removed = 0;
+      for (const entry of await readdir(join(root, TMP)).catch(() => [] as string[])) {
+        const created = tempKeyTime(entry);
+        if (created !== null && created < cutoff) {
+          await unlink(join(root, TMP, entry)).catch(() => {});
+          uploaded.delete(entry);
+          removed++;
+        }
+      }
+      return removed;
+    },
+
+    written: () => written,
+    describe: () => ({ root }),
+    async close() {
+      uploaded.clear();
+    },
+  };
+}
+
+/** Where the content store keeps blob `cid` under `root` (retention and restore checks read it too). */
+export function contentPath(root: string, cid: string): string {
+  assertCid(cid);
+  return join(root, cid.slice(-3, -1), cid);
+}
+
+/** Whether bytes hashing to CID `actual` (CIDv1 raw sha-256) are the content `expected` names. */
+function sameContent(actual: string, expected: string): boolean {
+  if (actual === expected) return true;
+  try {
+    const parsed = CID.parse(expected);
+    return Buffer.from(parsed.multihash.bytes).equals(Buffer.from(CID.parse(actual).multihash.bytes));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Bytes [start, end] of an open blob file; when `verify` (a whole-blob read),
+ * the stream errors at its end if the bytes do not hash to `cid`.
+ */
+function checkedStream(handle: FileHandle, cid: string, start: number, end: number, verify: boolean): ReadableStream<Uint8Array> {
+  let position = start;
+  const hash = verify ? createHash("sha256") : undefined;
+  const done = () => handle.close().catch(() => {});
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const remaining = end - position + 1;
+        if (remaining <= 0) {
+          await done();
+          if (hash && !sameContent(blobCid(new Uint8Array(hash.digest())).toString(), cid)) {
+            throw new Error(`blob ${cid} in the backup is damaged: its bytes no longer hash to its CID`);
+          }
+          controller.close();
+          return;
+        }
+        const buffer = new Uint8Array(Math.min(READ_CHUNK, remaining));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+        if (bytesRead === 0) throw new Error(`blob ${cid} ended ${remaining} bytes early`);
+        position += bytesRead;
+        const chunk = bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead);
+        hash?.update(chunk);
+        controller.enqueue(chunk);
+      } catch (cause) {
+        await done();
+        controller.error(new PluginError(NAME, (cause as Error).message, { cause }));
+      }
+    },
+    cancel: done,
+  });
+}

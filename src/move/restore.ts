@@ -1,0 +1,119 @@
+import { dirname, join, resolve } from "node:path";
+import { migrateToLatest } from "@/db/migrator";
+import type { TableName } from "@/db/schema";
+import { blobRoot, listSnapshots, PRE_RESTORE_PREFIX, withBackupLock } from "./backup-dir";
+import { type BackupResult, writeSnapshot } from "./backup";
+import { copyAll } from "./copy";
+import { exists } from "./durable-fs";
+import type { Endpoint } from "./endpoint";
+import { MoveError } from "./errors";
+import { compareSummaries, type Manifest, MANIFEST_FILE, rotationKeyFingerprint, summarise } from "./manifest";
+import type { Progress } from "./progress";
+import { checkSnapshotDatabase, checkSnapshotFiles, tooMany } from "./snapshot-check";
+import { openSnapshot } from "./snapshot-endpoint";
+import { TABLES } from "./tables";
+import { verifyCopy } from "./verify";
+import { wipeTarget } from "./wipe";
+
+export interface RestoreOptions {
+  /** A backup directory (its newest backup is restored) or one snapshot directory inside it. */
+  from: string;
+  /** Replace a target that holds data, after backing it up into the backup directory as `pre-restore-<time>`. */
+  force: boolean;
+  progress: Progress;
+  now?: () => Date;
+}
+
+/** What a restore did and found. */
+export interface RestoreResult {
+  snapshot: string;
+  manifest: Manifest;
+  /** The backup of the target taken before it was replaced (--force on a non-empty target). */
+  preRestore?: BackupResult;
+  /** Every difference found after the copy, between snapshot and target or against the manifest; empty when it matches. */
+  mismatches: string[];
+}
+
+/**
+ * `aurora restore`: bring a backup snapshot into `target`. First, before
+ * anything is written anywhere, the snapshot is checked (manifest checksum,
+ * database file hash, blob list and every blob file, the database's contents
+ * against the manifest, the target's rotation key): a damaged backup is
+ * refused with what is wrong. A target that holds data is refused unless
+ * `force`, which first backs it up into the same backup directory. Then
+ * copyAll from the snapshot into the target, and the checks `move --verify`
+ * makes plus the manifest's repositories and blobs on the target.
+ */
+export async function restore(target: Endpoint, opts: RestoreOptions): Promise<RestoreResult> {
+  const { dir, backupDir } = await findSnapshot(resolve(opts.from));
+  return withBackupLock(backupDir, async () => {
+    const { manifest, blobs } = await checkSnapshotFiles(dir, blobRoot(backupDir));
+    const key = rotationKeyFingerprint(target.config.secrets.plcRotationKeyHex);
+    if (key !== manifest.rotationKey) {
+      throw new MoveError(
+        `the target config's PLC rotation key (PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX) is not the one backup ${dir} was made with ` +
+          "(the accounts' signing keys are sealed under it): give the target that key",
+      );
+    }
+    const snapshot = await openSnapshot(dir, backupDir, join(backupDir, `.tmp-restore-${process.pid}`), target.config);
+    try {
+      await checkSnapshotDatabase(snapshot, manifest, blobs);
+      await migrateToLatest(snapshot.db);
+      await migrateToLatest(target.db);
+      let preRestore: BackupResult | undefined;
+      const held = await rowsHeld(target);
+      if (held.length > 0) {
+        if (!opts.force) {
+          throw new MoveError(
+            `the target ${target.source} is not empty (${held.join(", ")}): restore only fills an empty server; ` +
+              "--force backs the target up into the backup directory first and then replaces it",
+          );
+        }
+        preRestore = await writeSnapshot(target, { out: backupDir, progress: opts.progress, prefix: PRE_RESTORE_PREFIX, now: opts.now });
+        await wipeTarget(target, opts.progress);
+      }
+      await copyAll(snapshot, target, { resume: false, progress: opts.progress });
+      const verified = await verifyCopy(snapshot, target);
+      const mismatches = [...verified.mismatches, ...(await againstManifest(target, manifest, blobs.map((b) => b.cid)))];
+      return { snapshot: dir, manifest, preRestore, mismatches };
+    } finally {
+      await snapshot.close();
+    }
+  });
+}
+
+/**
+ * `from` is a snapshot when it holds a manifest (its backup directory is its
+ * parent), else a backup directory whose newest backup (not a pre-restore
+ * copy) is meant.
+ */
+export async function findSnapshot(from: string): Promise<{ dir: string; backupDir: string }> {
+  if (await exists(join(from, MANIFEST_FILE))) return { dir: from, backupDir: dirname(from) };
+  if (!(await exists(from))) throw new MoveError(`no backup at ${from}`);
+  const { snapshots, broken } = await listSnapshots(from);
+  const newest = snapshots.filter((s) => !s.name.startsWith(PRE_RESTORE_PREFIX)).at(-1);
+  if (!newest) {
+    const hint = broken.length > 0 ? ` (unreadable: ${broken.join(", ")}; name one with --from ${from}/<snapshot> to see why)` : "";
+    throw new MoveError(`${from} holds no backup${hint}`);
+  }
+  return { dir: newest.dir, backupDir: from };
+}
+
+/** The tables of `target` that hold rows, as `table (n rows)`. */
+async function rowsHeld(target: Endpoint): Promise<string[]> {
+  const { tables } = await summarise(target.db, TABLES.map((t) => t.name));
+  return Object.entries(tables)
+    .filter(([, n]) => n > 0)
+    .map(([table, n]) => `${table}: ${n} rows`);
+}
+
+/** The manifest's repositories and blobs against what the target now holds. */
+async function againstManifest(target: Endpoint, manifest: Manifest, cids: readonly string[]): Promise<string[]> {
+  const summary = await summarise(target.db, Object.keys(manifest.tables) as TableName[]);
+  // Row counts were compared snapshot to target by verifyCopy (after migration a count may legitimately move).
+  const problems = compareSummaries({ ...manifest, tables: {}, migration: summary.migration }, summary);
+  const held = new Set(summary.blobs.map((b) => b.cid));
+  const missing = cids.filter((cid) => !held.has(cid));
+  if (missing.length > 0) problems.push(`blobs of the manifest missing on the target: ${tooMany(missing)}`);
+  return problems;
+}

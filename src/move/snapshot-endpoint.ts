@@ -1,0 +1,98 @@
+import { copyFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { Registry } from "prom-client";
+import { type RunConfig, resolveConfig } from "@/config/resolve";
+import type { DatabasePlugin } from "@/contracts/db";
+import { migrateToLatest } from "@/db/migrator";
+import { createLogger } from "@/log";
+import { sqlite } from "@plugins/db-sqlite";
+import { blobRoot } from "./backup-dir";
+import { type ContentStore, contentStore } from "./content-store";
+import { removeTree } from "./durable-fs";
+import type { Endpoint } from "./endpoint";
+import { DATABASE_FILE } from "./manifest";
+
+/**
+ * A backup snapshot as a move endpoint: its SQLite file through the db-sqlite
+ * plugin and the backup directory's shared blob store seen through that
+ * database (src/move/content-store.ts), so the movers' copyDatabase /
+ * copyBlobs / verifyCopy read and write a snapshot like any config.
+ *
+ * A snapshot has no secrets of its own; the endpoint carries those of the
+ * config it is paired with (`secretsOf`): the backed-up server's when
+ * writing, the restore target's when reading (restore checks the manifest's
+ * rotation key fingerprint first).
+ */
+export interface SnapshotEndpoint extends Endpoint {
+  /** The SQLite file the endpoint has open. */
+  readonly databaseFile: string;
+  readonly blobs: ContentStore;
+}
+
+/**
+ * A fresh, empty snapshot in staging directory `dir` (inside backup
+ * directory `backupDir`), migrated to this version's latest schema, to copy
+ * a server into.
+ */
+export async function createSnapshotTarget(dir: string, backupDir: string, secretsOf: RunConfig): Promise<SnapshotEndpoint> {
+  await mkdir(dir, { recursive: true });
+  // Durability comes from syncing the finished file before the snapshot is renamed into place.
+  const db = sqlite({ path: join(dir, DATABASE_FILE), synchronous: "normal" });
+  return open(dir, join(dir, DATABASE_FILE), db, blobRoot(backupDir), secretsOf, { migrate: true });
+}
+
+/**
+ * Open snapshot directory `dir` of `backupDir` for reading. The snapshot's
+ * file is never opened itself (opening a SQLite file in WAL mode writes to
+ * it, and its hash must stay what the manifest says): a working copy is made
+ * under `workDir` and removed by `close()`. The copy is not migrated; call
+ * `migrateToLatest` on its `db` once its contents have been checked against
+ * the manifest, so a backup made by an older version restores into this one.
+ */
+export async function openSnapshot(dir: string, backupDir: string, workDir: string, secretsOf: RunConfig): Promise<SnapshotEndpoint> {
+  await removeTree(workDir);
+  await mkdir(workDir, { recursive: true });
+  const file = join(workDir, DATABASE_FILE);
+  try {
+    await copyFile(join(dir, DATABASE_FILE), file);
+    const db = sqlite({ path: file, synchronous: "normal" });
+    const endpoint = await open(dir, file, db, blobRoot(backupDir), secretsOf, { migrate: false });
+    return {
+      ...endpoint,
+      close: async () => {
+        await endpoint.close();
+        await removeTree(workDir);
+      },
+    };
+  } catch (err) {
+    await removeTree(workDir);
+    throw err;
+  }
+}
+
+async function open(
+  dir: string,
+  file: string,
+  db: DatabasePlugin,
+  root: string,
+  secretsOf: RunConfig,
+  opts: { migrate: boolean },
+): Promise<SnapshotEndpoint> {
+  const blobs = contentStore({ root, refs: () => db.db() });
+  const log = createLogger("warn", (line) => process.stderr.write(`${line}\n`));
+  const ctx = (name: string) => ({ dataDir: dir, log: log.child({ plugin: name }), metrics: new Registry() });
+  const config = { ...resolveConfig({ dataDir: dir, db, blobs }), secrets: secretsOf.secrets } as RunConfig;
+  const close = async () => {
+    await blobs.close().catch(() => {});
+    await db.close().catch(() => {});
+  };
+  try {
+    await db.init(ctx(db.name));
+    await blobs.init(ctx(blobs.name));
+    if (opts.migrate) await migrateToLatest(db);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { config, source: `backup ${dir}`, db, blobs, databaseFile: file, close };
+}
