@@ -16,13 +16,16 @@ import {
   accountUntakedown,
 } from "./account-takedown";
 import { AdminError } from "./admin-client";
+import { BACKUP_HELP, BACKUP_OPTIONS, backupCommand } from "./backup";
 import { configCheck, configPrint } from "./config";
 import { dev } from "./dev";
 import { doctor } from "./doctor";
 import { migrateRevert, migrateRun, migrateStatus } from "./migrate";
+import { MOVE_HELP, MOVE_OPTIONS, move } from "./move";
 import { INVITE_CREATE_HELP, INVITE_CREATE_OPTIONS, inviteCreate } from "./invite-create";
 import { NGINX_HELP, NGINX_OPTIONS, nginx } from "./nginx";
 import { REQUEST_CRAWL_HELP, REQUEST_CRAWL_OPTIONS, requestCrawl } from "./request-crawl";
+import { RESTORE_HELP, RESTORE_OPTIONS, restoreCommand } from "./restore";
 import { serve } from "./serve";
 import { UsageError } from "./usage-error";
 
@@ -84,6 +87,27 @@ const COMMANDS: Record<string, Command> = {
     usage: "aurora migrate status [--config FILE]",
     summary: "List database migrations, applied or pending.",
     run: (flags) => migrateStatus(flags.config),
+  },
+  backup: {
+    usage: "aurora backup [--out DIR] [--keep N]",
+    summary: "Snapshot the database and blobs into DIR (incremental blobs, manifest).",
+    options: BACKUP_OPTIONS,
+    help: BACKUP_HELP,
+    run: (flags) => backupCommand(flags),
+  },
+  restore: {
+    usage: "aurora restore --from DIR[/SNAPSHOT] [--force]",
+    summary: "Check a backup and restore it into the (empty) configured server.",
+    options: RESTORE_OPTIONS,
+    help: RESTORE_HELP,
+    run: (flags) => restoreCommand(flags),
+  },
+  move: {
+    usage: "aurora move --from FILE --to FILE [--resume] [--verify]",
+    summary: "Copy all data between two configs' backends (server stopped).",
+    options: MOVE_OPTIONS,
+    help: MOVE_HELP,
+    run: (flags) => move(flags),
   },
   nginx: {
     usage: "aurora nginx --node HOST:PORT ... [options]",
