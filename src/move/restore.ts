@@ -85,18 +85,21 @@ export async function restore(target: Endpoint, opts: RestoreOptions): Promise<R
 /**
  * `from` is a snapshot when it holds a manifest (its backup directory is its
  * parent), else a backup directory whose newest backup (not a pre-restore
- * copy) is meant.
+ * copy) is meant: by name, which is its time, so a newest snapshot whose
+ * manifest is damaged is chosen and refused for what is wrong with it rather
+ * than an older one restored in its place.
  */
 export async function findSnapshot(from: string): Promise<{ dir: string; backupDir: string }> {
   if (await exists(join(from, MANIFEST_FILE))) return { dir: from, backupDir: dirname(from) };
   if (!(await exists(from))) throw new MoveError(`no backup at ${from}`);
   const { snapshots, broken } = await listSnapshots(from);
-  const newest = snapshots.filter((s) => !s.name.startsWith(PRE_RESTORE_PREFIX)).at(-1);
-  if (!newest) {
-    const hint = broken.length > 0 ? ` (unreadable: ${broken.join(", ")}; name one with --from ${from}/<snapshot> to see why)` : "";
-    throw new MoveError(`${from} holds no backup${hint}`);
+  const newestGood = snapshots.filter((s) => !s.name.startsWith(PRE_RESTORE_PREFIX)).at(-1);
+  const newestBroken = broken.filter((name) => !name.startsWith(PRE_RESTORE_PREFIX)).sort().at(-1);
+  if (newestBroken !== undefined && (newestGood === undefined || newestBroken > newestGood.name)) {
+    return { dir: join(from, newestBroken), backupDir: from };
   }
-  return { dir: newest.dir, backupDir: from };
+  if (!newestGood) throw new MoveError(`${from} holds no backup`);
+  return { dir: newestGood.dir, backupDir: from };
 }
 
 /** The tables of `target` that hold rows, as `table (n rows)`. */
