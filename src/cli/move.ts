@@ -1,7 +1,8 @@
 import type { ParseArgsConfig } from "node:util";
 import { PluginError } from "@/errors";
 import { copyAll, type StageReport } from "@/move/copy";
-import { assertLatestSchema, assertSameSecrets, type Endpoint, openEndpoint } from "@/move/endpoint";
+import { migrateToLatest } from "@/db/migrator";
+import { assertLatestSchema, assertSameSecrets, type Endpoint, openEndpoint, sameBackends } from "@/move/endpoint";
 import { MoveError, MoveInterrupted } from "@/move/errors";
 import { createProgress } from "@/move/progress";
 import { verifyCopy } from "@/move/verify";
@@ -58,9 +59,11 @@ export async function move(flags: Record<string, unknown>): Promise<number> {
     const from = await openEndpoint(fromFile, { migrate: false });
     opened.push(from);
     await assertLatestSchema(from, "source");
-    const to = await openEndpoint(toFile, { migrate: true });
+    const to = await openEndpoint(toFile, { migrate: false });
     opened.push(to);
     assertSameSecrets(from, to);
+    // A database both configs share is the source: it is neither migrated nor written.
+    if (!sameBackends(from, to).db) await migrateToLatest(to.db);
     out(`aurora move: ${describe(from)} -> ${describe(to)}${flags.resume ? " (resuming)" : ""}`);
     const progress = createProgress(process.stdout);
     const started = performance.now();

@@ -9,6 +9,7 @@
  * data is refused without --resume.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,8 @@ describe("aurora move", () => {
   let service: string;
   let work: string;
   let facts: Facts;
+  /** The source's contents right after the fill: every move must leave them as they were. */
+  let sourceDump: string;
   const dropLater: (() => Promise<void>)[] = [];
 
   const userConfig = (dataDir: string): UserConfig => ({
@@ -99,6 +102,7 @@ describe("aurora move", () => {
       await ctx.close();
     }
     writeConfig(work, "source.ts", sourceDir, SQLITE_DISK);
+    sourceDump = dump(join(sourceDir, "aurora.sqlite"));
   }, MOVE_TIMEOUT);
 
   afterAll(async () => {
@@ -166,4 +170,32 @@ describe("aurora move", () => {
     // The resumed copy is served like an uninterrupted one (no duplicate seq, the next one follows).
     await serving(join(work, "pg-killed-data"), target.plugins(), () => checkServed(service, port, facts, didKey, { refresh: false }));
   }, MOVE_TIMEOUT * 3);
+
+  test("one kind only: the blobs to S3, the database left where it is and unwritten", async () => {
+    const prefix = `move-blobs-${crypto.randomUUID().slice(0, 8)}/`;
+    const fields = postgresS3Fields("postgresql://unused", prefix).replace(/^db: postgres\(\{[^}]*\}\), /, `db: sqlite({ path: "aurora.sqlite" }), `);
+    const toS3 = writeConfig(work, "blobs-only.ts", join(work, "source"), fields);
+    const moved = await aurora("move", "--from", join(work, "source.ts"), "--to", toS3, "--verify");
+    expect({ code: moved.code, stderr: moved.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(moved.stdout).not.toContain("[move] account:");
+    expect(moved.stdout).toContain("[move] blob bytes: done, 1.5 MiB");
+    expect(moved.stdout).toMatch(/verified: 3 repos/);
+  }, MOVE_TIMEOUT);
+
+  test("the source is as the fill left it after every move", () => {
+    expect(dump(join(work, "source", "aurora.sqlite"))).toBe(sourceDump);
+  });
 });
+
+/** Every table's rows of a SQLite file, in key order, as one string (read-only). */
+function dump(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = db.query<{ name: string }, []>("select name from sqlite_master where type = 'table' order by name").all();
+    return tables
+      .map(({ name }) => `${name}\n${JSON.stringify(db.query(`select * from "${name}" order by rowid`).all(), (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v))}`)
+      .join("\n");
+  } finally {
+    db.close();
+  }
+}
