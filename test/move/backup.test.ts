@@ -19,6 +19,7 @@ import { sqlite } from "@plugins/db-sqlite";
 import { s3 } from "@plugins/storage-s3";
 import { type Backends, fill, type Filled, expectRestored, nodeOn, writeConfig } from "@test/move/backup-fixture";
 import { ADMIN_PASSWORD, basic } from "@test/e2e/accounts-support";
+import { eventually } from "@test/support/eventually";
 import { freshPostgres } from "@test/support/firehose";
 import { startPlc, type TestPlc } from "@test/support/plc";
 
@@ -269,6 +270,7 @@ describe("PostgreSQL + S3 as the source, backed up while it serves writes", () =
     let filled: Filled;
     let busy: Filled;
     let made: Awaited<ReturnType<typeof cli>>;
+    let finalBusyRecords: number;
     try {
       filled = await fill(node, { accounts: 2, posts: 120, tag: "pg" });
       busy = await fill(node, { accounts: 1, posts: 1, tag: "busy" });
@@ -276,17 +278,20 @@ describe("PostgreSQL + S3 as the source, backed up while it serves writes", () =
       await writer.login({ identifier: busy.accounts[0]!.handle, password: busy.accounts[0]!.password });
       // Writes go on while the backup runs: it must capture one state, whatever it is.
       let writing = true;
+      let written = 0;
       const writes = (async () => {
-        for (let i = 0; writing && i < 200; i++) {
+        for (let i = 0; writing && i < 400; i++, written++) {
           await node.call("com.atproto.repo.createRecord", {
             auth: `Bearer ${writer.session!.accessJwt}`,
             body: { repo: busy.accounts[0]!.did, collection: "app.bsky.feed.post", record: { $type: "app.bsky.feed.post", text: `busy ${i}`, createdAt: new Date().toISOString() } },
           });
         }
       })();
+      await eventually(() => written >= 5, { timeoutMs: 15_000, what: "writes under way" });
       made = await cli("backup", "--config", sourceConfig, "--out", backups);
       writing = false;
       await writes;
+      finalBusyRecords = (await node.ctx.db.db().selectFrom("record").select("uri").where("did", "=", busy.accounts[0]!.did).execute()).length;
     } finally {
       await node.stop();
     }
@@ -309,6 +314,9 @@ describe("PostgreSQL + S3 as the source, backed up while it serves writes", () =
       const car = (await new AtpAgent({ service: restoredNode.url }).com.atproto.sync.getRepo({ did: busyRepo.did })).data;
       const verified = await verifyRepoCar(car, busyRepo.did);
       expect([verified.commit.cid.toString(), verified.creates.length]).toEqual([busyRepo.root, busyRepo.records]);
+      // Writes landed both before the snapshot and while the backup ran.
+      expect(busyRepo.records).toBeGreaterThan(busy.accounts[0]!.records);
+      expect(busyRepo.records).toBeLessThan(finalBusyRecords!);
     } finally {
       await restoredNode.stop();
     }
