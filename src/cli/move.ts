@@ -14,6 +14,7 @@ export const MOVE_OPTIONS: NonNullable<ParseArgsConfig["options"]> = {
   resume: { type: "boolean" },
   verify: { type: "boolean" },
   "batch-rows": { type: "string" },
+  "blob-concurrency": { type: "string" },
 };
 
 export const MOVE_HELP = `Copies every table (accounts with their sealed keys, repositories, records,
@@ -24,13 +25,14 @@ The source is only read; the target is migrated to the latest schema first and
 must be empty. A backend both configs share is left where it is.
 
 Options:
-  --from FILE        the config the data is in now (required)
-  --to FILE          the config to move it to (required)
-  --resume           continue an interrupted move into the same target
-  --verify           afterwards compare every table's row count, every repo's
-                     root, rev and record count, every blob's bytes against its
-                     CID; exit 1 on a mismatch
-  --batch-rows N     rows per page and target transaction (default 500)
+  --from FILE             the config the data is in now (required)
+  --to FILE               the config to move it to (required)
+  --resume                continue an interrupted move into the same target
+  --verify                afterwards compare every table's row count, every repo's
+                          root, rev and record count, every blob's bytes against
+                          its CID; exit 1 on a mismatch
+  --batch-rows N          rows per page and target transaction (default 500)
+  --blob-concurrency N    blobs streamed at once (default 4)
 
 Exit codes: 0 moved (and verified), 1 refused, failed or mismatched,
 130 interrupted (run again with --resume).
@@ -46,6 +48,10 @@ export async function move(flags: Record<string, unknown>): Promise<number> {
   const batchRows = flags["batch-rows"] === undefined ? undefined : Number(flags["batch-rows"]);
   if (batchRows !== undefined && !(Number.isInteger(batchRows) && batchRows >= 1 && batchRows <= 10_000)) {
     throw new UsageError("--batch-rows must be an integer from 1 to 10000");
+  }
+  const blobConcurrency = flags["blob-concurrency"] === undefined ? undefined : Number(flags["blob-concurrency"]);
+  if (blobConcurrency !== undefined && !(Number.isInteger(blobConcurrency) && blobConcurrency >= 1 && blobConcurrency <= 64)) {
+    throw new UsageError("--blob-concurrency must be an integer from 1 to 64");
   }
   const controller = new AbortController();
   const onSigint = () => {
@@ -67,7 +73,7 @@ export async function move(flags: Record<string, unknown>): Promise<number> {
     out(`aurora move: ${describe(from)} -> ${describe(to)}${flags.resume ? " (resuming)" : ""}`);
     const progress = createProgress(process.stdout);
     const started = performance.now();
-    const reports = await copyAll(from, to, { resume: Boolean(flags.resume), progress, batchRows, signal: controller.signal });
+    const reports = await copyAll(from, to, { resume: Boolean(flags.resume), progress, batchRows, blobConcurrency, signal: controller.signal });
     summarise(reports, performance.now() - started);
     if (!flags.verify) {
       out("move complete: switch the server's config to the target and start it");

@@ -35,8 +35,14 @@ type AnyRow = Record<string, unknown>;
 
 /** Bound variables per insert statement: under SQLite's 32766 and PostgreSQL's 65535. */
 const MAX_VARIABLES = 30_000;
-/** A page whose values weigh more than this halves the next page (repository blocks can be large). */
-const PAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Pages start small and double up to `batchRows` while they weigh under a
+ * quarter of this; one heavier than this halves the next. Event rows carry
+ * whole commit diffs (tens of KiB each), so a fixed 500-row page of them
+ * could be tens of MiB read, held and sent at once.
+ */
+const PAGE_BYTES = 8 * 1024 * 1024;
+const FIRST_PAGE = 50;
 
 /**
  * Copy one table in primary-key order, a page at a time: read from the
@@ -52,7 +58,7 @@ export async function copyTable(read: Reader, to: Endpoint, spec: TableSpec, fro
   stage.advance(rows);
   if (!at?.done) {
     let after = at?.after ?? null;
-    let limit = opts.batchRows;
+    let limit = Math.min(opts.batchRows, FIRST_PAGE);
     // Each page moves the keyset strictly forward; the bound only guards against a source changing under a stopped server.
     for (let pages = 0; pages <= total + 1; pages++) {
       throwIfInterrupted(opts.signal);
@@ -67,7 +73,9 @@ export async function copyTable(read: Reader, to: Endpoint, spec: TableSpec, fro
       rows += page.length;
       stage.advance(page.length);
       if (last) break;
-      limit = weigh(page) > PAGE_BYTES ? Math.max(10, Math.floor(limit / 2)) : Math.min(opts.batchRows, limit * 2);
+      const weight = weigh(page);
+      if (weight > PAGE_BYTES) limit = Math.max(1, Math.floor(limit / 2));
+      else if (weight < PAGE_BYTES / 4) limit = Math.min(opts.batchRows, limit * 2);
     }
     await to.db.transaction((tx) => saveCheckpoint(tx, spec.name, { after, rows, bytes: 0, done: true }));
   }

@@ -28,6 +28,12 @@ import { type Facts, SQLITE_DISK, checkServed, fill, postgresS3Fields, writeConf
 
 const RECORDS = [2000, 700, 300];
 const MOVE_TIMEOUT = 120_000;
+/**
+ * Moves INTO s3rver stream one blob at a time: s3rver removes an emptied
+ * directory while a concurrent PUT writes into it, and exits (ENOENT). Moves
+ * out of it keep the default (4 at once).
+ */
+const INTO_S3RVER = ["--blob-concurrency", "1"];
 
 describe("aurora move", () => {
   let plc: TestPlc;
@@ -114,7 +120,7 @@ describe("aurora move", () => {
   test("SQLite + disk → PostgreSQL + S3 → SQLite + disk, each copy served as the original", async () => {
     const target = await freshPostgresS3();
     const toPg = writeConfig(work, "pg.ts", join(work, "pg-data"), target.fields);
-    const forward = await aurora("move", "--from", join(work, "source.ts"), "--to", toPg, "--verify");
+    const forward = await aurora("move", "--from", join(work, "source.ts"), "--to", toPg, "--verify", ...INTO_S3RVER);
     expect({ code: forward.code, stderr: forward.stderr }).toEqual({ code: 0, stderr: "" });
     expect(forward.stdout).toContain("[move] repo_block: done");
     expect(forward.stdout).toContain("[move] blob bytes: done");
@@ -139,7 +145,7 @@ describe("aurora move", () => {
   test("killed mid-move with SIGKILL, refused without --resume, resumed to the same result", async () => {
     const target = await freshPostgresS3();
     const toPg = writeConfig(work, "pg-killed.ts", join(work, "pg-killed-data"), target.fields);
-    const child = Bun.spawn([BUN, "src/main.ts", "move", "--from", join(work, "source.ts"), "--to", toPg, "--batch-rows", "100"], {
+    const child = Bun.spawn([BUN, "src/main.ts", "move", "--from", join(work, "source.ts"), "--to", toPg, "--batch-rows", "100", ...INTO_S3RVER], {
       cwd: ROOT,
       stdout: "pipe",
       stderr: "pipe",
@@ -163,7 +169,7 @@ describe("aurora move", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("holds an unfinished move: pass --resume");
 
-    const resumed = await aurora("move", "--from", join(work, "source.ts"), "--to", toPg, "--resume", "--verify");
+    const resumed = await aurora("move", "--from", join(work, "source.ts"), "--to", toPg, "--resume", "--verify", ...INTO_S3RVER);
     expect({ code: resumed.code, stderr: resumed.stderr }).toEqual({ code: 0, stderr: "" });
     expect(resumed.stdout).toContain("(resuming)");
     expect(resumed.stdout).toMatch(/verified: 3 repos/);
@@ -171,11 +177,37 @@ describe("aurora move", () => {
     await serving(join(work, "pg-killed-data"), target.plugins(), () => checkServed(service, port, facts, didKey, { refresh: false }));
   }, MOVE_TIMEOUT * 3);
 
+  test("SIGINT stops after the current page with exit 130; --resume finishes the move", async () => {
+    const target = await freshPostgresS3();
+    const toPg = writeConfig(work, "pg-interrupted.ts", join(work, "pg-interrupted-data"), target.fields);
+    const child = Bun.spawn([BUN, "src/main.ts", "move", "--from", join(work, "source.ts"), "--to", toPg, "--batch-rows", "50", ...INTO_S3RVER], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stdout = child.stdout.getReader();
+    let seen = "";
+    const deadline = Date.now() + MOVE_TIMEOUT;
+    while (Date.now() < deadline && !seen.includes("[move] repo_block: start")) {
+      const { value, done } = await stdout.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    child.kill("SIGINT");
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(130);
+    expect(stderr).toContain("run the same command with --resume");
+
+    const resumed = await aurora("move", "--from", join(work, "source.ts"), "--to", toPg, "--resume", "--verify", ...INTO_S3RVER);
+    expect({ code: resumed.code, stderr: resumed.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(resumed.stdout).toMatch(/verified: 3 repos/);
+  }, MOVE_TIMEOUT * 2);
+
   test("one kind only: the blobs to S3, the database left where it is and unwritten", async () => {
     const prefix = `move-blobs-${crypto.randomUUID().slice(0, 8)}/`;
     const fields = postgresS3Fields("postgresql://unused", prefix).replace(/^db: postgres\(\{[^}]*\}\), /, `db: sqlite({ path: "aurora.sqlite" }), `);
     const toS3 = writeConfig(work, "blobs-only.ts", join(work, "source"), fields);
-    const moved = await aurora("move", "--from", join(work, "source.ts"), "--to", toS3, "--verify");
+    const moved = await aurora("move", "--from", join(work, "source.ts"), "--to", toS3, "--verify", ...INTO_S3RVER);
     expect({ code: moved.code, stderr: moved.stderr }).toEqual({ code: 0, stderr: "" });
     expect(moved.stdout).not.toContain("[move] account:");
     expect(moved.stdout).toContain("[move] blob bytes: done, 1.5 MiB");
