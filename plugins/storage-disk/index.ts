@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import {
   assertCid,
   BlobNotFoundError,
+  type BlobRange,
   type BlobRead,
   type BlobStat,
   type BlobStorePlugin,
@@ -96,6 +97,26 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
     }
   };
 
+  /** Open blob (did, cid) in `area` and stream `range` of it; the handle is open before it is reported found. */
+  const openBlob = async (area: typeof BLOCKS | typeof QUARANTINE, did: string, cid: string, range: BlobRange | undefined): Promise<BlobRead> => {
+    const path = blobPath(base(), area, did, cid);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (err) {
+      if (isNotFound(err)) throw new BlobNotFoundError(cid);
+      throw new PluginError(name, `open failed: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const { size } = await handle.stat();
+      const { start, end } = resolveRange(size, range);
+      return { size, start, end, stream: fileStream(name, handle, start, end) };
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  };
+
   return {
     kind: "blobs",
     name,
@@ -141,24 +162,8 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
       if (!(await exists(target))) throw new BlobNotFoundError(`temp ${key}`);
     },
 
-    async get(did, cid, range): Promise<BlobRead> {
-      const path = blobPath(base(), BLOCKS, did, cid);
-      let handle: FileHandle;
-      try {
-        handle = await open(path, "r");
-      } catch (err) {
-        if (isNotFound(err)) throw new BlobNotFoundError(cid);
-        throw new PluginError(name, `open failed: ${(err as Error).message}`, { cause: err });
-      }
-      try {
-        const { size } = await handle.stat();
-        const { start, end } = resolveRange(size, range);
-        return { size, start, end, stream: fileStream(name, handle, start, end) };
-      } catch (err) {
-        await handle.close().catch(() => {});
-        throw err;
-      }
-    },
+    get: (did, cid, range) => openBlob(BLOCKS, did, cid, range),
+    getQuarantined: (did, cid) => openBlob(QUARANTINE, did, cid, undefined),
 
     async stat(did, cid): Promise<BlobStat | null> {
       const paths = [[blobPath(base(), BLOCKS, did, cid), false], [blobPath(base(), QUARANTINE, did, cid), true]] as const;

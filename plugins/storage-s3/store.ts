@@ -13,6 +13,7 @@ import {
   assertCid,
   assertRange,
   BlobNotFoundError,
+  type BlobRange,
   BlobRangeError,
   type BlobRead,
   type BlobSource,
@@ -97,6 +98,29 @@ export function s3BlobOps(name: string, bucket: string, keys: S3Keys, client: ()
       () => false,
     );
 
+  /** Stream `range` of blob (did, cid) in `area`; a missing object is BlobNotFoundError. */
+  const read = async (area: "blocks" | "quarantine", did: string, cid: string, range: BlobRange | undefined): Promise<BlobRead> => {
+    const key = keys.blob(area, did, cid);
+    if (range) assertRange(range);
+    const Range = range ? `bytes=${range.start}-${range.end ?? ""}` : undefined;
+    try {
+      const out = await send("get", (s3) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range })));
+      if (!out.Body) throw s3Failure(name, "get", new Error("response without a body"));
+      const length = out.ContentLength ?? 0;
+      const parsed = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
+      const [start, end, size] = parsed ? [Number(parsed[1]), Number(parsed[2]), Number(parsed[3])] : [0, length - 1, length];
+      return { size, start, end, stream: out.Body.transformToWebStream() };
+    } catch (err) {
+      if (isMissingObject(err)) throw new BlobNotFoundError(cid);
+      if (isInvalidRange(err)) {
+        const size = await head(key);
+        if (size === null) throw new BlobNotFoundError(cid);
+        throw new BlobRangeError(size);
+      }
+      throw err;
+    }
+  };
+
   return {
     async putTemp(source: BlobSource) {
       const key = newTempKey();
@@ -157,27 +181,8 @@ export function s3BlobOps(name: string, bucket: string, keys: S3Keys, client: ()
       if ((await head(target)) === null) throw new BlobNotFoundError(`temp ${key}`);
     },
 
-    async get(did, cid, range): Promise<BlobRead> {
-      const key = keys.blob("blocks", did, cid);
-      if (range) assertRange(range);
-      const Range = range ? `bytes=${range.start}-${range.end ?? ""}` : undefined;
-      try {
-        const out = await send("get", (s3) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range })));
-        if (!out.Body) throw s3Failure(name, "get", new Error("response without a body"));
-        const length = out.ContentLength ?? 0;
-        const parsed = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
-        const [start, end, size] = parsed ? [Number(parsed[1]), Number(parsed[2]), Number(parsed[3])] : [0, length - 1, length];
-        return { size, start, end, stream: out.Body.transformToWebStream() };
-      } catch (err) {
-        if (isMissingObject(err)) throw new BlobNotFoundError(cid);
-        if (isInvalidRange(err)) {
-          const size = await head(key);
-          if (size === null) throw new BlobNotFoundError(cid);
-          throw new BlobRangeError(size);
-        }
-        throw err;
-      }
-    },
+    get: (did, cid, range) => read("blocks", did, cid, range),
+    getQuarantined: (did, cid) => read("quarantine", did, cid, undefined),
 
     async stat(did, cid): Promise<BlobStat | null> {
       const served = await head(keys.blob("blocks", did, cid));

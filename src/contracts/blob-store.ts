@@ -10,11 +10,13 @@ import type { Plugin } from "./plugin";
  * committed record references it, `makePermanent` files it under (did, cid).
  * Temporary blobs nobody claims are removed by `sweepTemp`. A quarantined blob
  * (takedown) keeps its bytes but is not served, listed or re-published until
- * `unquarantine`.
+ * `unquarantine`; only `getQuarantined` reads them, so a move or a backup can
+ * carry them to another store and quarantine them there.
  *
  * Not-found rules, the same for every backend:
  * - `stat` answers `null` for a missing blob (it is the existence check);
- * - `get`, `makePermanent`, `quarantine`, `unquarantine` throw `BlobNotFoundError`;
+ * - `get`, `getQuarantined`, `makePermanent`, `quarantine`, `unquarantine`
+ *   throw `BlobNotFoundError`;
  * - `delete`, `deleteTemp` are idempotent: deleting what is gone succeeds.
  *
  * Every DID, CID and temp key is checked by the plugin against the strict
@@ -39,6 +41,13 @@ export interface BlobStorePlugin extends Plugin<"blobs"> {
   makePermanent(key: string, did: string, cid: string): Promise<void>;
   /** Stream a stored, unquarantined blob. Callers must consume or cancel `stream`. */
   get(did: string, cid: string, range?: BlobRange): Promise<BlobRead>;
+  /**
+   * Stream the whole quarantined copy of a blob (never served to users: for
+   * moves and backups, which must carry taken-down bytes along). Throws
+   * `BlobNotFoundError` when (did, cid) has no quarantined copy, even if it is
+   * stored unquarantined. Callers must consume or cancel `stream`.
+   */
+  getQuarantined(did: string, cid: string): Promise<BlobRead>;
   stat(did: string, cid: string): Promise<BlobStat | null>;
   /** A DID's servable (not quarantined) blobs, ordered by CID. */
   list(did: string, options?: { cursor?: string; limit?: number }): Promise<BlobPage>;
@@ -56,6 +65,7 @@ export const BLOB_STORE_METHODS = [
   "deleteTemp",
   "makePermanent",
   "get",
+  "getQuarantined",
   "stat",
   "list",
   "delete",

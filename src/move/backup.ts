@@ -65,9 +65,12 @@ export function backup(source: Endpoint, opts: BackupOptions): Promise<BackupRes
  * it into a fresh SQLite file through the same contract as `aurora move`,
  * whatever the source backend; the blob rows of that same snapshot say which
  * bytes go into the directory's content-addressed store (only those not
- * there yet, each checked against its CID). A blob whose bytes the source
- * store does not serve (taken down, or deleted meanwhile) is listed in the
- * manifest as missing rather than failing the backup. Everything is written
+ * there yet, each checked against its CID). Taken-down blobs' bytes are
+ * read from the source's quarantine and stored like the rest: the snapshot's
+ * takedown_ref keeps them quarantined, and a restore quarantines them in its
+ * target. A blob whose bytes the source store no longer has (deleted while
+ * the backup ran, or lost) is listed in the manifest as missing rather than
+ * failing the backup. Everything is written
  * into a staging directory, synced, and renamed into place: a crash leaves
  * no snapshot, never a partial one.
  */

@@ -8,6 +8,7 @@ import {
   assertDid,
   assertTempKey,
   BlobNotFoundError,
+  type BlobRange,
   type BlobRead,
   type BlobStorePlugin,
   type Db,
@@ -93,6 +94,25 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
     }
   };
 
+  /** Stream `range` of blob file `cid`; a whole-blob read is re-hashed against the CID as it streams. */
+  const openFile = async (cid: string, range: BlobRange | undefined): Promise<BlobRead> => {
+    let handle: FileHandle;
+    try {
+      handle = await open(blobFile(cid), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new BlobNotFoundError(cid);
+      return fail(`open blob ${cid}`, err);
+    }
+    try {
+      const { size } = await handle.stat();
+      const { start, end } = resolveRange(size, range);
+      return { size, start, end, stream: checkedStream(handle, cid, start, end, !range) };
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  };
+
   return {
     kind: "blobs",
     name: NAME,
@@ -166,21 +186,14 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
     async get(did, cid, range): Promise<BlobRead> {
       const held = await row(did, cid);
       if (!held || held.takedown_ref !== null) throw new BlobNotFoundError(cid);
-      let handle: FileHandle;
-      try {
-        handle = await open(blobFile(cid), "r");
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new BlobNotFoundError(cid);
-        return fail(`open blob ${cid}`, err);
-      }
-      try {
-        const { size } = await handle.stat();
-        const { start, end } = resolveRange(size, range);
-        return { size, start, end, stream: checkedStream(handle, cid, start, end, !range) };
-      } catch (err) {
-        await handle.close().catch(() => {});
-        throw err;
-      }
+      return openFile(cid, range);
+    },
+
+    // A snapshot's taken-down blobs are stored like the rest; its takedown_ref is what quarantines them.
+    async getQuarantined(did, cid): Promise<BlobRead> {
+      const held = await row(did, cid);
+      if (!held || held.takedown_ref === null) throw new BlobNotFoundError(cid);
+      return openFile(cid, undefined);
     },
 
     async stat(did, cid) {

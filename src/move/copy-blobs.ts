@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { BlobNotFoundError } from "@/contracts/blob-store";
+import { BlobNotFoundError, type BlobRead } from "@/contracts/blob-store";
 import type { DbTransaction } from "@/contracts/db";
 import { type Checkpoint, saveCheckpoint } from "./checkpoint";
 import type { StageReport } from "./copy-table";
@@ -36,11 +36,14 @@ export const BLOB_STAGE = "blob bytes";
 /**
  * Stream the bytes of every permanent blob row of the source into the
  * target's store: `get` → `putTemp` → `makePermanent`, so no blob is ever
- * whole in memory. A blob the target already has at the same size is not
- * sent again (a resume, or a store both sides share). Left behind, and said
- * so in the report: blobs quarantined by a takedown (the contract serves no
- * quarantined bytes, and lifting the quarantine would write the source) and
- * rows whose bytes the source store has lost.
+ * whole in memory. Taken-down blobs (the row's takedown_ref, or bytes the
+ * source store holds quarantined) are read with `getQuarantined` and
+ * quarantined in the target after `makePermanent`, so an untakedown on the
+ * target finds their bytes. A blob the target already has at the same size
+ * is not sent again (a resume, or a store both sides share), only
+ * quarantined when it should be and is not yet (a copy cut between the two
+ * steps). Left behind, and said so in the report: rows whose bytes the
+ * source store has lost, and unfinished uploads.
  */
 export async function copyBlobBytes(read: Reader, from: Endpoint, to: Endpoint, at: Checkpoint | undefined, opts: BlobCopyOptions): Promise<StageReport> {
   const started = performance.now();
@@ -50,7 +53,6 @@ export async function copyBlobBytes(read: Reader, from: Endpoint, to: Endpoint, 
   let rows = at?.rows ?? 0;
   let bytes = at?.bytes ?? 0;
   stage.advance(bytes);
-  const quarantined: string[] = [];
   const lost: string[] = [];
   let after = at?.after ?? null;
   if (!at?.done) {
@@ -60,8 +62,7 @@ export async function copyBlobBytes(read: Reader, from: Endpoint, to: Endpoint, 
       if (page.length === 0) break;
       await pool(page, opts.concurrency ?? 4, async (row) => {
         const copied = await copyOne(from, to, row, opts.checkPresent, (n) => stage.advance(n));
-        if (copied === "quarantined") quarantined.push(`${row.did} ${row.cid}`);
-        else if (copied === "lost") lost.push(`${row.did} ${row.cid}`);
+        if (copied === "lost") lost.push(`${row.did} ${row.cid}`);
         else bytes += row.size;
       });
       rows += page.length;
@@ -75,32 +76,48 @@ export async function copyBlobBytes(read: Reader, from: Endpoint, to: Endpoint, 
   }
   stage.done();
   const notes: string[] = [];
-  if (quarantined.length > 0) {
-    notes.push(`${quarantined.length} taken-down blob(s) not copied (their bytes are quarantined in the source store and the contract serves none): ${quarantined.slice(0, 10).join(", ")}`);
-  }
   if (lost.length > 0) notes.push(`${lost.length} blob row(s) whose bytes the source store does not have: ${lost.slice(0, 10).join(", ")}`);
   if (totals.unfinished > 0) notes.push(`${totals.unfinished} unfinished upload(s) not moved (no record references them; their clients upload again)`);
-  return { stage: BLOB_STAGE, rows, bytes, skipped: quarantined.length + lost.length + totals.unfinished, notes, ms: performance.now() - started };
+  return { stage: BLOB_STAGE, rows, bytes, skipped: lost.length + totals.unfinished, notes, ms: performance.now() - started };
 }
 
-/** Copy one blob; "present" when the target already had it. */
-async function copyOne(from: Endpoint, to: Endpoint, row: BlobRow, checkPresent: boolean, advance: (n: number) => void): Promise<"copied" | "present" | "quarantined" | "lost"> {
+/**
+ * Copy one blob; "present" when the target already had it, "lost" when the
+ * source store has no bytes for it, served or quarantined.
+ */
+async function copyOne(from: Endpoint, to: Endpoint, row: BlobRow, checkPresent: boolean, advance: (n: number) => void): Promise<"copied" | "present" | "lost"> {
+  const takenDown = row.takedown_ref !== null;
   const there = checkPresent ? await to.blobs.stat(row.did, row.cid) : null;
   if (there && there.size === row.size) {
+    if (takenDown && !there.quarantined) await to.blobs.quarantine(row.did, row.cid);
     advance(row.size);
     return "present";
   }
-  let source;
-  try {
-    source = await from.blobs.get(row.did, row.cid);
-  } catch (err) {
-    if (!(err instanceof BlobNotFoundError)) throw err;
-    const stat = await from.blobs.stat(row.did, row.cid);
-    return stat?.quarantined ? "quarantined" : "lost";
-  }
-  const { key } = await to.blobs.putTemp(counted(source.stream, advance));
+  const source = await openSource(from, row);
+  if (!source) return "lost";
+  const { key } = await to.blobs.putTemp(counted(source.read.stream, advance));
   await to.blobs.makePermanent(key, row.did, row.cid);
+  if (takenDown || source.quarantined) await to.blobs.quarantine(row.did, row.cid);
   return "copied";
+}
+
+/**
+ * The source's bytes of a blob row: quarantined first when the row is taken
+ * down, served first otherwise, then the other (a takedown whose move of
+ * the bytes failed, or one made while a live source was being read); null
+ * when the source store has neither.
+ */
+async function openSource(from: Endpoint, row: BlobRow): Promise<{ read: BlobRead; quarantined: boolean } | null> {
+  const order = row.takedown_ref !== null ? [true, false] : [false, true];
+  for (const quarantined of order) {
+    try {
+      const read = quarantined ? await from.blobs.getQuarantined(row.did, row.cid) : await from.blobs.get(row.did, row.cid);
+      return { read, quarantined };
+    } catch (err) {
+      if (!(err instanceof BlobNotFoundError)) throw err;
+    }
+  }
+  return null;
 }
 
 async function* counted(stream: ReadableStream<Uint8Array>, advance: (n: number) => void): AsyncIterable<Uint8Array> {

@@ -41,9 +41,10 @@ const ManifestSchema = Type.Object({
     count: Type.Integer({ minimum: 0 }),
     bytes: Type.Integer({ minimum: 0 }),
     /**
-     * CIDs the database names whose bytes the source store did not serve:
-     * taken-down blobs (the contract serves no quarantined bytes) and blobs
-     * lost, or deleted while the backup ran. Not in blobs.txt.
+     * CIDs the database names whose bytes the source store did not have,
+     * served or quarantined: blobs lost, or deleted while the backup ran. Not
+     * in blobs.txt. (Taken-down blobs are stored and listed like the rest;
+     * backups made before Aurora copied quarantined bytes list them here.)
      */
     missing: Type.Array(Type.String()),
   }),

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { CID } from "multiformats/cid";
-import { BlobNotFoundError } from "@/contracts/blob-store";
+import { BlobNotFoundError, type BlobRead } from "@/contracts/blob-store";
 import type { Db } from "@/contracts/db";
 import { inBatches } from "@/util/in-batches";
 import { type BlobRow, readBlobPage } from "./copy-blobs";
@@ -17,7 +17,7 @@ export interface VerifyResult {
   mismatches: string[];
   /** Rows per table in the source, and `repos`, `records`, `blobs`, `blob bytes` checked. */
   counts: Record<string, number>;
-  /** What was not checked and why (blobs whose bytes the source store cannot serve). */
+  /** What was not checked and why (blobs whose bytes the source store does not have). */
   notes: string[];
 }
 
@@ -36,7 +36,9 @@ const SHA256 = 0x12;
  * Compare a finished copy with its source: every table's row count; every
  * repository's root CID, rev and record count; every permanent blob's row
  * (size) and its bytes in the target store, hashed and checked against the
- * CID. The source is read through snapshots only.
+ * CID, taken-down ones included (they must be quarantined in the target and
+ * are read there with `getQuarantined`). The source is read through
+ * snapshots only.
  */
 export async function verifyCopy(from: Endpoint, to: Endpoint, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const progress = opts.progress ?? silentProgress;
@@ -114,26 +116,38 @@ export async function verifyCopy(from: Endpoint, to: Endpoint, opts: VerifyOptio
   counts.blobs = blobCount;
   counts["blob bytes"] = blobBytes;
   if (unreadable.length > 0) {
-    notes.push(`${unreadable.length} blob(s) not checked: the source store cannot serve their bytes (taken down, or lost): ${unreadable.slice(0, 10).join(", ")}`);
+    notes.push(`${unreadable.length} blob(s) not checked: the source store does not have their bytes (lost): ${unreadable.slice(0, 10).join(", ")}`);
   }
   if (dropped > 0) mismatches.push(`... and ${dropped} more mismatches`);
   return { ok: mismatches.length === 0, mismatches, counts, notes };
 }
 
 /**
- * The target's bytes of one blob against its CID and row size: null when
- * they match, "unreadable" when the source store cannot serve the blob either
- * (nothing to compare with), else what is wrong.
+ * The target's bytes of one blob against its CID and row size, and its
+ * quarantine against the source's (a taken-down row, or bytes the source
+ * store holds quarantined, must be quarantined in the target; served ones
+ * must be served): null when all agree, "unreadable" when the source store
+ * has no bytes for it either (nothing to compare with), else what is wrong.
  */
-async function checkBytes(from: Endpoint, to: Endpoint, row: { did: string; cid: string; size: number }): Promise<string | null> {
-  let read;
-  try {
-    read = await to.blobs.get(row.did, row.cid);
-  } catch (err) {
-    if (!(err instanceof BlobNotFoundError)) throw err;
-    const source = await from.blobs.stat(row.did, row.cid);
-    return source === null || source.quarantined ? "unreadable" : "bytes missing in the target store";
+async function checkBytes(from: Endpoint, to: Endpoint, row: BlobRow): Promise<string | null> {
+  const takenDown = row.takedown_ref !== null;
+  const served = () => to.blobs.get(row.did, row.cid);
+  const hidden = () => to.blobs.getQuarantined(row.did, row.cid);
+  // Where the row says the bytes belong first: one read in the usual case.
+  let read = await readOrNull(takenDown ? hidden : served);
+  if (!read) {
+    read = await readOrNull(takenDown ? served : hidden);
+    if (read && takenDown) {
+      await read.stream.cancel();
+      return "taken down in the source but served by the target store";
+    }
+    // Quarantined in the target with no takedown in the row: right only when the source store holds it quarantined too.
+    if (read && (await from.blobs.stat(row.did, row.cid))?.quarantined !== true) {
+      await read.stream.cancel();
+      return "quarantined in the target store but served by the source";
+    }
   }
+  if (!read) return (await from.blobs.stat(row.did, row.cid)) === null ? "unreadable" : "bytes missing in the target store";
   const hasher = new Bun.CryptoHasher("sha256");
   let size = 0;
   for await (const chunk of read.stream) {
@@ -144,6 +158,16 @@ async function checkBytes(from: Endpoint, to: Endpoint, row: { did: string; cid:
   const { multihash } = CID.parse(row.cid);
   if (multihash.code !== SHA256) return `CID hash 0x${multihash.code.toString(16)} is not sha2-256`;
   return Buffer.compare(Buffer.from(hasher.digest()), Buffer.from(multihash.digest)) === 0 ? null : "bytes do not hash to the CID";
+}
+
+/** A blob read, or null when the store has no such copy. */
+async function readOrNull(open: () => Promise<BlobRead>): Promise<BlobRead | null> {
+  try {
+    return await open();
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) return null;
+    throw err;
+  }
 }
 
 async function recordCounts(db: Db | Kysely<any>, dids: string[]): Promise<Map<string, number>> {

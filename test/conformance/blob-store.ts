@@ -173,6 +173,7 @@ export function blobStoreConformance(label: string, suite: BlobStoreSuite): void
       expect(await store.stat(did, cid)).toBeNull();
       for (const call of [
         () => store.get(did, cid),
+        () => store.getQuarantined(did, cid),
         () => store.makePermanent(newTempKey(), did, cid),
         () => store.quarantine(did, cid),
         () => store.unquarantine(did, cid),
@@ -234,6 +235,27 @@ export function blobStoreConformance(label: string, suite: BlobStoreSuite): void
       expect((await store.list(did)).cids).toEqual([cid]);
     });
 
+    test("getQuarantined streams a quarantined copy only, whole", async () => {
+      const bytes = randomBytes(3000);
+      const { did, cid } = await stored(bytes);
+      await expect(store.getQuarantined(did, cid)).rejects.toBeInstanceOf(BlobNotFoundError);
+      await store.quarantine(did, cid);
+      const got = await store.getQuarantined(did, cid);
+      expect([got.size, got.start, got.end]).toEqual([3000, 0, 2999]);
+      expect(sha256(new Uint8Array(await new Response(got.stream).arrayBuffer()))).toBe(sha256(bytes));
+      await expect(store.get(did, cid)).rejects.toBeInstanceOf(BlobNotFoundError);
+      // What a move does with it: the bytes filed under another store's (did, cid) and quarantined there.
+      const copy = await store.putTemp((await store.getQuarantined(did, cid)).stream);
+      const [to, toCid] = [freshDid(), freshCid()];
+      await store.makePermanent(copy.key, to, toCid);
+      await store.quarantine(to, toCid);
+      expect(await store.stat(to, toCid)).toEqual({ size: 3000, quarantined: true });
+      expect((await digestStream((await store.getQuarantined(to, toCid)).stream)).sha256).toBe(sha256(bytes));
+      await store.unquarantine(did, cid);
+      await expect(store.getQuarantined(did, cid)).rejects.toBeInstanceOf(BlobNotFoundError);
+      expect(sha256(await read(did, cid))).toBe(sha256(bytes));
+    });
+
     test("byte ranges, when supported", async () => {
       const bytes = Buffer.from("0123456789");
       const { did, cid } = await stored(bytes);
@@ -276,6 +298,7 @@ export function blobStoreConformance(label: string, suite: BlobStoreSuite): void
       for (const call of [
         () => store.makePermanent(key, did, goodCid),
         () => store.get(did, goodCid),
+        () => store.getQuarantined(did, goodCid),
         () => store.stat(did, goodCid),
         () => store.list(did),
         () => store.delete(did, [goodCid]),
@@ -294,6 +317,7 @@ export function blobStoreConformance(label: string, suite: BlobStoreSuite): void
       for (const call of [
         () => store.makePermanent(key, goodDid, cid),
         () => store.get(goodDid, cid),
+        () => store.getQuarantined(goodDid, cid),
         () => store.stat(goodDid, cid),
         () => store.list(goodDid, { cursor: cid }),
         () => store.delete(goodDid, [cid]),

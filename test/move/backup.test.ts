@@ -3,7 +3,9 @@
  * is backed up, a fresh config restored from the backup, and the restored
  * server serves what the source did. Also: a second backup only adds new
  * blobs, --keep, damaged backups refused before anything is written, and a
- * non-empty target refused (with --force: backed up first).
+ * non-empty target refused (with --force: backed up first). A taken-down
+ * blob is backed up and restored quarantined: not served, until a takedown
+ * lifted on the restored server serves its bytes again.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
@@ -61,12 +63,19 @@ describe("SQLite + disk", () => {
   const backups = dir("sqlite-backups");
   let filled: Filled;
   let sourceConfig: string;
+  /** The last account's avatar, taken down on the source (and no longer in `filled`). */
+  let takenDown: { did: string; cid: string; bytes: Uint8Array };
 
   beforeAll(async () => {
     sourceConfig = writeConfig(source, SQLITE_DISK, plc.url);
     const node = await nodeOn(source, SQLITE_DISK, plc.url);
     try {
       filled = await fill(node, { accounts: 3, posts: 150, tag: "sq" });
+      const last = filled.accounts[2]!;
+      const [cid, bytes] = [...last.blobs].find(([, b]) => b.byteLength !== 20_000)!;
+      takenDown = { did: last.did, cid, bytes };
+      last.blobs.delete(cid);
+      expect((await blobStatus(node, takenDown, true)).status).toBe(200);
     } finally {
       await node.stop();
     }
@@ -82,8 +91,9 @@ describe("SQLite + disk", () => {
     expect(manifest.repos.map((r: { did: string; root: string }) => [r.did, r.root]).sort()).toEqual(
       filled.accounts.map((a) => [a.did, a.root.cid]).sort(),
     );
-    // 3 avatars and one picture all accounts share: four files.
+    // 3 avatars (one taken down: stored all the same) and one picture all accounts share: four files.
     expect(manifest.blobs.count).toBe(4);
+    expect(manifest.blobs.missing).toEqual([]);
     expect(blobFiles(backups).length).toBe(4);
 
     const target = dir("sqlite-target");
@@ -95,6 +105,13 @@ describe("SQLite + disk", () => {
     const node = await nodeOn(target, SQLITE_DISK, plc.url);
     try {
       await expectRestored(node, filled);
+      // Restored quarantined: refused, then served byte for byte once the takedown is lifted here.
+      const blobUrl = `${node.url}/xrpc/com.atproto.sync.getBlob?did=${takenDown.did}&cid=${takenDown.cid}`;
+      expect((await fetch(blobUrl)).status).toBe(400);
+      expect((await blobStatus(node, takenDown, false)).status).toBe(200);
+      const served = await fetch(blobUrl);
+      expect(served.status).toBe(200);
+      expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(takenDown.bytes))).toBe(true);
     } finally {
       await node.stop();
     }
@@ -189,6 +206,14 @@ describe("SQLite + disk", () => {
     expect(snapshots(backups).filter((n) => n.startsWith("pre-restore-")).length).toBe(1);
   });
 });
+
+/** Take blob (did, cid) down on `node` (`applied`) or lift its takedown, as a moderator (admin Basic). */
+function blobStatus(node: Awaited<ReturnType<typeof nodeOn>>, blob: { did: string; cid: string }, applied: boolean) {
+  return node.call("com.atproto.admin.updateSubjectStatus", {
+    body: { subject: { $type: "com.atproto.admin.defs#repoBlobRef", did: blob.did, cid: blob.cid }, takedown: applied ? { applied, ref: "backup-test" } : { applied } },
+    auth: basic("admin", ADMIN_PASSWORD),
+  });
+}
 
 /** Flip one byte of a file in place, keeping its size. */
 function flipByte(path: string, at: number): void {
