@@ -89,14 +89,14 @@ const COMMANDS: Record<string, Command> = {
     run: (flags) => migrateStatus(flags.config),
   },
   backup: {
-    usage: "aurora backup [--out DIR] [--keep N]",
-    summary: "Snapshot the database and blobs into DIR (incremental blobs, manifest).",
+    usage: "aurora backup [--out DIR|s3://BUCKET/PREFIX] [--keep N]",
+    summary: "Snapshot the database and blobs into DIR or S3 (incremental blobs, manifest).",
     options: BACKUP_OPTIONS,
     help: BACKUP_HELP,
     run: (flags) => backupCommand(flags),
   },
   restore: {
-    usage: "aurora restore --from DIR[/SNAPSHOT] [--force]",
+    usage: "aurora restore --from DIR[/SNAPSHOT]|s3://BUCKET/PREFIX[/snapshots/SNAPSHOT] [--force]",
     summary: "Check a backup and restore it into the (empty) configured server.",
     options: RESTORE_OPTIONS,
     help: RESTORE_HELP,

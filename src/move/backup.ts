@@ -1,10 +1,10 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { VERSION } from "@/version";
-import { applyRetention, blobRoot, type RetentionReport, snapshotName, stagingDir, withBackupLock } from "./backup-dir";
-import { contentPath } from "./content-store";
+import { type RetentionReport, snapshotName } from "./backup-dir";
+import type { BackupLocation } from "./backup-location";
 import { copyAll } from "./copy";
-import { durableRename, exists, hashFile, removeTree, syncTree, writeSynced } from "./durable-fs";
+import { hashFile, removeTree, writeSynced } from "./durable-fs";
 import { assertLatestSchema, type Endpoint } from "./endpoint";
 import { MoveError } from "./errors";
 import {
@@ -24,11 +24,13 @@ import { createSnapshotTarget } from "./snapshot-endpoint";
 import { TABLES } from "./tables";
 
 export interface BackupOptions {
-  /** The backup directory (created when missing); its blob store is shared by all its snapshots. */
-  out: string;
+  /** Where backups go (a directory or s3://bucket/prefix); its blob store is shared by all its snapshots. */
+  location: BackupLocation;
   /** Keep this many backups (pre-restore snapshots aside) and delete older ones and their unreferenced blobs. */
   keep?: number;
   progress: Progress;
+  /** Blobs streamed at once. @default 4 */
+  blobConcurrency?: number;
   /** Name prefix: "" for a backup, `pre-restore-` for the copy restore takes of its target. @default "" */
   prefix?: string;
   /** The clock, for tests. */
@@ -38,57 +40,59 @@ export interface BackupOptions {
 /** What one backup wrote. */
 export interface BackupResult {
   name: string;
+  /** The snapshot's directory or s3:// address. */
   dir: string;
   manifest: Manifest;
-  /** Blobs this backup had to store (the rest were already in the directory). */
+  /** Blobs this backup had to store (the rest were already in the location). */
   newBlobs: number;
   retention?: RetentionReport;
 }
 
 /**
- * `aurora backup`: a consistent snapshot of `source` into backup directory
- * `opts.out`, then retention. Holds the directory's lock throughout.
+ * `aurora backup`: a consistent snapshot of `source` into `opts.location`,
+ * then retention. Holds the location's lock throughout.
  */
 export function backup(source: Endpoint, opts: BackupOptions): Promise<BackupResult> {
-  return withBackupLock(opts.out, async () => {
+  return opts.location.withLock(async () => {
     const result = await writeSnapshot(source, opts);
-    if (opts.keep !== undefined) return { ...result, retention: await applyRetention(opts.out, opts.keep) };
+    if (opts.keep !== undefined) return { ...result, retention: await opts.location.applyRetention(opts.keep) };
     return result;
   });
 }
 
 /**
- * Write one snapshot of `source` into `opts.out`; the caller holds the lock.
+ * Write one snapshot of `source` into `opts.location`; the caller holds the lock.
  *
  * copyAll reads the whole source inside one `db.snapshot()` (`readSnapshot`:
  * REPEATABLE READ on PostgreSQL, one read transaction on SQLite) and writes
  * it into a fresh SQLite file through the same contract as `aurora move`,
  * whatever the source backend; the blob rows of that same snapshot say which
- * bytes go into the directory's content-addressed store (only those not
+ * bytes go into the location's content-addressed store (only those not
  * there yet, each checked against its CID). Taken-down blobs' bytes are
  * read from the source's quarantine and stored like the rest: the snapshot's
  * takedown_ref keeps them quarantined, and a restore quarantines them in its
  * target. A blob whose bytes the source store no longer has (deleted while
  * the backup ran, or lost) is listed in the manifest as missing rather than
- * failing the backup. Everything is written
- * into a staging directory, synced, and renamed into place: a crash leaves
- * no snapshot, never a partial one.
+ * failing the backup. Everything is written into a local staging directory
+ * and published whole, the manifest last (renamed into place in a
+ * directory; uploaded after the database and blob list to S3): a crash
+ * leaves no snapshot, never one that looks whole.
  */
 export async function writeSnapshot(source: Endpoint, opts: BackupOptions): Promise<BackupResult> {
   await assertLatestSchema(source, "source");
   const createdAt = (opts.now ?? (() => new Date()))();
-  const name = await freeName(opts.out, snapshotName(createdAt, opts.prefix ?? ""));
-  const staging = stagingDir(opts.out, name);
+  const { location } = opts;
+  const name = await freeName(location, snapshotName(createdAt, opts.prefix ?? ""));
+  const staging = await location.staging(name);
   const dbFile = join(staging, DATABASE_FILE);
-  await removeTree(staging);
   try {
-    const target = await createSnapshotTarget(staging, opts.out, source.config);
+    const target = await createSnapshotTarget(staging, location, source.config);
     let summary: Awaited<ReturnType<typeof summarise>>;
     let newBlobs: number;
     try {
       // `resume` on this fresh target makes the blob stage ask the store first: the
-      // directory's blobs from earlier snapshots are not sent again.
-      await copyAll(source, target, { resume: true, progress: opts.progress, readSnapshot: true });
+      // location's blobs from earlier snapshots are not sent again.
+      await copyAll(source, target, { resume: true, progress: opts.progress, readSnapshot: true, blobConcurrency: opts.blobConcurrency });
       summary = await summarise(target.db, TABLES.map((t) => t.name));
       newBlobs = target.blobs.written();
     } finally {
@@ -97,7 +101,7 @@ export async function writeSnapshot(source: Endpoint, opts: BackupOptions): Prom
     const stored: BlobEntry[] = [];
     const missing: string[] = [];
     for (const blob of summary.blobs) {
-      if (await exists(contentPath(blobRoot(opts.out), blob.cid))) stored.push(blob);
+      if ((await location.blobSize(blob.cid)) !== null) stored.push(blob);
       else missing.push(blob.cid);
     }
     singleFile(dbFile);
@@ -123,9 +127,7 @@ export async function writeSnapshot(source: Endpoint, opts: BackupOptions): Prom
         missing,
       },
     });
-    await syncTree(staging);
-    const dir = join(opts.out, name);
-    await durableRename(staging, dir);
+    const dir = await location.publish(staging, name);
     return { name, dir, manifest, newBlobs };
   } catch (err) {
     await removeTree(staging);
@@ -149,10 +151,10 @@ function singleFile(path: string): void {
 }
 
 /** `name`, or `name-2`, `name-3`... when a snapshot of that second already exists. */
-async function freeName(dir: string, name: string): Promise<string> {
+async function freeName(location: BackupLocation, name: string): Promise<string> {
   for (let n = 1; n < 1000; n++) {
     const candidate = n === 1 ? name : `${name}-${n}`;
-    if (!(await exists(join(dir, candidate)))) return candidate;
+    if (!(await location.hasSnapshot(candidate))) return candidate;
   }
-  throw new MoveError(`${dir} already holds 999 snapshots named ${name}`);
+  throw new MoveError(`${location.url} already holds 999 snapshots named ${name}`);
 }

@@ -1,8 +1,6 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { CID } from "multiformats/cid";
-import { blobCid } from "@/blob/upload";
 import {
   assertCid,
   assertDid,
@@ -18,6 +16,7 @@ import {
   resolveRange,
   tempKeyTime,
 } from "@/plugin-kit";
+import { cidOfHash, sameContent } from "./content-check";
 import { durableRename, syncPath } from "./durable-fs";
 
 const NAME = "backup-blobs";
@@ -147,7 +146,7 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
         return fail("write temp blob", err);
       }
       await handle.close();
-      uploaded.set(key, blobCid(new Uint8Array(hash.digest())).toString());
+      uploaded.set(key, cidOfHash(hash));
       return { key, size };
     },
 
@@ -259,17 +258,6 @@ export function contentPath(root: string, cid: string): string {
   return join(root, cid.slice(-3, -1), cid);
 }
 
-/** Whether bytes hashing to CID `actual` (CIDv1 raw sha-256) are the content `expected` names. */
-function sameContent(actual: string, expected: string): boolean {
-  if (actual === expected) return true;
-  try {
-    const parsed = CID.parse(expected);
-    return Buffer.from(parsed.multihash.bytes).equals(Buffer.from(CID.parse(actual).multihash.bytes));
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Bytes [start, end] of an open blob file; when `verify` (a whole-blob read),
  * the stream errors at its end if the bytes do not hash to `cid`.
@@ -284,7 +272,7 @@ function checkedStream(handle: FileHandle, cid: string, start: number, end: numb
         const remaining = end - position + 1;
         if (remaining <= 0) {
           await done();
-          if (hash && !sameContent(blobCid(new Uint8Array(hash.digest())).toString(), cid)) {
+          if (hash && !sameContent(cidOfHash(hash), cid)) {
             throw new Error(`blob ${cid} in the backup is damaged: its bytes no longer hash to its CID`);
           }
           controller.close();

@@ -1,8 +1,8 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MIGRATIONS } from "@/db/migrations";
 import type { TableName } from "@/db/schema";
-import { contentPath } from "./content-store";
+import type { BackupLocation } from "./backup-location";
 import { hashFile } from "./durable-fs";
 import {
   BackupCorruptError,
@@ -27,36 +27,41 @@ import type { SnapshotEndpoint } from "./snapshot-endpoint";
  * The snapshot's files against its manifest: the manifest itself (format,
  * checksum), a migration level this version knows, the database file's
  * SHA-256, blobs.txt's SHA-256 and totals, and every listed blob present in
- * the shared store with its size. Resolves to the manifest and blob list.
+ * the location's shared store with its size. `dir` holds the snapshot's
+ * files; `label` names the snapshot in messages (its address when `dir` is
+ * a download). Resolves to the manifest and blob list.
  */
-export async function checkSnapshotFiles(dir: string, blobRoot: string): Promise<{ manifest: Manifest; blobs: BlobEntry[] }> {
-  const manifest = await readManifest(dir);
+export async function checkSnapshotFiles(dir: string, location: BackupLocation, label = dir): Promise<{ manifest: Manifest; blobs: BlobEntry[] }> {
+  const manifest = await readManifest(dir).catch((err: unknown) => {
+    if (!(err instanceof BackupCorruptError) || label === dir) throw err;
+    throw new BackupCorruptError(label, err.message.replace(`backup ${dir} cannot be trusted: `, ""));
+  });
   const known = MIGRATIONS.map(([name]) => name);
   if (manifest.migration !== null && !known.includes(manifest.migration)) {
-    throw new BackupCorruptError(dir, `it was made by a newer Aurora (${manifest.auroraVersion}, migration ${manifest.migration}); restore it with that version`);
+    throw new BackupCorruptError(label, `it was made by a newer Aurora (${manifest.auroraVersion}, migration ${manifest.migration}); restore it with that version`);
   }
   const database = await hashFile(join(dir, DATABASE_FILE)).catch((err: Error) => {
-    throw new BackupCorruptError(dir, `cannot read ${DATABASE_FILE}: ${err.message}`);
+    throw new BackupCorruptError(label, `cannot read ${DATABASE_FILE}: ${err.message}`);
   });
   if (database.sha256 !== manifest.database.sha256 || database.bytes !== manifest.database.bytes) {
-    throw new BackupCorruptError(dir, `${DATABASE_FILE} has changed since the backup (SHA-256 ${database.sha256}, ${database.bytes} bytes; manifest: ${manifest.database.sha256}, ${manifest.database.bytes} bytes)`);
+    throw new BackupCorruptError(label, `${DATABASE_FILE} has changed since the backup (SHA-256 ${database.sha256}, ${database.bytes} bytes; manifest: ${manifest.database.sha256}, ${manifest.database.bytes} bytes)`);
   }
   const text = await readFile(join(dir, BLOB_LIST_FILE), "utf8").catch((err: Error) => {
-    throw new BackupCorruptError(dir, `cannot read ${BLOB_LIST_FILE}: ${err.message}`);
+    throw new BackupCorruptError(label, `cannot read ${BLOB_LIST_FILE}: ${err.message}`);
   });
-  if (sha256Hex(text) !== manifest.blobs.sha256) throw new BackupCorruptError(dir, `${BLOB_LIST_FILE} has changed since the backup`);
-  const blobs = parseBlobList(dir, text);
+  if (sha256Hex(text) !== manifest.blobs.sha256) throw new BackupCorruptError(label, `${BLOB_LIST_FILE} has changed since the backup`);
+  const blobs = parseBlobList(label, text);
   const bytes = blobs.reduce((sum, b) => sum + b.size, 0);
   if (blobs.length !== manifest.blobs.count || bytes !== manifest.blobs.bytes) {
-    throw new BackupCorruptError(dir, `${BLOB_LIST_FILE} lists ${blobs.length} blobs of ${bytes} bytes (manifest: ${manifest.blobs.count}, ${manifest.blobs.bytes})`);
+    throw new BackupCorruptError(label, `${BLOB_LIST_FILE} lists ${blobs.length} blobs of ${bytes} bytes (manifest: ${manifest.blobs.count}, ${manifest.blobs.bytes})`);
   }
   const problems: string[] = [];
   for (const blob of blobs) {
-    const size = await stat(contentPath(blobRoot, blob.cid)).then((s) => s.size, () => null);
-    if (size === null) problems.push(`blob ${blob.cid} is missing from ${blobRoot}`);
+    const size = await location.blobSize(blob.cid);
+    if (size === null) problems.push(`blob ${blob.cid} is missing from ${location.url}`);
     else if (size !== blob.size) problems.push(`blob ${blob.cid} is ${size} bytes (listed: ${blob.size})`);
   }
-  if (problems.length > 0) throw new BackupCorruptError(dir, tooMany(problems));
+  if (problems.length > 0) throw new BackupCorruptError(label, tooMany(problems));
   return { manifest, blobs };
 }
 
@@ -66,7 +71,7 @@ export async function checkSnapshotFiles(dir: string, blobRoot: string): Promise
  * the migration level, and the blobs its blob table names against blobs.txt.
  */
 export async function checkSnapshotDatabase(snapshot: SnapshotEndpoint, manifest: Manifest, blobs: readonly BlobEntry[]): Promise<void> {
-  const dir = snapshot.config.dataDir;
+  const dir = snapshot.source.replace(/^backup /, "");
   let summary: Awaited<ReturnType<typeof summarise>>;
   try {
     summary = await summarise(snapshot.db, Object.keys(manifest.tables) as TableName[]);

@@ -6,16 +6,17 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { migrateToLatest } from "@/db/migrator";
 import { createLogger } from "@/log";
 import { sqlite } from "@plugins/db-sqlite";
-import { blobRoot } from "./backup-dir";
-import { type ContentStore, contentStore } from "./content-store";
+import type { Db } from "@/plugin-kit";
+import type { BackupLocation } from "./backup-location";
+import type { ContentStore } from "./content-store";
 import { removeTree } from "./durable-fs";
 import type { Endpoint } from "./endpoint";
 import { DATABASE_FILE } from "./manifest";
 
 /**
  * A backup snapshot as a move endpoint: its SQLite file through the db-sqlite
- * plugin and the backup directory's shared blob store seen through that
- * database (src/move/content-store.ts), so the movers' copyDatabase /
+ * plugin and the backup location's shared blob store seen through that
+ * database (content-store.ts, s3-content-store.ts), so the movers' copyDatabase /
  * copyBlobs / verifyCopy read and write a snapshot like any config.
  *
  * A snapshot has no secrets of its own; the endpoint carries those of the
@@ -30,33 +31,33 @@ export interface SnapshotEndpoint extends Endpoint {
 }
 
 /**
- * A fresh, empty snapshot in staging directory `dir` (inside backup
- * directory `backupDir`), migrated to this version's latest schema, to copy
- * a server into.
+ * A fresh, empty snapshot in staging directory `dir` (from `location`),
+ * migrated to this version's latest schema, to copy a server into.
  */
-export async function createSnapshotTarget(dir: string, backupDir: string, secretsOf: RunConfig): Promise<SnapshotEndpoint> {
+export async function createSnapshotTarget(dir: string, location: BackupLocation, secretsOf: RunConfig): Promise<SnapshotEndpoint> {
   await mkdir(dir, { recursive: true });
-  // Durability comes from syncing the finished file before the snapshot is renamed into place.
+  // Durability comes from syncing the finished file before the snapshot is published.
   const db = sqlite({ path: join(dir, DATABASE_FILE), synchronous: "normal" });
-  return open(dir, join(dir, DATABASE_FILE), db, blobRoot(backupDir), secretsOf, { migrate: true });
+  return open(dir, join(dir, DATABASE_FILE), db, (refs) => location.blobStore(refs, dir), secretsOf, { migrate: true, label: dir });
 }
 
 /**
- * Open snapshot directory `dir` of `backupDir` for reading. The snapshot's
+ * Open the local files `dir` of a snapshot of `location` for reading
+ * (`label`: its address, for messages). The snapshot's
  * file is never opened itself (opening a SQLite file in WAL mode writes to
  * it, and its hash must stay what the manifest says): a working copy is made
  * under `workDir` and removed by `close()`. The copy is not migrated; call
  * `migrateToLatest` on its `db` once its contents have been checked against
  * the manifest, so a backup made by an older version restores into this one.
  */
-export async function openSnapshot(dir: string, backupDir: string, workDir: string, secretsOf: RunConfig): Promise<SnapshotEndpoint> {
+export async function openSnapshot(dir: string, location: BackupLocation, workDir: string, secretsOf: RunConfig, label = dir): Promise<SnapshotEndpoint> {
   await removeTree(workDir);
   await mkdir(workDir, { recursive: true });
   const file = join(workDir, DATABASE_FILE);
   try {
     await copyFile(join(dir, DATABASE_FILE), file);
     const db = sqlite({ path: file, synchronous: "normal" });
-    const endpoint = await open(dir, file, db, blobRoot(backupDir), secretsOf, { migrate: false });
+    const endpoint = await open(dir, file, db, (refs) => location.blobStore(refs, workDir), secretsOf, { migrate: false, label });
     return {
       ...endpoint,
       close: async () => {
@@ -74,11 +75,11 @@ async function open(
   dir: string,
   file: string,
   db: DatabasePlugin,
-  root: string,
+  store: (refs: () => Db) => ContentStore,
   secretsOf: RunConfig,
-  opts: { migrate: boolean },
+  opts: { migrate: boolean; label: string },
 ): Promise<SnapshotEndpoint> {
-  const blobs = contentStore({ root, refs: () => db.db() });
+  const blobs = store(() => db.db());
   const log = createLogger("warn", (line) => process.stderr.write(`${line}\n`));
   const ctx = (name: string) => ({ dataDir: dir, log: log.child({ plugin: name }), metrics: new Registry() });
   const config = { ...resolveConfig({ dataDir: dir, db, blobs }), secrets: secretsOf.secrets } as RunConfig;
@@ -94,5 +95,5 @@ async function open(
     await close();
     throw err;
   }
-  return { config, source: `backup ${dir}`, db, blobs, databaseFile: file, close };
+  return { config, source: `backup ${opts.label}`, db, blobs, databaseFile: file, close };
 }
