@@ -80,7 +80,13 @@ class BunSqliteDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("commit"));
   }
+  /**
+   * SQLite rolls a transaction back by itself on some errors (SQLITE_FULL,
+   * SQLITE_IOERR, ...); a second rollback would then fail with "no transaction
+   * is active" and that error would replace the one that says why.
+   */
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!(connection as BunSqliteConnection).inTransaction) return;
     await connection.executeQuery(CompiledQuery.raw("rollback"));
   }
   async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
@@ -130,6 +136,11 @@ class BunSqliteConnection implements DatabaseConnection {
     } finally {
       stmt?.finalize();
     }
+  }
+
+  /** False once SQLite has ended the transaction itself, e.g. rolled it back on a full disk. */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   close(): void {

@@ -98,13 +98,27 @@ export function fileStream(plugin: string, handle: FileHandle, start: number, en
   });
 }
 
-/** Run a filesystem call, turning its error into a PluginError that names the plugin and keeps `cause`. */
+/** Run a filesystem call, turning its error into a PluginError (see `fsError`). */
 export async function fsCall<T>(plugin: string, what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (cause) {
-    throw new PluginError(plugin, `${what} failed: ${(cause as Error).message}`, { cause });
+    throw fsError(plugin, what, cause);
   }
+}
+
+/** Errors that end when the operator frees space: a full disk or an exhausted quota. */
+const OUT_OF_SPACE = new Set(["ENOSPC", "EDQUOT"]);
+
+/**
+ * A filesystem error as a PluginError that names the plugin and keeps
+ * `cause`. Out of space it is `unavailable` (a 503 with Retry-After: the
+ * write may succeed once space is freed), not a 500.
+ */
+export function fsError(plugin: string, what: string, cause: unknown): PluginError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const full = code !== undefined && OUT_OF_SPACE.has(code);
+  return new PluginError(plugin, `${what} failed${full ? " (out of disk space)" : ""}: ${(cause as Error).message}`, { cause, unavailable: full });
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -13,7 +13,7 @@ import {
   resolveRange,
   tempKeyTime,
 } from "@/plugin-kit";
-import { fileStream, fsCall, isNotFound, syncDirectory, writeAtomically } from "./file-io";
+import { fileStream, fsCall, fsError, isNotFound, syncDirectory, writeAtomically } from "./file-io";
 import { BLOCKS, PART_SUFFIX, QUARANTINE, TMP, blobPath, didDir, tempPath } from "./layout";
 
 export interface DiskOptions {
@@ -53,7 +53,7 @@ export function disk(options: DiskOptions = {}): BlobStorePlugin {
         await rename(from, to);
         break;
       } catch (err) {
-        if (!isNotFound(err)) throw new PluginError(name, `rename failed: ${(err as Error).message}`, { cause: err });
+        if (!isNotFound(err)) throw fsError(name, "rename", err);
         // A concurrent delete may have removed the directory it had just emptied: make it again, once.
         if (attempt === 0 && (await exists(from))) continue;
         return false;
