@@ -17,7 +17,7 @@ import {
   tempKeyTime,
 } from "@/plugin-kit";
 import { cidOfHash, sameContent } from "./content-check";
-import { durableRename, syncPath } from "./durable-fs";
+import { durableRename } from "./durable-fs";
 
 const NAME = "backup-blobs";
 const TMP = "tmp";

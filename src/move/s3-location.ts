@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PRE_RESTORE_PREFIX, type RetentionReport } from "./backup-dir";
-import type { BackupLocation } from "./backup-location";
+import type { BackupLocation } from "./location";
 import { removeTree } from "./durable-fs";
 import { MoveError } from "./errors";
 import { BLOB_LIST_FILE, DATABASE_FILE, MANIFEST_FILE, parseBlobList, readManifest } from "./manifest";
