@@ -46,8 +46,9 @@ const unclean: string[] = [];
 
 beforeAll(async () => {
   if (unavailable) return;
-  cluster = await startCluster({ nodes: 1 });
-  [ahead, behind] = await Promise.all([startSkewedNode(cluster, SKEW_SECONDS), startSkewedNode(cluster, -SKEW_SECONDS)]);
+  const env = { PDS_RATE_LIMITS_ENABLED: "true" };
+  cluster = await startCluster({ nodes: 1, env });
+  [ahead, behind] = await Promise.all([startSkewedNode(cluster, SKEW_SECONDS, env), startSkewedNode(cluster, -SKEW_SECONDS, env)]);
   nodes = [
     { name: "normal", url: cluster.nodes[0]!.url, offset: 0 },
     { name: "+10 min", url: ahead.url, offset: SKEW_SECONDS },
@@ -209,6 +210,23 @@ test("a node 10 minutes ahead and one 10 minutes behind: no write lost, revs sti
   const gaps = seqs.filter((s, i) => i > 0 && s !== seqs[i - 1]! + 1).length;
   subscriber.close();
   checks.push({ name: "firehose on the +10 min node: every event from cursor 0, gap-free", ok: gaps === 0 && seqs[0] === 1, detail: gaps ? `${gaps} gaps` : undefined });
+
+  // Rate limits: createSession allows 30 per identifier and IP in 5 minutes; spread over the three
+  // clocks, the 31st must still be refused (the distributed limiter reads the time from Redis).
+  const limited = await signUp("limit");
+  const loginStatuses: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const node = nodes[i % nodes.length]!;
+    const res = await xrpc(node, "com.atproto.server.createSession", { body: { identifier: limited.handle, password: "correct horse battery staple" } });
+    loginStatuses.push(res.status);
+  }
+  // signUp itself logged in once on each node: 33 attempts in all, 30 allowed.
+  const refusedAt = loginStatuses.indexOf(429);
+  checks.push({
+    name: "createSession limit (30 / 5 min) counted once across the three clocks",
+    ok: refusedAt === 27 && loginStatuses.slice(27).every((s) => s === 429),
+    detail: refusedAt === 27 ? undefined : `statuses ${loginStatuses.join(",")}`,
+  });
 
   // Service auth minted by each node (default lifetime 60 s), presented to the normal node's uploadBlob.
   const serviceDid = (await (await fetch(`${cluster.nodes[0]!.url}/.well-known/did.json`)).json()) as { id: string };
