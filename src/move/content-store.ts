@@ -1,23 +1,10 @@
 import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  assertCid,
-  assertDid,
-  assertTempKey,
-  BlobNotFoundError,
-  type BlobRange,
-  type BlobRead,
-  type BlobStorePlugin,
-  type Db,
-  listLimit,
-  newTempKey,
-  PluginError,
-  resolveRange,
-  tempKeyTime,
-} from "@/plugin-kit";
+import { assertCid, assertDid, BlobNotFoundError, type BlobRange, type BlobRead, type BlobStorePlugin, type Db, PluginError, resolveRange } from "@/plugin-kit";
 import { cidOfHash, sameContent } from "./content-check";
 import { durableRename } from "./durable-fs";
+import { listSnapshotBlobs, sharedBlobRules, snapshotRow, uploadSpool } from "./snapshot-blobs";
 
 const NAME = "backup-blobs";
 const TMP = "tmp";
@@ -55,35 +42,18 @@ export interface ContentStore extends BlobStorePlugin {
  */
 export function contentStore(options: ContentStoreOptions): ContentStore {
   const { root } = options;
-  /** CID of each temp upload, computed while it was written. */
-  const uploaded = new Map<string, string>();
+  const spool = uploadSpool({ dir: join(root, TMP), name: NAME, sync: true });
   let written = 0;
 
   const blobFile = (cid: string) => {
     assertCid(cid);
     return join(root, cid.slice(-3, -1), cid);
   };
-  const tempFile = (key: string) => {
-    assertTempKey(key);
-    return join(root, TMP, key);
-  };
   const fail = (what: string, cause: unknown): never => {
     if (cause instanceof PluginError || cause instanceof BlobNotFoundError) throw cause;
     throw new PluginError(NAME, `${what}: ${(cause as Error).message}`, { cause });
   };
-  /** The snapshot's row for (did, cid), when it holds the blob permanently. */
-  const row = async (did: string, cid: string) => {
-    assertDid(did);
-    assertCid(cid);
-    return options
-      .refs()
-      .selectFrom("blob")
-      .select(["size", "takedown_ref"])
-      .where("did", "=", did)
-      .where("cid", "=", cid)
-      .where("temp_key", "is", null)
-      .executeTakeFirst();
-  };
+  const row = (did: string, cid: string) => snapshotRow(options.refs, did, cid);
   const fileSize = async (path: string) => {
     try {
       return (await stat(path)).size;
@@ -112,7 +82,7 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
     }
   };
 
-  return {
+  const store: ContentStore = {
     kind: "blobs",
     name: NAME,
     shared: false,
@@ -125,57 +95,28 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
       await stat(join(root, TMP)).catch((err) => fail(`${root} is not usable`, err));
     },
 
-    async putTemp(source) {
-      const key = newTempKey();
-      const path = tempFile(key);
-      const hash = createHash("sha256");
-      let size = 0;
-      let handle: FileHandle | undefined;
-      try {
-        handle = await open(path, "wx");
-        for await (const chunk of source) {
-          hash.update(chunk);
-          size += chunk.byteLength;
-          for (let at = 0; at < chunk.byteLength; ) at += (await handle.write(chunk, at)).bytesWritten;
-        }
-        await handle.sync();
-      } catch (err) {
-        await handle?.close().catch(() => {});
-        await unlink(path).catch(() => {});
-        if (err instanceof Error && !(err as NodeJS.ErrnoException).code) throw err; // the source's own error
-        return fail("write temp blob", err);
-      }
-      await handle.close();
-      uploaded.set(key, cidOfHash(hash));
-      return { key, size };
-    },
-
-    async deleteTemp(key) {
-      uploaded.delete(key);
-      await unlink(tempFile(key)).catch((err) => (err as NodeJS.ErrnoException).code === "ENOENT" || fail("delete temp blob", err));
-    },
+    putTemp: (source) => spool.put(source),
+    deleteTemp: (key) => spool.drop(key),
 
     async makePermanent(key, did, cid) {
       assertDid(did);
-      const temp = tempFile(key);
       const target = blobFile(cid);
-      const actual = uploaded.get(key);
-      uploaded.delete(key);
-      if (actual === undefined) {
+      const upload = spool.take(key);
+      if (upload === undefined) {
         if ((await fileSize(target)) !== null) return;
         throw new BlobNotFoundError(`temp ${key}`);
       }
-      if (!sameContent(actual, cid)) {
-        await unlink(temp).catch(() => {});
-        throw new PluginError(NAME, `blob ${cid} of ${did} arrived with other bytes (they hash to ${actual}); the source store is damaged`);
+      if (!sameContent(upload.cid, cid)) {
+        await unlink(upload.path).catch(() => {});
+        throw new PluginError(NAME, `blob ${cid} of ${did} arrived with other bytes (they hash to ${upload.cid}); the source store is damaged`);
       }
       try {
         if ((await fileSize(target)) !== null) {
-          await unlink(temp);
+          await unlink(upload.path);
           return;
         }
         await mkdir(join(root, cid.slice(-3, -1)), { recursive: true });
-        await durableRename(temp, target);
+        await durableRename(upload.path, target);
         written++;
       } catch (err) {
         fail(`store blob ${cid}`, err);
@@ -202,54 +143,17 @@ export function contentStore(options: ContentStoreOptions): ContentStore {
       return size === null ? null : { size, quarantined: held.takedown_ref !== null };
     },
 
-    async list(did, { cursor, limit } = {}) {
-      assertDid(did);
-      if (cursor !== undefined) assertCid(cursor);
-      const pageSize = listLimit(limit);
-      let query = options
-        .refs()
-        .selectFrom("blob")
-        .select("cid")
-        .where("did", "=", did)
-        .where("temp_key", "is", null)
-        .where("takedown_ref", "is", null);
-      if (cursor !== undefined) query = query.where("cid", ">", cursor);
-      const rows = await query.orderBy("cid").limit(pageSize + 1).execute();
-      const cids = rows.slice(0, pageSize).map((r) => r.cid);
-      return rows.length > pageSize ? { cids, cursor: cids[cids.length - 1] } : { cids };
-    },
-
-    async delete() {
-      throw new PluginError(NAME, "a backup's blobs are shared by its snapshots: only retention (--keep) removes them");
-    },
-    // The quarantine state is the snapshot's takedown_ref, copied with the database: nothing to move.
-    async quarantine(did, cid) {
-      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
-    },
-    async unquarantine(did, cid) {
-      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
-    },
-
-    async sweepTemp(olderThanMs) {
-      const cutoff = Date.now() - olderThanMs;
-      let removed = 0;
-      for (const entry of await readdir(join(root, TMP)).catch(() => [] as string[])) {
-        const created = tempKeyTime(entry);
-        if (created !== null && created < cutoff) {
-          await unlink(join(root, TMP, entry)).catch(() => {});
-          uploaded.delete(entry);
-          removed++;
-        }
-      }
-      return removed;
-    },
+    list: (did, page) => listSnapshotBlobs(options.refs, did, page),
+    ...sharedBlobRules(NAME, (did, cid) => store.stat(did, cid)),
+    sweepTemp: (olderThanMs) => spool.sweep(olderThanMs),
 
     written: () => written,
     describe: () => ({ root }),
     async close() {
-      uploaded.clear();
+      spool.clear();
     },
   };
+  return store;
 }
 
 /** Where the content store keeps blob `cid` under `root` (retention and restore checks read it too). */

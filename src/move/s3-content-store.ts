@@ -1,22 +1,9 @@
-import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import {
-  assertCid,
-  assertDid,
-  assertTempKey,
-  BlobNotFoundError,
-  type BlobRead,
-  type Db,
-  listLimit,
-  newTempKey,
-  PluginError,
-  resolveRange,
-  tempKeyTime,
-} from "@/plugin-kit";
-import { cidOfHash, sameContent, verifiedStream } from "./content-check";
+import { mkdir, unlink } from "node:fs/promises";
+import { assertCid, assertDid, BlobNotFoundError, type BlobRead, type Db, PluginError, resolveRange } from "@/plugin-kit";
+import { sameContent, verifiedStream } from "./content-check";
 import type { ContentStore } from "./content-store";
 import type { BackupObjects } from "./s3-objects";
+import { listSnapshotBlobs, sharedBlobRules, snapshotRow, uploadSpool } from "./snapshot-blobs";
 
 const NAME = "backup-s3";
 
@@ -48,25 +35,9 @@ export interface S3ContentStoreOptions {
  */
 export function s3ContentStore(options: S3ContentStoreOptions): ContentStore {
   const { objects, spoolDir, known } = options;
-  const uploaded = new Map<string, string>();
+  const spool = uploadSpool({ dir: spoolDir, name: NAME, sync: false });
   let written = 0;
-
-  const spoolFile = (key: string) => {
-    assertTempKey(key);
-    return join(spoolDir, key);
-  };
-  const row = async (did: string, cid: string) => {
-    assertDid(did);
-    assertCid(cid);
-    return options
-      .refs()
-      .selectFrom("blob")
-      .select(["size", "takedown_ref"])
-      .where("did", "=", did)
-      .where("cid", "=", cid)
-      .where("temp_key", "is", null)
-      .executeTakeFirst();
-  };
+  const row = (did: string, cid: string) => snapshotRow(options.refs, did, cid);
   const present = async (cid: string) => {
     if (known.has(cid)) return true;
     const size = await objects.head(s3BlobKey(cid));
@@ -81,7 +52,7 @@ export function s3ContentStore(options: S3ContentStoreOptions): ContentStore {
     return { size, start, end, stream: whole ? verifiedStream(got.stream, cid, NAME) : got.stream };
   };
 
-  return {
+  const store: ContentStore = {
     kind: "blobs",
     name: NAME,
     shared: false,
@@ -92,55 +63,27 @@ export function s3ContentStore(options: S3ContentStoreOptions): ContentStore {
     },
     async health() {},
 
-    async putTemp(source) {
-      const key = newTempKey();
-      const path = spoolFile(key);
-      const hash = createHash("sha256");
-      let size = 0;
-      let handle: FileHandle | undefined;
-      try {
-        handle = await open(path, "wx");
-        for await (const chunk of source) {
-          hash.update(chunk);
-          size += chunk.byteLength;
-          for (let at = 0; at < chunk.byteLength; ) at += (await handle.write(chunk, at)).bytesWritten;
-        }
-      } catch (err) {
-        await handle?.close().catch(() => {});
-        await unlink(path).catch(() => {});
-        if (err instanceof Error && !(err as NodeJS.ErrnoException).code) throw err;
-        throw new PluginError(NAME, `spool an upload in ${spoolDir}: ${(err as Error).message}`, { cause: err });
-      }
-      await handle.close();
-      uploaded.set(key, cidOfHash(hash));
-      return { key, size };
-    },
-
-    async deleteTemp(key) {
-      uploaded.delete(key);
-      await unlink(spoolFile(key)).catch(() => {});
-    },
+    putTemp: (source) => spool.put(source),
+    deleteTemp: (key) => spool.drop(key),
 
     async makePermanent(key, did, cid) {
       assertDid(did);
       assertCid(cid);
-      const path = spoolFile(key);
-      const actual = uploaded.get(key);
-      uploaded.delete(key);
-      if (actual === undefined) {
+      const upload = spool.take(key);
+      if (upload === undefined) {
         if (await present(cid)) return;
         throw new BlobNotFoundError(`temp ${key}`);
       }
       try {
-        if (!sameContent(actual, cid)) {
-          throw new PluginError(NAME, `blob ${cid} of ${did} arrived with other bytes (they hash to ${actual}); the source store is damaged`);
+        if (!sameContent(upload.cid, cid)) {
+          throw new PluginError(NAME, `blob ${cid} of ${did} arrived with other bytes (they hash to ${upload.cid}); the source store is damaged`);
         }
         if (await present(cid)) return;
-        await objects.putFile(s3BlobKey(cid), path);
+        await objects.putFile(s3BlobKey(cid), upload.path);
         known.add(cid);
         written++;
       } finally {
-        await unlink(path).catch(() => {});
+        await unlink(upload.path).catch(() => {});
       }
     },
 
@@ -165,46 +108,15 @@ export function s3ContentStore(options: S3ContentStoreOptions): ContentStore {
       return { size, quarantined: held.takedown_ref !== null };
     },
 
-    async list(did, { cursor, limit } = {}) {
-      assertDid(did);
-      if (cursor !== undefined) assertCid(cursor);
-      const pageSize = listLimit(limit);
-      let query = options.refs().selectFrom("blob").select("cid").where("did", "=", did).where("temp_key", "is", null).where("takedown_ref", "is", null);
-      if (cursor !== undefined) query = query.where("cid", ">", cursor);
-      const rows = await query.orderBy("cid").limit(pageSize + 1).execute();
-      const cids = rows.slice(0, pageSize).map((r) => r.cid);
-      return rows.length > pageSize ? { cids, cursor: cids[cids.length - 1] } : { cids };
-    },
-
-    async delete() {
-      throw new PluginError(NAME, "a backup's blobs are shared by its snapshots: only retention (--keep) removes them");
-    },
-    // The quarantine state is the snapshot's takedown_ref, copied with the database: nothing to move.
-    async quarantine(did, cid) {
-      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
-    },
-    async unquarantine(did, cid) {
-      if (!(await this.stat(did, cid))) throw new BlobNotFoundError(cid);
-    },
-
-    async sweepTemp(olderThanMs) {
-      const cutoff = Date.now() - olderThanMs;
-      let removed = 0;
-      for (const entry of await readdir(spoolDir).catch(() => [] as string[])) {
-        const created = tempKeyTime(entry);
-        if (created !== null && created < cutoff) {
-          await unlink(join(spoolDir, entry)).catch(() => {});
-          uploaded.delete(entry);
-          removed++;
-        }
-      }
-      return removed;
-    },
+    list: (did, page) => listSnapshotBlobs(options.refs, did, page),
+    ...sharedBlobRules(NAME, (did, cid) => store.stat(did, cid)),
+    sweepTemp: (olderThanMs) => spool.sweep(olderThanMs),
 
     written: () => written,
     describe: () => ({ url: objects.url("blobs") }),
     async close() {
-      uploaded.clear();
+      spool.clear();
     },
   };
+  return store;
 }
