@@ -7,7 +7,7 @@ import type { Plugin } from "@/contracts/plugin";
 import { type AccountServices, createAccountServices } from "@/account/services";
 import { migrateToLatest } from "@/db/migrator";
 import { BlobService } from "@/blob/service";
-import { startSweeper } from "@/blob/sweeper";
+import { startSweeper, sweeperTiming } from "@/blob/sweeper";
 import { bundledRecordValidator } from "@/lexicon";
 import { createRepoService } from "@/repo/service";
 import { type CacheAside, createCacheAside } from "@/cache/aside";
@@ -97,7 +97,8 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       log: log.child({ component: "repo" }),
       writeQueueMax: config.service.repoWriteQueueMax,
     });
-    const stopSweeper = startSweeper(blobService, cache, log.child({ component: "blob-sweeper" }));
+    const sweep = sweeperTiming();
+    const stopSweeper = startSweeper(blobService, cache, log.child({ component: "blob-sweeper" }), sweep.intervalMs, sweep.olderThanMs);
     closers.push({ name: "blob-sweeper", close: async () => stopSweeper() });
 
     const ctx: AppContext = {

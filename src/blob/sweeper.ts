@@ -42,8 +42,11 @@ export async function sweepTempBlobs(
           .where("cid", "in", cids)
           .where("temp_key", "is not", null)
           .where("created_at", "<", cutoff)
-          .returning("temp_key")
+          .returning(["cid", "temp_key"])
           .execute();
+        // A commit that claimed the blob and then rolled back left its bytes under the permanent name
+        // (the store is not transactional); no committed record refers to a row still temporary.
+        if (gone.length > 0) await blobs.store.delete(did, gone.map((r) => r.cid));
         return gone.map((r) => r.temp_key).filter((k): k is string => k !== null);
       });
       for (const key of keys) await blobs.store.deleteTemp(key);
@@ -60,7 +63,13 @@ export async function sweepTempBlobs(
  * function is called. With several nodes sharing a cache, one node sweeps per
  * interval, not every node.
  */
-export function startSweeper(blobs: BlobService, cache: CachePlugin, log: Logger, intervalMs = 10 * 60 * 1000): () => void {
+export function startSweeper(
+  blobs: BlobService,
+  cache: CachePlugin,
+  log: Logger,
+  intervalMs = 10 * 60 * 1000,
+  olderThanMs = TEMP_BLOB_TTL_MS,
+): () => void {
   let running = false;
   const timer = setInterval(async () => {
     if (running) return;
@@ -70,7 +79,7 @@ export function startSweeper(blobs: BlobService, cache: CachePlugin, log: Logger
       running = false;
       return;
     }
-    sweepTempBlobs(blobs)
+    sweepTempBlobs(blobs, olderThanMs)
       .then((swept) => {
         if (swept.rows > 0 || swept.files > 0) log.info("temporary blobs swept", swept);
       })
@@ -82,4 +91,19 @@ export function startSweeper(blobs: BlobService, cache: CachePlugin, log: Logger
   // The sweeper alone never keeps the process alive.
   timer.unref?.();
   return () => clearInterval(timer);
+}
+
+/**
+ * The sweeper's interval and age limit. AURORA_TEST_BLOB_SWEEP="<intervalMs>:<olderThanMs>"
+ * shortens both, for the fault suite (test/faults), which must see the sweep
+ * run within a test; operators have no reason to set it.
+ */
+export function sweeperTiming(env: Record<string, string | undefined> = process.env): { intervalMs: number; olderThanMs: number } {
+  const raw = env.AURORA_TEST_BLOB_SWEEP;
+  if (!raw) return { intervalMs: 10 * 60 * 1000, olderThanMs: TEMP_BLOB_TTL_MS };
+  const [interval, age] = raw.split(":").map(Number);
+  if (!Number.isInteger(interval) || !Number.isInteger(age) || interval! < 1000 || age! < 1000) {
+    throw new Error(`AURORA_TEST_BLOB_SWEEP must be "<intervalMs>:<olderThanMs>", both integers of at least 1000, not ${JSON.stringify(raw)}`);
+  }
+  return { intervalMs: interval!, olderThanMs: age! };
 }

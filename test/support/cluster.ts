@@ -23,6 +23,8 @@ export interface ClusterNode {
   /** Start the node again with the same config and port. */
   start(): Promise<void>;
   readonly running: boolean;
+  /** The running process's id (undefined before the first start), for signals such as SIGSTOP. */
+  readonly pid: number | undefined;
 }
 
 export interface Cluster {
@@ -60,6 +62,11 @@ export interface ClusterOptions {
   rateLimit?: UserConfig["rateLimit"];
   /** A PLC directory the caller started (and stops), when something else must know it before the nodes start. @default one of its own */
   plc?: TestPlc;
+  /**
+   * Backing services the caller started (and may restart), instead of the
+   * shared ones of scripts/with-services.ts. @default the AURORA_TEST_* ones
+   */
+  services?: { postgresUrl: string; redisUrl: string; s3Endpoint: string; bucket: string };
 }
 
 /** Build the binary once per process. */
@@ -74,10 +81,11 @@ function buildBinary(): Promise<string> {
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const pgUrl = required("AURORA_TEST_POSTGRES_URL");
-  const redisUrl = required("AURORA_TEST_REDIS_URL");
-  const s3 = required("AURORA_TEST_S3_ENDPOINT");
-  const bucket = required("AURORA_TEST_S3_BUCKET");
+  const given = options.services;
+  const pgUrl = given?.postgresUrl ?? required("AURORA_TEST_POSTGRES_URL");
+  const redisUrl = given?.redisUrl ?? required("AURORA_TEST_REDIS_URL");
+  const s3 = given?.s3Endpoint ?? required("AURORA_TEST_S3_ENDPOINT");
+  const bucket = given?.bucket ?? required("AURORA_TEST_S3_BUCKET");
   const dir = mkdtempSync(join(tmpdir(), "aurora-cluster-"));
   const plc: TestPlc = options.plc ?? (await startPlc());
   const tag = `c${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
@@ -137,6 +145,9 @@ export default defineConfig({
       url: `http://127.0.0.1:${port}`,
       get running() {
         return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+      },
+      get pid() {
+        return proc?.pid;
       },
       async start() {
         proc = Bun.spawn([binary, "serve", "--config", "prod.ts"], {
