@@ -5,8 +5,10 @@
  * free byte, then the filler is deleted. During the fault writes must fail
  * cleanly (503 with Retry-After, never a 500 or a hang) while reads go on;
  * afterwards every acknowledged write is there, the repositories verify,
- * every referenced blob is served whole, SQLite's integrity check passes
- * and the sweeper leaves no temp file behind.
+ * every referenced blob is served whole, SQLite's integrity check passes,
+ * and after the sweeper no temp file is left and every blob file has its row.
+ * The node runs in this process (createContext, requests through the whole
+ * request path without a socket), so the test can run the sweeper at once.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
@@ -71,8 +73,9 @@ afterAll(async () => {
 /** One XRPC call through the whole request path, counted, bounded in time. */
 async function call(path: string, init: RequestInit): Promise<{ status: number; body: any; headers: Headers }> {
   requests++;
-  const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), REQUEST_TIMEOUT_MS));
-  const res = await Promise.race([ctx.request(path, init), timeout]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), REQUEST_TIMEOUT_MS)));
+  const res = await Promise.race([ctx.request(path, init), timeout]).finally(() => clearTimeout(timer));
   if (!res) {
     statuses.timeout = (statuses.timeout ?? 0) + 1;
     unclean.push(`${path}: no answer in ${REQUEST_TIMEOUT_MS} ms`);
@@ -100,6 +103,25 @@ async function createPost(account: TestAccount, record: unknown): Promise<{ uri:
   return res.status === 200 ? { uri: res.body.uri, cid: res.body.cid, rev: res.body.commit.rev } : null;
 }
 
+/** uploadBlob of fresh bytes: the blob ref (null if refused) and the sha-256 of the bytes. */
+async function upload(account: TestAccount): Promise<{ blob: any; sha256: string }> {
+  const bytes = fakePng(BLOB_BYTES);
+  const up = await call("/xrpc/com.atproto.repo.uploadBlob", {
+    method: "POST",
+    headers: { authorization: account.bearer, "content-type": "image/png" },
+    body: bytes,
+  });
+  return { blob: up.status === 200 ? up.body.blob : null, sha256: createHash("sha256").update(bytes).digest("hex") };
+}
+
+/** A post embedding `blob`; true (and in the ledger) when acknowledged. */
+async function postWithBlob(account: TestAccount, blob: any, sha256: string, text: string): Promise<boolean> {
+  const embed = { $type: "app.bsky.embed.images", images: [{ image: blob, alt: text }] };
+  const res = await createPost(account, post(text, embed));
+  if (res) acked.push({ did: account.did, ...res, blob: { cid: blob.ref.$link, sha256 } });
+  return res !== null;
+}
+
 /** One round of load for one account: a plain post, and an upload with a post that references it. */
 async function round(account: TestAccount, n: number): Promise<number> {
   let ok = 0;
@@ -108,21 +130,8 @@ async function round(account: TestAccount, n: number): Promise<number> {
     acked.push({ did: account.did, ...plain });
     ok++;
   }
-  const bytes = fakePng(BLOB_BYTES);
-  const up = await call("/xrpc/com.atproto.repo.uploadBlob", {
-    method: "POST",
-    headers: { authorization: account.bearer, "content-type": "image/png" },
-    body: bytes,
-  });
-  if (up.status === 200) {
-    const embed = { $type: "app.bsky.embed.images", images: [{ image: up.body.blob, alt: `picture ${n}` }] };
-    const withBlob = await createPost(account, post(`picture ${n}`, embed));
-    if (withBlob) {
-      const sha256 = createHash("sha256").update(bytes).digest("hex");
-      acked.push({ did: account.did, ...withBlob, blob: { cid: up.body.blob.ref.$link, sha256 } });
-      ok++;
-    }
-  }
+  const { blob, sha256 } = await upload(account);
+  if (blob && (await postWithBlob(account, blob, sha256, `picture ${n}`))) ok++;
   // A read of something acknowledged earlier: reads must go on while the disk is full.
   const earlier = acked.find((a) => a.did === account.did);
   if (earlier) {
@@ -153,13 +162,22 @@ test("the disk fills under SQLite + disk: writes fail with 503, reads go on, not
   let next = ROUNDS.before;
   for (let i = 0; i < INJECTIONS; i++) {
     const refusedBefore = refusedCount();
+    // Uploaded before the disk fills, referenced while it is full: the record's commit needs space the blob already has.
+    const pending = await Promise.all(accounts.map(async (account) => ({ account, ...(await upload(account)) })));
     const filled = small.fill();
     expect(small.free()).toBeLessThan(64 * 1024);
-    const duringAcked = await rounds(ROUNDS.during, next);
+    let duringAcked = 0;
+    for (const p of pending) if (p.blob && (await postWithBlob(p.account, p.blob, p.sha256, `pending ${i}`))) duringAcked++;
+    duringAcked += await rounds(ROUNDS.during, next);
     next += ROUNDS.during;
     const refused = refusedCount() - refusedBefore;
     small.release();
     const recoverySeconds = await firstWriteAfter(Date.now());
+    // The first account claims its pending blob now (a retry after the refusal); the second's is left to the sweeper.
+    const retry = pending[0]!;
+    if (retry.blob && !acked.some((a) => a.blob?.cid === retry.blob.ref.$link)) {
+      expect(await postWithBlob(retry.account, retry.blob, retry.sha256, `retried ${i}`)).toBe(true);
+    }
     injections.push({ filledMb: filled / 2 ** 20, acked: duringAcked, refused, recoverySeconds });
     // The next injection starts from a working node again.
     expect(await rounds(2, next)).toBe(2 * accounts.length * 2);
@@ -264,15 +282,37 @@ async function checkAfterwards(small: SmallFs): Promise<{ lost: number; list: Fa
   const verdict = integrity.rows.map((r) => r.integrity_check).join("; ");
   list.push({ name: "SQLite PRAGMA integrity_check", ok: verdict === "ok", detail: verdict === "ok" ? undefined : verdict });
 
+  const tmpEntries = readdirSync(join(small.dir, "data", "blobs", "tmp"));
+  const tmpBefore = tmpEntries.length;
+  const parts = tmpEntries.filter((e) => e.endsWith(".part"));
+  // An upload cut off by ENOSPC removes its own part file: nothing half-written waits for the sweeper.
+  list.push({ name: "no half-written (.part) upload left by a refused upload", ok: parts.length === 0, detail: parts.length ? `${parts.length} part files` : undefined });
   await sweepTempBlobs(ctx.blobService, 0);
   const tmpLeft = readdirSync(join(small.dir, "data", "blobs", "tmp"));
   const tempRows = await ctx.db.db().selectFrom("blob").select("cid").where("temp_key", "is not", null).execute();
   list.push({
     name: "no temp blob file or row left after the sweeper",
     ok: tmpLeft.length === 0 && tempRows.length === 0,
-    detail: tmpLeft.length || tempRows.length ? `${tmpLeft.length} files, ${tempRows.length} rows` : undefined,
+    detail: `${tmpBefore} temp files before the sweep (uploads whose record was refused), ${tmpLeft.length} files and ${tempRows.length} rows after`,
   });
+  const orphans = await orphanBlobFiles(join(small.dir, "data", "blobs", "blocks"));
+  list.push({ name: "every stored blob file has its row (nothing leaked by a refused commit)", ok: orphans.length === 0, detail: orphans.length ? `${orphans.length} files without a row: ${orphans.slice(0, 3).join(", ")}` : undefined });
   return { lost, list, events: events.count };
+}
+
+/** Files under blocks/ (blocks/<shard>/<did>/<shard>/<cid>) with no blob row for (did, cid). */
+async function orphanBlobFiles(blocks: string): Promise<string[]> {
+  const rows = await ctx.db.db().selectFrom("blob").select(["did", "cid"]).execute();
+  const known = new Set(rows.map((r) => `${r.did}/${r.cid}`));
+  const orphans: string[] = [];
+  for (const shard of readdirSync(blocks)) {
+    for (const did of readdirSync(join(blocks, shard))) {
+      for (const cidShard of readdirSync(join(blocks, shard, did))) {
+        for (const cid of readdirSync(join(blocks, shard, did, cidShard))) if (!known.has(`${did}/${cid}`)) orphans.push(`${did}/${cid}`);
+      }
+    }
+  }
+  return orphans;
 }
 
 /**
