@@ -8,6 +8,9 @@ import type { AccountStatus } from "./types";
 /** How long a rotated refresh token keeps working, for a client that lost the answer to its refresh. */
 export const REFRESH_GRACE_MS = 10 * 60 * 1000;
 
+/** How long past its expiry a refresh-token row is kept, for nodes whose clocks disagree. */
+const TIDY_MARGIN_MS = 60 * 60 * 1000;
+
 /** Rotations within one grace window that a logout follows back; more would need a client refreshing in a tight loop. */
 const MAX_CHAIN = 16;
 
@@ -191,8 +194,10 @@ export function createSessionStore(deps: {
         });
         if (!claimed) continue;
         await forget([tokenId]);
-        // Best effort tidy-up of this account's dead rows.
-        await deps.db().deleteFrom("refresh_token").where("did", "=", row.did).where("expires_at", "<=", new Date(now).toISOString()).execute();
+        // Best effort tidy-up of this account's dead rows: dead for a while, so a node whose clock is ahead
+        // does not delete a predecessor other nodes still count in its grace window.
+        const longDead = new Date(now - TIDY_MARGIN_MS).toISOString();
+        await deps.db().deleteFrom("refresh_token").where("did", "=", row.did).where("expires_at", "<=", longDead).execute();
         return { did: row.did, accessJwt: signed.accessJwt, refreshJwt: signed.refreshJwt };
       }
       return null;
