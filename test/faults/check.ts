@@ -43,13 +43,22 @@ async function pool<T, R>(items: readonly T[], n: number, fn: (item: T) => Promi
  */
 export const afterRecovery: string[] = [];
 
+/** The checks of one fault stop asking after this time (a deployment that does not answer must not hold the suite). */
+let checksUntil = Infinity;
+
+/** Start the checks' clock: they give up `ms` from now. */
+export function checksDeadline(ms: number): void {
+  checksUntil = Date.now() + ms;
+}
+
 /**
  * GET, retried for a 5xx or no answer for up to 12 s (longer than nginx's
  * fail_timeout of 5 s), so the data checks tell "unreadable for a while" from
  * "gone"; every retried answer is noted in `afterRecovery`.
  */
 async function getWithRetry(url: string): Promise<Response> {
-  const deadline = Date.now() + 12_000;
+  if (Date.now() > checksUntil) throw new Error("not checked: the checks ran out of time (see the other failures)");
+  const deadline = Math.min(Date.now() + 12_000, checksUntil);
   for (;;) {
     let what: string;
     try {
@@ -58,12 +67,36 @@ async function getWithRetry(url: string): Promise<Response> {
       what = `${res.status}`;
       if (Date.now() > deadline) return res;
     } catch (err) {
-      what = String(err);
-      if (Date.now() > deadline) throw new Error(`GET ${url}: no answer within 12 s (${what})`);
+      what = `${err}${await whoHangs(url)}`;
+      if (Date.now() > deadline) throw new Error(`GET ${url}: no answer (${what})`);
     }
     afterRecovery.push(`${new URL(url).pathname.split("/").pop()} ${what}`);
     await Bun.sleep(500);
   }
+}
+
+/** Where a request that timed out through nginx hangs: the same request to each node, and s3rver, with 3 s each. */
+let probeTargets: { nodes: string[]; s3: string } | undefined;
+async function whoHangs(url: string): Promise<string> {
+  if (!probeTargets) return "";
+  const path = url.slice(new URL(url).origin.length);
+  const one = async (target: string) => {
+    const t = Date.now();
+    try {
+      const res = await fetch(target, { signal: AbortSignal.timeout(3000) });
+      await res.arrayBuffer();
+      return `${res.status} in ${Date.now() - t} ms`;
+    } catch (err) {
+      return `${(err as Error).name} after ${Date.now() - t} ms`;
+    }
+  };
+  const answers = await Promise.all([...probeTargets.nodes.map((n) => one(n + path)), one(probeTargets.s3)]);
+  return ` [directly: ${answers.map((a, i) => `${i < probeTargets!.nodes.length ? `node${i}` : "s3rver"} ${a}`).join(", ")}]`;
+}
+
+/** Tell the checks where the nodes and s3rver are, for the diagnosis of a hung request. */
+export function setProbeTargets(rig: Rig): void {
+  probeTargets = { nodes: rig.nodes.map((n) => n.url), s3: rig.s3.url };
 }
 
 /** The check that the deployment served the checks' reads without a 5xx, from `afterRecovery` since `from`. */
@@ -87,7 +120,10 @@ export async function checkLedger(url: string, ledger: readonly Ack[]): Promise<
   const broken: string[] = [];
   await pool(ledger, 8, async (ack) => {
     const [, , repo, collection, rkey] = ack.uri.split("/");
-    const res = await getWithRetry(`${url}/xrpc/com.atproto.repo.getRecord?${new URLSearchParams({ repo: repo!, collection: collection!, rkey: rkey! })}`);
+    const res = await getWithRetry(`${url}/xrpc/com.atproto.repo.getRecord?${new URLSearchParams({ repo: repo!, collection: collection!, rkey: rkey! })}`).catch(
+      (err: Error) => err,
+    );
+    if (res instanceof Error) return broken.push(`${ack.uri}: ${res.message}`);
     const body = (await res.json().catch(() => ({}))) as { cid?: string };
     if (res.status === 404 || (res.status === 200 && body.cid !== ack.cid)) lost.push(`${ack.uri} (${res.status}, cid ${body.cid} ≠ ${ack.cid})`);
     else if (res.status !== 200) broken.push(`${ack.uri}: ${res.status}`);
@@ -185,7 +221,10 @@ export async function checkFirehose(rig: Rig, report: LoadReport, cursor: number
 export async function checkBlobs(url: string, ledger: readonly Ack[]): Promise<Check> {
   const problems: string[] = [];
   await pool(ledger.filter((a) => a.blob), 6, async (ack) => {
-    const res = await getWithRetry(`${url}/xrpc/com.atproto.sync.getBlob?${new URLSearchParams({ did: ack.did, cid: ack.blob! })}`);
+    const res = await getWithRetry(`${url}/xrpc/com.atproto.sync.getBlob?${new URLSearchParams({ did: ack.did, cid: ack.blob! })}`).catch(
+      (err: Error) => err,
+    );
+    if (res instanceof Error) return problems.push(`${ack.blob} of ${ack.uri}: ${res.message}`);
     if (res.status !== 200) return problems.push(`${ack.blob} of ${ack.uri}: ${res.status}`);
     const digest = await sha256.digest(new Uint8Array(await res.arrayBuffer()));
     if (!equal(digest.digest, CID.parse(ack.blob!).multihash.digest)) problems.push(`${ack.blob}: served bytes do not hash to it`);

@@ -15,6 +15,7 @@ import {
   afterRecovery,
   checkBlobs,
   checkChains,
+  checksDeadline,
   checkFirehose,
   checkLedger,
   checkOrphans,
@@ -24,6 +25,7 @@ import {
   errorsByStatus,
   failures,
   recoverySeconds,
+  setProbeTargets,
 } from "./check";
 import { Load, type LoadAccount } from "./load";
 import { recordResult } from "./results";
@@ -36,6 +38,7 @@ let rig: Rig;
 let accounts: LoadAccount[];
 beforeAll(async () => {
   rig = await startRig();
+  setProbeTargets(rig);
   accounts = await Promise.all(
     ["ana", "ben", "cy", "dee"].map(async (name) => {
       const a = await signUp(rig.cluster, name);
@@ -62,6 +65,7 @@ async function maxSeq(): Promise<number> {
 async function underLoad(id: string, fault: string, inject: (load: Load) => Promise<number>, note?: string): Promise<void> {
   const cursor = await maxSeq();
   const started = Date.now();
+  const s3ExitsBefore = rig.s3.unexpectedExits;
   const load = new Load({ url: rig.url, port: rig.cluster.port, accounts, cursor });
   let injections = 0;
   try {
@@ -78,6 +82,7 @@ async function underLoad(id: string, fault: string, inject: (load: Load) => Prom
   const report = { ledger: load.ledger, samples: load.samples, subscribers: load.subscribers, windows: load.windows };
   const dids = accounts.map((a) => a.did);
   const retriedBefore = afterRecovery.length;
+  checksDeadline(45_000);
   const [ledger, repos, firehose, blobs, orphans] = await Promise.all([
     checkLedger(rig.url, report.ledger),
     checkRepos(rig, dids, report.ledger),
@@ -108,7 +113,9 @@ async function underLoad(id: string, fault: string, inject: (load: Load) => Prom
       errors: report.subscribers.reduce((n, s) => n + s.errors.length, 0),
     },
     checks,
-    ...(note ? { note } : {}),
+    ...(note || rig.s3.unexpectedExits > s3ExitsBefore
+      ? { note: [note, rig.s3.unexpectedExits > s3ExitsBefore ? `s3rver exited by itself ${rig.s3.unexpectedExits - s3ExitsBefore}× (restarted by the rig)` : ""].filter(Boolean).join("; ") }
+      : {}),
     at: new Date().toISOString(),
   });
   const keep = process.env.AURORA_FAULT_LOGS;

@@ -32,7 +32,13 @@ export interface Rig {
     terminateBackends(): Promise<number>;
   };
   readonly redis: { readonly url: string; kill(): Promise<void>; start(): Promise<void> };
-  readonly s3: { readonly url: string; kill(): Promise<void>; start(): Promise<void> };
+  readonly s3: {
+    readonly url: string;
+    kill(): Promise<void>;
+    start(): Promise<void>;
+    /** Times s3rver exited when not killed on purpose (and was started again by the rig's watchdog). */
+    readonly unexpectedExits: number;
+  };
   /** Lines of every node's log matching `pattern`, prefixed with the node's index. */
   grepLogs(pattern: RegExp): string[];
   stop(): Promise<void>;
@@ -65,7 +71,52 @@ export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   }
 }
 
-function rigOf(cluster: Cluster, pg: Service, redis: Service, s3: Service): Rig {
+/**
+ * s3rver exits by itself when a PUT races a DELETE that empties a directory
+ * (seen in test/move too), which the suite's fast sweeper makes likely. Real
+ * S3 does not do that, so the rig starts it again when it dies unbidden, and
+ * counts it; `kill()` on purpose pauses the watchdog.
+ */
+function s3Watchdog(s3: Service) {
+  let killed = false;
+  let unexpectedExits = 0;
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (killed || busy) return;
+    busy = true;
+    try {
+      await fetch(s3.url, { signal: AbortSignal.timeout(2000) });
+    } catch (err) {
+      if (!killed && /ECONNREFUSED|Unable to connect/i.test(String(err))) {
+        unexpectedExits++;
+        await s3.start().catch(() => {});
+      }
+    } finally {
+      busy = false;
+    }
+  }, 500);
+  return {
+    url: s3.url,
+    get unexpectedExits() {
+      return unexpectedExits;
+    },
+    async kill() {
+      killed = true;
+      while (busy) await Bun.sleep(50);
+      await s3.kill();
+    },
+    async start() {
+      await s3.start();
+      killed = false;
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+function rigOf(cluster: Cluster, pg: Service, redis: Service, s3service: Service): Rig {
+  const s3 = s3Watchdog(s3service);
   const dir = dirname(cluster.dataDir);
   const database = new URL(cluster.databaseUrl).pathname.slice(1);
   const nodes = cluster.nodes.map((node, i) => rigNode(node, join(dir, `node${i}.log`)));
@@ -88,7 +139,7 @@ function rigOf(cluster: Cluster, pg: Service, redis: Service, s3: Service): Rig 
       },
     },
     redis: { url: redis.url, kill: () => redis.kill(), start: () => redis.start() },
-    s3: { url: s3.url, kill: () => s3.kill(), start: () => s3.start() },
+    s3,
     grepLogs(pattern) {
       return nodes.flatMap((n, i) => n.log().split("\n").filter((l) => pattern.test(l)).map((l) => `node${i}: ${l.slice(0, 400)}`));
     },
@@ -101,8 +152,9 @@ function rigOf(cluster: Cluster, pg: Service, redis: Service, s3: Service): Rig 
       }
       // A stopped process does not act on SIGTERM until it is continued.
       for (const n of nodes) if (n.stopped) n.continue();
+      s3.stop();
       await cluster.stop().catch(() => {});
-      await Promise.all([pg, redis, s3].map((s) => s.stop().catch(() => {})));
+      await Promise.all([pg, redis, s3service].map((s) => s.stop().catch(() => {})));
     },
   };
 }
