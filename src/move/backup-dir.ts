@@ -161,7 +161,8 @@ async function removeLeftovers(dir: string): Promise<void> {
   await mkdir(join(blobRoot(dir), "tmp"), { recursive: true });
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` is alive on this machine (a lock left by a dead one may be taken over). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

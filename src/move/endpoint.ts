@@ -31,22 +31,31 @@ export interface Endpoint {
 export async function openEndpoint(configFile: string | undefined, opts: { migrate: boolean }): Promise<Endpoint> {
   const { config: user, source } = await loadUserConfig(configFile);
   const config = await loadSecrets(resolveConfig(user), { persist: false });
-  const log = createLogger("warn", (line) => process.stderr.write(`${line}\n`));
-  const ctx = (name: string) => ({ dataDir: config.dataDir, log: log.child({ plugin: name }), metrics: new Registry() });
   const { db, blobs } = config;
+  const close = await initBackends(config.dataDir, db, blobs, opts.migrate);
+  return { config, source, db, blobs, close };
+}
+
+/**
+ * Initialise a database and a blob store for a copy (no server around them: warnings to stderr, metrics kept
+ * nowhere), migrating the database when asked; closes both again if any step fails. Returns their `close`.
+ */
+export async function initBackends(dataDir: string, db: DatabasePlugin, blobs: BlobStorePlugin, migrate: boolean): Promise<() => Promise<void>> {
+  const log = createLogger("warn", (line) => process.stderr.write(`${line}\n`));
+  const ctx = (name: string) => ({ dataDir, log: log.child({ plugin: name }), metrics: new Registry() });
   const close = async () => {
-    await db.close().catch(() => {});
     await blobs.close().catch(() => {});
+    await db.close().catch(() => {});
   };
   try {
     await db.init(ctx(db.name));
     await blobs.init(ctx(blobs.name));
-    if (opts.migrate) await migrateToLatest(db);
+    if (migrate) await migrateToLatest(db);
   } catch (err) {
     await close();
     throw err;
   }
-  return { config, source, db, blobs, close };
+  return close;
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { PRE_RESTORE_PREFIX, type RetentionReport } from "./backup-dir";
+import { isRunning, PRE_RESTORE_PREFIX, type RetentionReport } from "./backup-dir";
 import type { BackupLocation } from "./location";
 import { removeTree } from "./durable-fs";
 import { MoveError } from "./errors";
@@ -182,13 +182,4 @@ function parseLock(text: string): { host: string; pid: number; since: string } |
     }
   } catch {}
   return null;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -1,16 +1,13 @@
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Registry } from "prom-client";
 import { type RunConfig, resolveConfig } from "@/config/resolve";
 import type { DatabasePlugin } from "@/contracts/db";
-import { migrateToLatest } from "@/db/migrator";
-import { createLogger } from "@/log";
 import { sqlite } from "@plugins/db-sqlite";
 import type { Db } from "@/plugin-kit";
 import type { BackupLocation } from "./backup-location";
 import type { ContentStore } from "./content-store";
 import { removeTree } from "./durable-fs";
-import type { Endpoint } from "./endpoint";
+import { type Endpoint, initBackends } from "./endpoint";
 import { DATABASE_FILE } from "./manifest";
 
 /**
@@ -80,20 +77,7 @@ async function open(
   opts: { migrate: boolean; label: string },
 ): Promise<SnapshotEndpoint> {
   const blobs = store(() => db.db());
-  const log = createLogger("warn", (line) => process.stderr.write(`${line}\n`));
-  const ctx = (name: string) => ({ dataDir: dir, log: log.child({ plugin: name }), metrics: new Registry() });
   const config = { ...resolveConfig({ dataDir: dir, db, blobs }), secrets: secretsOf.secrets } as RunConfig;
-  const close = async () => {
-    await blobs.close().catch(() => {});
-    await db.close().catch(() => {});
-  };
-  try {
-    await db.init(ctx(db.name));
-    await blobs.init(ctx(blobs.name));
-    if (opts.migrate) await migrateToLatest(db);
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  const close = await initBackends(dir, db, blobs, opts.migrate);
   return { config, source: `backup ${opts.label}`, db, blobs, databaseFile: file, close };
 }
