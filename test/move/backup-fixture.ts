@@ -10,7 +10,7 @@ import { AtpAgent } from "@atproto/api";
 import { verifyRepoCar } from "@atproto/repo";
 import type { DatabasePlugin } from "@/contracts/db";
 import type { BlobStorePlugin } from "@/contracts/blob-store";
-import { ADMIN_PASSWORD, JWT_SECRET, type Node, startNode } from "@test/e2e/accounts-support";
+import { ADMIN_PASSWORD, JWT_SECRET, type Node, basic, startNode } from "@test/e2e/accounts-support";
 import { fakePng } from "@test/support/blobs";
 import { eventually } from "@test/support/eventually";
 import { FirehoseClient } from "@test/support/firehose";
@@ -172,4 +172,30 @@ export async function expectRestored(node: Node, filled: Filled): Promise<void> 
   } finally {
     firehose.close();
   }
+}
+
+/** Take a blob down (or lift it) through the admin API: updateSubjectStatus with a repoBlobRef. */
+export function blobStatus(node: Node, blob: { did: string; cid: string }, applied: boolean) {
+  return node.call("com.atproto.admin.updateSubjectStatus", {
+    body: { subject: { $type: "com.atproto.admin.defs#repoBlobRef", did: blob.did, cid: blob.cid }, takedown: applied ? { applied, ref: "backup-test" } : { applied } },
+    auth: basic("admin", ADMIN_PASSWORD),
+  });
+}
+
+/** A blob taken down on the source: restored, it must stay quarantined and come back whole after an untakedown. */
+export interface TakenDownBlob {
+  did: string;
+  cid: string;
+  bytes: Uint8Array;
+}
+
+/** `fill`, then take the last account's avatar down; `filled` no longer lists it (it is not served any more). */
+export async function fillWithTakedown(node: Node, opts: { accounts: number; posts: number; tag: string }): Promise<{ filled: Filled; takenDown: TakenDownBlob }> {
+  const filled = await fill(node, opts);
+  const last = filled.accounts[opts.accounts - 1]!;
+  const [cid, bytes] = [...last.blobs].find(([, b]) => b.byteLength !== 20_000)!;
+  const takenDown = { did: last.did, cid, bytes };
+  last.blobs.delete(cid);
+  expect((await blobStatus(node, takenDown, true)).status).toBe(200);
+  return { filled, takenDown };
 }

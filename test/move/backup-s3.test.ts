@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { runCli } from "@/cli";
 import { sqlite } from "@plugins/db-sqlite";
-import { type Backends, expectRestored, fill, type Filled, nodeOn, writeConfig } from "@test/move/backup-fixture";
+import { type Backends, blobStatus, expectRestored, fill, type Filled, nodeOn, writeConfig, fillWithTakedown, type TakenDownBlob } from "@test/move/backup-fixture";
 import { ADMIN_PASSWORD, basic } from "@test/e2e/accounts-support";
 import { S3_CREDENTIALS } from "@test/support/services";
 import { startPlc, type TestPlc } from "@test/support/plc";
@@ -95,13 +95,6 @@ const put = (key: string, body: string | Uint8Array) => client.send(new PutObjec
 const getText = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }))).Body!.transformToString();
 
 /** Take blob (did, cid) down on `node` (`applied`) or lift its takedown, as a moderator (admin Basic). */
-function blobStatus(node: Awaited<ReturnType<typeof nodeOn>>, blob: { did: string; cid: string }, applied: boolean) {
-  return node.call("com.atproto.admin.updateSubjectStatus", {
-    body: { subject: { $type: "com.atproto.admin.defs#repoBlobRef", did: blob.did, cid: blob.cid }, takedown: applied ? { applied, ref: "backup-s3-test" } : { applied } },
-    auth: basic("admin", ADMIN_PASSWORD),
-  });
-}
-
 /** The tables of a SQLite file (none when the file is missing). */
 function tablesIn(path: string): string[] {
   if (!existsSync(path)) return [];
@@ -118,18 +111,13 @@ describe("backup to s3://", () => {
   let filled: Filled;
   let sourceConfig: string;
   /** The last account's avatar, taken down on the source (and no longer in `filled`). */
-  let takenDown: { did: string; cid: string; bytes: Uint8Array };
+  let takenDown: TakenDownBlob;
 
   beforeAll(async () => {
     sourceConfig = writeConfig(source, SQLITE_DISK, plc.url);
     const node = await nodeOn(source, SQLITE_DISK, plc.url);
     try {
-      filled = await fill(node, { accounts: 3, posts: 60, tag: "s3b" });
-      const last = filled.accounts[2]!;
-      const [cid, bytes] = [...last.blobs].find(([, b]) => b.byteLength !== 20_000)!;
-      takenDown = { did: last.did, cid, bytes };
-      last.blobs.delete(cid);
-      expect((await blobStatus(node, takenDown, true)).status).toBe(200);
+      ({ filled, takenDown } = await fillWithTakedown(node, { accounts: 3, posts: 60, tag: "s3b" }));
     } finally {
       await node.stop();
     }

@@ -19,7 +19,7 @@ import { runCli } from "@/cli";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { s3 } from "@plugins/storage-s3";
-import { type Backends, fill, type Filled, expectRestored, nodeOn, writeConfig } from "@test/move/backup-fixture";
+import { type Backends, blobStatus, fill, type Filled, expectRestored, nodeOn, writeConfig, fillWithTakedown, type TakenDownBlob } from "@test/move/backup-fixture";
 import { ADMIN_PASSWORD, basic } from "@test/e2e/accounts-support";
 import { eventually } from "@test/support/eventually";
 import { freshPostgres } from "@test/support/firehose";
@@ -64,18 +64,13 @@ describe("SQLite + disk", () => {
   let filled: Filled;
   let sourceConfig: string;
   /** The last account's avatar, taken down on the source (and no longer in `filled`). */
-  let takenDown: { did: string; cid: string; bytes: Uint8Array };
+  let takenDown: TakenDownBlob;
 
   beforeAll(async () => {
     sourceConfig = writeConfig(source, SQLITE_DISK, plc.url);
     const node = await nodeOn(source, SQLITE_DISK, plc.url);
     try {
-      filled = await fill(node, { accounts: 3, posts: 150, tag: "sq" });
-      const last = filled.accounts[2]!;
-      const [cid, bytes] = [...last.blobs].find(([, b]) => b.byteLength !== 20_000)!;
-      takenDown = { did: last.did, cid, bytes };
-      last.blobs.delete(cid);
-      expect((await blobStatus(node, takenDown, true)).status).toBe(200);
+      ({ filled, takenDown } = await fillWithTakedown(node, { accounts: 3, posts: 150, tag: "sq" }));
     } finally {
       await node.stop();
     }
@@ -208,13 +203,6 @@ describe("SQLite + disk", () => {
 });
 
 /** Take blob (did, cid) down on `node` (`applied`) or lift its takedown, as a moderator (admin Basic). */
-function blobStatus(node: Awaited<ReturnType<typeof nodeOn>>, blob: { did: string; cid: string }, applied: boolean) {
-  return node.call("com.atproto.admin.updateSubjectStatus", {
-    body: { subject: { $type: "com.atproto.admin.defs#repoBlobRef", did: blob.did, cid: blob.cid }, takedown: applied ? { applied, ref: "backup-test" } : { applied } },
-    auth: basic("admin", ADMIN_PASSWORD),
-  });
-}
-
 /** Flip one byte of a file in place, keeping its size. */
 function flipByte(path: string, at: number): void {
   const bytes = readFileSync(path);
