@@ -20,7 +20,7 @@ import postgresjs from "postgres";
 import { type Cluster, startCluster } from "@test/support/cluster";
 import { FirehoseClient } from "@test/support/firehose";
 import { dpopKey, proof } from "@test/oauth/kit";
-import { type FaultResult, recordResult } from "./results";
+import { type FaultResult, recordResult, skippedResult } from "./results";
 import { type SkewedNode, skewUnavailable, startSkewedNode } from "./skewed-node";
 
 const SKEW_SECONDS = 600;
@@ -124,7 +124,7 @@ async function signUp(name: string): Promise<Account> {
 
 test("a node 10 minutes ahead and one 10 minutes behind: no write lost, revs still increase, what breaks is recorded", async () => {
   if (unavailable) {
-    recordResult(skipped(unavailable));
+    recordResult(skippedResult("clock-skew", "Clock of one node ±10 min", unavailable));
     console.log(`clock-jump: not run: ${unavailable}`);
     return;
   }
@@ -337,23 +337,4 @@ async function eventLog(dids: string[]): Promise<{ problems: string[]; revs: Set
   } finally {
     await sql.end();
   }
-}
-
-function skipped(reason: string): FaultResult {
-  return {
-    id: "clock-skew",
-    fault: "Clock of one node ±10 min",
-    injections: 0,
-    durationSeconds: 0,
-    requests: 0,
-    errorsByStatus: {},
-    failures: 0,
-    acknowledgedWrites: 0,
-    lostWrites: 0,
-    recoverySeconds: null,
-    firehose: { subscribers: 0, events: 0, gaps: 0, errors: 0 },
-    checks: [],
-    skipped: reason,
-    at: new Date().toISOString(),
-  };
 }

@@ -22,7 +22,7 @@ import { fakePng } from "@test/support/blobs";
 import { type TestContext, testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
 import { newAccount, serverConfig, type TestAccount } from "@test/xrpc/support";
-import { type FaultResult, recordResult } from "./results";
+import { type FaultResult, recordResult, skippedResult } from "./results";
 import { mountSmallFs, type SmallFs } from "./small-fs";
 
 const FS_MB = 24;
@@ -150,7 +150,7 @@ async function rounds(count: number, from: number): Promise<number> {
 
 test("the disk fills under SQLite + disk: writes fail with 503, reads go on, nothing acknowledged is lost", async () => {
   if (typeof fs === "string") {
-    recordResult(skippedResult(fs));
+    recordResult(skippedResult("disk-full-sqlite", `Disk full under SQLite + disk (${FS_MB} MiB tmpfs)`, fs));
     console.log(`disk-full: not run: ${fs}`);
     return;
   }
@@ -337,24 +337,5 @@ async function checkEventLog(): Promise<{ count: number; check: FaultResult["che
   return {
     count: rows.length,
     check: { name: "event log: a #commit per acknowledged write, each repo's chain unbroken", ok: problems.length === 0, detail: problems.slice(0, 5).join("; ") || undefined },
-  };
-}
-
-function skippedResult(reason: string): FaultResult {
-  return {
-    id: "disk-full-sqlite",
-    fault: `Disk full under SQLite + disk (${FS_MB} MiB tmpfs)`,
-    injections: 0,
-    durationSeconds: 0,
-    requests: 0,
-    errorsByStatus: {},
-    failures: 0,
-    acknowledgedWrites: 0,
-    lostWrites: 0,
-    recoverySeconds: null,
-    firehose: { subscribers: 0, events: 0, gaps: 0, errors: 0 },
-    checks: [],
-    skipped: reason,
-    at: new Date().toISOString(),
   };
 }

@@ -102,3 +102,23 @@ export function renderTable(file: ResultsFile): string {
   });
   return [...head, ...rows].join("\n");
 }
+
+/** The row of a fault this machine could not inject: empty figures and why. */
+export function skippedResult(id: string, fault: string, reason: string): FaultResult {
+  return {
+    id,
+    fault,
+    injections: 0,
+    durationSeconds: 0,
+    requests: 0,
+    errorsByStatus: {},
+    failures: 0,
+    acknowledgedWrites: 0,
+    lostWrites: 0,
+    recoverySeconds: null,
+    firehose: { subscribers: 0, events: 0, gaps: 0, errors: 0 },
+    checks: [],
+    skipped: reason,
+    at: new Date().toISOString(),
+  };
+}
