@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "@/version";
 import { ROOT, runCommand, waitForHttp } from "./support/process";
+import { builtBinary } from "./support/binary";
 import { freePort } from "./support/services";
 
 // The compiled executable, run from a directory with no node_modules and no
@@ -13,11 +14,9 @@ const dir = mkdtempSync(join(tmpdir(), "aurora-bin-"));
 const binary = join(dir, "aurora");
 
 beforeAll(async () => {
-  const build = await runCommand(["npm", "run", "build"], { timeoutMs: 120_000 });
-  if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
-  copyFileSync(join(ROOT, "dist/aurora"), binary);
+  copyFileSync(await builtBinary(), binary);
   await runCommand(["chmod", "+x", binary]);
-}, 120_000);
+}, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const env = { PATH: "/usr/bin:/bin", HOME: dir };

@@ -1,13 +1,13 @@
 import { verifyRepoCar } from "@atproto/repo";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlite } from "@plugins/db-sqlite";
 import { ADMIN_PASSWORD, basic, plcData, startNode } from "./e2e/accounts-support";
 import { startPlc } from "./support/plc";
-import { ROOT, runCommand } from "./support/process";
 import { freePort } from "./support/services";
+import { builtBinary } from "./support/binary";
 
 // `aurora account|invite|request-crawl` run as the compiled binary (no
 // node_modules in reach) against a real listening Aurora with a PLC directory.
@@ -38,13 +38,8 @@ const needs = (...names: (typeof ADMIN_METHODS)[number][]) => test.if(names.ever
 
 beforeAll(async () => {
   if (process.env.AURORA_TEST_BINARY) return;
-  // Our own output file: other test files build dist/aurora at the same time.
-  // The package's own build command (its flags, e.g. --external pg-native), only with another output file.
-  const args = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { build: string } }).scripts.build.split(/\s+/);
-  args[0] = "node_modules/.bin/bun";
-  args[args.indexOf("--outfile") + 1] = binary;
-  const build = await runCommand(args, { timeoutMs: 180_000 });
-  if (build.code !== 0) throw new Error(`bun build --compile failed:\n${build.stderr}`);
+  copyFileSync(await builtBinary(), binary);
+  chmodSync(binary, 0o755);
 }, 180_000);
 
 afterAll(async () => {

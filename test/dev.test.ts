@@ -8,6 +8,7 @@ import { eventually } from "./support/eventually";
 import { FirehoseClient } from "./support/firehose";
 import { BUN, ROOT, runCommand, waitForHttp } from "./support/process";
 import { freePort } from "./support/services";
+import { builtBinary } from "@test/support/binary";
 
 // `aurora dev` as a newcomer runs it: no PLC URL anywhere, no network beyond
 // loopback. The compiled binary runs from a directory with no node_modules, so
@@ -17,11 +18,9 @@ const binary = join(dir, "aurora");
 const env = { PATH: "/usr/bin:/bin", HOME: dir };
 
 beforeAll(async () => {
-  const build = await runCommand(["npm", "run", "build"], { timeoutMs: 120_000 });
-  if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
-  copyFileSync(join(ROOT, "dist/aurora"), binary);
+  copyFileSync(await builtBinary(), binary);
   await runCommand(["chmod", "+x", binary]);
-}, 120_000);
+}, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface DevServer {

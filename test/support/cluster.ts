@@ -11,7 +11,8 @@ import { join } from "node:path";
 import postgresjs from "postgres";
 import type { UserConfig } from "@/config/schema";
 import { type TestPlc, startPlc } from "./plc";
-import { ROOT, runCommand, waitForHttp } from "./process";
+import { runCommand, waitForHttp } from "./process";
+import { builtBinary } from "./binary";
 import { writeNginxConf } from "./nginx";
 import { freePort } from "./services";
 
@@ -69,17 +70,6 @@ export interface ClusterOptions {
   services?: { postgresUrl: string; redisUrl: string; s3Endpoint: string; bucket: string };
 }
 
-/** Build the binary once per process. */
-let built: Promise<string> | undefined;
-function buildBinary(): Promise<string> {
-  built ??= (async () => {
-    const res = await runCommand(["npm", "run", "build"], { timeoutMs: 120_000 });
-    if (res.code !== 0) throw new Error(`npm run build failed:\n${res.stderr}`);
-    return join(ROOT, "dist/aurora");
-  })();
-  return built;
-}
-
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const given = options.services;
   const pgUrl = given?.postgresUrl ?? required("AURORA_TEST_POSTGRES_URL");
@@ -96,7 +86,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const databaseUrl = pgUrl.replace(/\/[^/]*$/, `/${database}`);
 
   const binary = join(dir, "aurora");
-  copyFileSync(await buildBinary(), binary);
+  copyFileSync(await builtBinary(), binary);
   await runCommand(["chmod", "+x", binary]);
   const lbPort = await freePort();
   const publicUrl = `http://localhost:${lbPort}`;
