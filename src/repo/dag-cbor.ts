@@ -1,32 +1,474 @@
-import { createHash } from "node:crypto";
-import { encode } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { create as createDigest } from "multiformats/hashes/digest";
+import { Digest } from "multiformats/hashes/digest";
 
 /**
  * DAG-CBOR for the repo write path: records, MST nodes and commits.
  *
- * This first version wraps @ipld/dag-cbor so that the API is fixed for its
- * callers; a hand-written encoder replaces it behind the same names.
+ * A hand-written encoder: @ipld/dag-cbor (through cborg) builds a token tree
+ * and sorts map entries through a generic comparator; this writes straight
+ * into one reused buffer, copies the encoded bytes of frequent map keys from a
+ * cache and sorts keys with an insertion sort. The output is byte-for-byte
+ * what @ipld/dag-cbor gives for every value of the atproto data model
+ * (src/repo/dag-cbor.test.ts checks the interop vectors and fuzzed values).
+ *
+ * Where the two differ, this follows the atproto data model
+ * (https://atproto.com/specs/data-model), as @atproto/lex-cbor does:
+ * - numbers must be safe integers: floats, NaN, ±Infinity and integers past
+ *   2^53 are refused (@ipld/dag-cbor writes them as float64); bigints are
+ *   accepted within the signed 64-bit range only;
+ * - nesting deeper than MAX_ENCODE_DEPTH is refused (this also stops a
+ *   circular value, which @ipld/dag-cbor detects by walking a parent chain).
+ * Like @ipld/dag-cbor (and unlike @atproto/lex-cbor, which drops them),
+ * `undefined` is refused everywhere, map values included.
  */
 
 /** Multicodec code of dag-cbor. */
 export const DAG_CBOR_CODE = 0x71;
 /** Multihash code of sha2-256. */
 export const SHA2_256_CODE = 0x12;
+/** Deepest nesting of arrays and maps encoded; src/lexicon/data-model.ts accepts 128. */
+export const MAX_ENCODE_DEPTH = 512;
 
-/** DAG-CBOR bytes of a data-model value; throws on what the data model forbids. */
+export class DagCborEncodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DagCborEncodeError";
+  }
+}
+
+const MAJOR_UINT = 0x00;
+const MAJOR_NEGINT = 0x20;
+const MAJOR_BYTES = 0x40;
+const MAJOR_STRING = 0x60;
+const MAJOR_ARRAY = 0x80;
+const MAJOR_MAP = 0xa0;
+const FALSE = 0xf4;
+const TRUE = 0xf5;
+const NULL = 0xf6;
+/** Tag 42 (a CID) is 0xd8 0x2a. */
+const TAG_1BYTE = 0xd8;
+const CID_TAG = 42;
+
+const INITIAL_SIZE = 16 * 1024;
+/** A buffer grown past this by one large value is dropped after the call. */
+const KEEP_SIZE = 1024 * 1024;
+/** Strings at least this long go through TextEncoder.encodeInto (native) instead of the JS ASCII loop. */
+const NATIVE_STRING_MIN = 64;
+
+let buf = new Uint8Array(INITIAL_SIZE);
+let pos = 0;
+let busy = false;
+const utf8 = new TextEncoder();
+
+function grow(need: number): void {
+  let size = buf.length * 2;
+  while (size < pos + need) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, pos));
+  buf = next;
+}
+
+/** Make room for `need` more bytes. */
+function reserve(need: number): void {
+  if (pos + need > buf.length) grow(need);
+}
+
+/** A CBOR head: major type and a non-negative safe integer argument, shortest form. */
+function head(major: number, n: number): void {
+  reserve(9);
+  const b = buf;
+  let p = pos;
+  if (n < 24) {
+    b[p++] = major | n;
+  } else if (n < 0x100) {
+    b[p++] = major | 24;
+    b[p++] = n;
+  } else if (n < 0x10000) {
+    b[p++] = major | 25;
+    b[p++] = n >>> 8;
+    b[p++] = n;
+  } else if (n < 0x100000000) {
+    b[p++] = major | 26;
+    b[p++] = n >>> 24;
+    b[p++] = n >>> 16;
+    b[p++] = n >>> 8;
+    b[p++] = n;
+  } else {
+    const hi = Math.floor(n / 0x100000000);
+    const lo = n >>> 0;
+    b[p++] = major | 27;
+    b[p++] = hi >>> 24;
+    b[p++] = hi >>> 16;
+    b[p++] = hi >>> 8;
+    b[p++] = hi;
+    b[p++] = lo >>> 24;
+    b[p++] = lo >>> 16;
+    b[p++] = lo >>> 8;
+    b[p++] = lo;
+  }
+  pos = p;
+}
+
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+function writeString(s: string): void {
+  const len = s.length;
+  if (len < NATIVE_STRING_MIN) {
+    // Optimistic ASCII: one byte a code unit; start over natively at the first other one.
+    reserve(len + 3);
+    const start = pos;
+    head(MAJOR_STRING, len);
+    const b = buf;
+    let p = pos;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        pos = start;
+        writeStringNative(s);
+        return;
+      }
+      b[p++] = c;
+    }
+    pos = p;
+    return;
+  }
+  writeStringNative(s);
+}
+
+/**
+ * UTF-8 by TextEncoder (lone surrogates become U+FFFD, as in cborg). The
+ * length is known only after encoding, so the bytes go after room for the
+ * longest head and move back when the real head is shorter.
+ */
+function writeStringNative(s: string): void {
+  const max = s.length * 3;
+  const room = headSize(max);
+  reserve(room + max + 9);
+  const { written } = utf8.encodeInto(s, buf.subarray(pos + room, pos + room + max));
+  const actual = headSize(written);
+  if (actual < room) buf.copyWithin(pos + actual, pos + room, pos + room + written);
+  head(MAJOR_STRING, written);
+  pos += written;
+}
+
+function writeBytes(bytes: Uint8Array): void {
+  const len = bytes.length;
+  head(MAJOR_BYTES, len);
+  reserve(len);
+  buf.set(bytes, pos);
+  pos += len;
+}
+
+/** Tag 42 around the binary CID with its 0x00 multibase prefix. */
+function writeCid(cidBytes: Uint8Array): void {
+  const len = cidBytes.length;
+  reserve(2);
+  buf[pos++] = TAG_1BYTE;
+  buf[pos++] = CID_TAG;
+  head(MAJOR_BYTES, len + 1);
+  reserve(len + 1);
+  buf[pos++] = 0;
+  buf.set(cidBytes, pos);
+  pos += len;
+}
+
+function writeNumber(n: number): void {
+  if ((n | 0) !== n && !Number.isSafeInteger(n)) {
+    if (Number.isInteger(n)) throw new DagCborEncodeError(`integer ${n} is outside the safe range the data model allows`);
+    throw new DagCborEncodeError(`number ${n} is not an integer: floats are not in the atproto data model`);
+  }
+  if (n >= 0) head(MAJOR_UINT, n);
+  else head(MAJOR_NEGINT, -1 - n);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function writeBigInt(n: bigint): void {
+  if (n < INT64_MIN || n > INT64_MAX) throw new DagCborEncodeError(`integer ${n} is outside the signed 64-bit range`);
+  const major = n < 0n ? MAJOR_NEGINT : MAJOR_UINT;
+  const u = n < 0n ? -1n - n : n;
+  if (u <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    head(major, Number(u));
+    return;
+  }
+  head(major, 0x100000000); // the 9-byte form; its last eight bytes are rewritten
+  const hi = Number(u >> 32n);
+  const lo = Number(u & 0xffffffffn);
+  const b = buf;
+  const p = pos - 8;
+  b[p] = hi >>> 24;
+  b[p + 1] = hi >>> 16;
+  b[p + 2] = hi >>> 8;
+  b[p + 3] = hi;
+  b[p + 4] = lo >>> 24;
+  b[p + 5] = lo >>> 16;
+  b[p + 6] = lo >>> 8;
+  b[p + 7] = lo;
+}
+
+// ---- map keys ----
+
+/** Encoded map keys (head + UTF-8), by key; bounded, reseeded when full. */
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_MAX = 4096;
+const KEY_CACHE_MAX_LENGTH = 64;
+/** Keys of records, MST nodes and commits, cached from the start. */
+const FREQUENT_KEYS = [
+  // MST node and entry, commit
+  "l", "e", "p", "k", "v", "t", "did", "version", "data", "rev", "prev", "sig",
+  // records
+  "$type", "text", "createdAt", "langs", "labels", "tags", "facets", "features", "index", "byteStart", "byteEnd",
+  "uri", "did", "tag", "embed", "images", "image", "alt", "aspectRatio", "width", "height", "video", "captions",
+  "external", "title", "description", "thumb", "record", "media", "reply", "root", "parent", "cid", "subject",
+  "ref", "mimeType", "size", "displayName", "avatar", "banner", "pinnedPost", "joinedViaStarterPack", "via",
+  "values", "val", "list", "name", "purpose", "items", "feed", "allow", "listitem", "post", "lang",
+];
+
+/** A key's head and UTF-8, written past the end of the current output and copied out. */
+function encodeKey(key: string): Uint8Array {
+  const start = pos;
+  writeString(key);
+  const out = buf.slice(start, pos);
+  pos = start;
+  return out;
+}
+
+function seedKeyCache(): void {
+  keyCache.clear();
+  for (const key of FREQUENT_KEYS) keyCache.set(key, encodeKey(key));
+}
+seedKeyCache();
+
+function keyBytes(key: string): Uint8Array {
+  let bytes = keyCache.get(key);
+  if (bytes === undefined) {
+    bytes = encodeKey(key);
+    if (key.length <= KEY_CACHE_MAX_LENGTH) {
+      if (keyCache.size >= KEY_CACHE_MAX) seedKeyCache();
+      keyCache.set(key, bytes);
+    }
+  }
+  return bytes;
+}
+
+/** DAG-CBOR key order: shorter encoding first, then bytewise. */
+function keyBefore(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return a.length < b.length;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]!;
+  }
+  return false;
+}
+
+function writeKey(bytes: Uint8Array): void {
+  const len = bytes.length;
+  reserve(len);
+  if (len <= 16) {
+    const b = buf;
+    let p = pos;
+    for (let i = 0; i < len; i++) b[p++] = bytes[i]!;
+    pos = p;
+  } else {
+    buf.set(bytes, pos);
+    pos += len;
+  }
+}
+
+/**
+ * Sort `keys` (and `enc`, their encodings, alongside) into DAG-CBOR order:
+ * insertion sort, as maps here hold a handful of keys.
+ */
+function sortKeys(keys: unknown[], enc: Uint8Array[]): void {
+  const n = enc.length;
+  for (let i = 1; i < n; i++) {
+    const e = enc[i]!;
+    if (!keyBefore(e, enc[i - 1]!)) continue;
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keyBefore(e, enc[j]!)) {
+      enc[j + 1] = enc[j]!;
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    enc[j + 1] = e;
+    keys[j + 1] = k;
+  }
+}
+
+function writeObject(obj: Record<string, unknown>, depth: number): void {
+  const keys = Object.keys(obj);
+  const n = keys.length;
+  head(MAJOR_MAP, n);
+  if (n === 0) return;
+  const enc = new Array<Uint8Array>(n);
+  for (let i = 0; i < n; i++) enc[i] = keyBytes(keys[i]!);
+  sortKeys(keys, enc);
+  for (let i = 0; i < n; i++) {
+    writeKey(enc[i]!);
+    writeValue(obj[keys[i]!], depth);
+  }
+}
+
+function writeMap(map: Map<unknown, unknown>, depth: number): void {
+  const keys = [...map.keys()];
+  const n = keys.length;
+  const enc = new Array<Uint8Array>(n);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i];
+    if (typeof key !== "string" || key.length === 0) throw new DagCborEncodeError("map keys must be non-empty strings");
+    enc[i] = keyBytes(key);
+  }
+  head(MAJOR_MAP, n);
+  sortKeys(keys, enc);
+  for (let i = 0; i < n; i++) {
+    writeKey(enc[i]!);
+    writeValue(map.get(keys[i]), depth);
+  }
+}
+
+// ---- values ----
+
+/** Objects cborg refuses ("unsupported type"); other class instances are maps of their own keys. */
+const UNSUPPORTED_TAGS = new Set(["RegExp", "Date", "Error", "Set", "WeakMap", "WeakSet", "SharedArrayBuffer", "Promise", "URL"]);
+
+/** The binary form of a CID of any multiformats copy (`cid['/'] === cid.bytes`, or the older `cid.asCID === cid`), else null. */
+function cidBytesOf(obj: Record<string, unknown>): Uint8Array | null {
+  const slash = obj["/"];
+  if (!((slash !== undefined && slash !== null && slash === obj.bytes) || obj.asCID === obj)) return null;
+  const bytes = obj.bytes;
+  if (bytes instanceof Uint8Array) return bytes;
+  const cid = CID.asCID(obj);
+  return cid ? cid.bytes : null;
+}
+
+function writeValue(value: unknown, depth: number): void {
+  switch (typeof value) {
+    case "string":
+      writeString(value);
+      return;
+    case "number":
+      writeNumber(value);
+      return;
+    case "boolean":
+      reserve(1);
+      buf[pos++] = value ? TRUE : FALSE;
+      return;
+    case "object":
+      if (value === null) {
+        reserve(1);
+        buf[pos++] = NULL;
+        return;
+      }
+      writeObjectValue(value, depth + 1);
+      return;
+    case "bigint":
+      writeBigInt(value);
+      return;
+    case "undefined":
+      throw new DagCborEncodeError("`undefined` is not in the data model and cannot be encoded");
+    default:
+      throw new DagCborEncodeError(`a ${typeof value} is not in the data model and cannot be encoded`);
+  }
+}
+
+function writeObjectValue(value: object, depth: number): void {
+  if (depth > MAX_ENCODE_DEPTH) throw new DagCborEncodeError(`value is nested more than ${MAX_ENCODE_DEPTH} levels deep (or is circular)`);
+  if (Array.isArray(value)) {
+    const n = value.length;
+    head(MAJOR_ARRAY, n);
+    for (let i = 0; i < n; i++) writeValue(value[i], depth);
+    return;
+  }
+  if (value instanceof Uint8Array) {
+    writeBytes(value);
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  const cid = cidBytesOf(obj);
+  if (cid !== null) {
+    writeCid(cid);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    writeObject(obj, depth);
+    return;
+  }
+  if (value instanceof Map) {
+    writeMap(value, depth);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) {
+    writeBytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    return;
+  }
+  if (value instanceof ArrayBuffer) {
+    writeBytes(new Uint8Array(value));
+    return;
+  }
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (UNSUPPORTED_TAGS.has(tag)) throw new DagCborEncodeError(`a ${tag} is not in the data model and cannot be encoded`);
+  writeObject(obj, depth);
+}
+
+function encodeFresh(value: unknown): Uint8Array {
+  const savedBuf = buf;
+  const savedPos = pos;
+  buf = new Uint8Array(256);
+  pos = 0;
+  try {
+    writeValue(value, 0);
+    return buf.slice(0, pos);
+  } finally {
+    buf = savedBuf;
+    pos = savedPos;
+  }
+}
+
+/** DAG-CBOR bytes of a data-model value; throws DagCborEncodeError on what the data model forbids. */
 export function encodeDagCbor(value: unknown): Uint8Array {
-  return encode(value);
+  // A getter inside the value may encode something itself: it gets a buffer of its own.
+  if (busy) return encodeFresh(value);
+  busy = true;
+  pos = 0;
+  try {
+    writeValue(value, 0);
+    return buf.slice(0, pos);
+  } finally {
+    busy = false;
+    if (buf.length > KEEP_SIZE) buf = new Uint8Array(INITIAL_SIZE);
+  }
 }
 
-/** Binary CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes. */
+// ---- CIDs ----
+
+/** Binary CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes: 0x01 0x71 0x12 0x20 + digest. */
 export function cidBytesForDagCbor(bytes: Uint8Array): Uint8Array {
-  return cidForDagCbor(bytes).bytes;
+  const out = new Uint8Array(36);
+  out[0] = 0x01;
+  out[1] = DAG_CBOR_CODE;
+  out[2] = SHA2_256_CODE;
+  out[3] = 32;
+  Bun.SHA256.hash(bytes, out.subarray(4));
+  return out;
 }
 
-/** CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes. */
+/** CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes, as a multiformats CID. */
 export function cidForDagCbor(bytes: Uint8Array): CID {
-  const hash = new Uint8Array(createHash("sha256").update(bytes).digest());
-  return CID.createV1(DAG_CBOR_CODE, createDigest(SHA2_256_CODE, hash));
+  return cidFromDagCborBytes(cidBytesForDagCbor(bytes));
+}
+
+/** The CID object of a binary CID made by cidBytesForDagCbor, sharing its bytes. */
+export function cidFromDagCborBytes(cidBytes: Uint8Array): CID {
+  const digest = new Digest(SHA2_256_CODE, 32, cidBytes.subarray(4), cidBytes.subarray(2));
+  return new CID(1, DAG_CBOR_CODE, digest, cidBytes);
+}
+
+/** Encode a value and compute its CID in one call. */
+export function encodeWithCid(value: unknown): { bytes: Uint8Array; cid: CID } {
+  const bytes = encodeDagCbor(value);
+  return { bytes, cid: cidForDagCbor(bytes) };
 }
