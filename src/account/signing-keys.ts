@@ -1,5 +1,6 @@
-import { Secp256k1Keypair } from "@atproto/crypto";
+import type { Secp256k1Keypair } from "@atproto/crypto";
 import { createSecretBox, SecretBoxError } from "@/crypto/secret-box";
+import { Secp256k1Signer } from "@/crypto/secp256k1";
 
 /**
  * Account signing keys (secp256k1) sealed for the database. The sealing key
@@ -8,6 +9,8 @@ import { createSecretBox, SecretBoxError } from "@/crypto/secret-box";
  * so a separate secret would protect nothing it does not, and would be one
  * more secret to lose. Every node derives the same key from the shared
  * secret, and the sealed bytes name the key they were sealed under.
+ * The sealed plaintext is the 32 raw secret bytes; keys come back as
+ * `Secp256k1Signer` (libsecp256k1 signing), typed as the keypair they extend.
  */
 export interface SigningKeyVault {
   /** A fresh key (its did:key goes into the DID document before the DID is known). */
@@ -24,9 +27,9 @@ const OPENED_KEYS_KEPT = 10_000;
 export function createSigningKeyVault(plcRotationKeyHex: string): SigningKeyVault {
   const box = createSecretBox(Buffer.from(plcRotationKeyHex, "hex"), "account signing keys");
   // Keyed by DID, checked against the sealed bytes: a rotated key (new bytes) is opened afresh on every node.
-  const opened = new Map<string, { sealed: Uint8Array; keypair: Secp256k1Keypair }>();
+  const opened = new Map<string, { sealed: Uint8Array; keypair: Secp256k1Signer }>();
   return {
-    generate: () => Secp256k1Keypair.create({ exportable: true }),
+    generate: async () => Secp256k1Signer.generate({ exportable: true }),
     async seal(did, keypair) {
       return box.seal(await keypair.export(), did);
     },
@@ -34,7 +37,7 @@ export function createSigningKeyVault(plcRotationKeyHex: string): SigningKeyVaul
       const hit = opened.get(did);
       if (hit && Buffer.compare(hit.sealed, sealed) === 0) return hit.keypair;
       try {
-        const keypair = await Secp256k1Keypair.import(box.open(sealed, did), { exportable: true });
+        const keypair = Secp256k1Signer.fromSecret(box.open(sealed, did), { exportable: true });
         if (opened.size >= OPENED_KEYS_KEPT) opened.delete(opened.keys().next().value!);
         opened.set(did, { sealed: Uint8Array.from(sealed), keypair });
         return keypair;
