@@ -104,9 +104,12 @@ class BunSqliteDriver implements Driver {
   }
 }
 
+/** A prepared statement and whether it returns rows (bun:sqlite's `columnNames` is computed on every read). */
+type Prepared = { stmt: Statement; reads: boolean };
+
 class BunSqliteConnection implements DatabaseConnection {
   /** LRU by insertion order: a hit is moved to the end, the first entry is the eldest. */
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements = new Map<string, Prepared>();
 
   constructor(
     private readonly db: Database,
@@ -115,10 +118,9 @@ class BunSqliteConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const stmt = this.#prepare(query.sql);
+      const { stmt, reads } = this.#prepare(query.sql);
       const params = query.parameters as SQLQueryBindings[];
-      // Statements that return columns (SELECT, ... RETURNING, PRAGMA) are read; the rest are run.
-      if (stmt.columnNames.length > 0) return { rows: stmt.all(...params) as R[] };
+      if (reads) return { rows: stmt.all(...params) as R[] };
       const { changes, lastInsertRowid } = stmt.run(...params);
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     } catch (err) {
@@ -144,12 +146,17 @@ class BunSqliteConnection implements DatabaseConnection {
   }
 
   close(): void {
-    for (const stmt of this.#statements.values()) stmt.finalize();
+    for (const { stmt } of this.#statements.values()) stmt.finalize();
     this.#statements.clear();
     this.db.close();
   }
 
-  #prepare(sql: string): Statement {
+  /**
+   * The statement for `sql`, prepared once. Texts of queries prepared in
+   * src/db/prepared.ts are the same string every time, so the lookup hashes
+   * them once; a text Kysely has just built is hashed (and flattened) here.
+   */
+  #prepare(sql: string): Prepared {
     const cached = this.#statements.get(sql);
     if (cached) {
       this.#statements.delete(sql);
@@ -157,13 +164,15 @@ class BunSqliteConnection implements DatabaseConnection {
       return cached;
     }
     const stmt = this.db.prepare(sql);
-    this.#statements.set(sql, stmt);
+    // Statements that return columns (SELECT, ... RETURNING, PRAGMA) are read; the rest are run.
+    const prepared = { stmt, reads: stmt.columnNames.length > 0 };
+    this.#statements.set(sql, prepared);
     if (this.#statements.size > STATEMENT_CACHE_SIZE) {
-      const [eldest, old] = this.#statements.entries().next().value as [string, Statement];
+      const [eldest, old] = this.#statements.entries().next().value as [string, Prepared];
       this.#statements.delete(eldest);
-      old.finalize();
+      old.stmt.finalize();
     }
-    return stmt;
+    return prepared;
   }
 }
 
