@@ -1,4 +1,5 @@
 import type { DatabasePlugin } from "@/contracts/db";
+import { prepared } from "@/db/prepared";
 
 /** One stored event, as the firehose reads it. */
 export interface SeqRow {
@@ -27,6 +28,26 @@ export interface SeqReader {
   firstSince(time: string): Promise<number | undefined>;
 }
 
+const rangeAfter = prepared<{ after: number; limit: number }, SeqRow>((db, $) =>
+  db
+    .selectFrom("repo_seq")
+    .select(["seq", "did", "event_type", "event", "sequenced_at"])
+    .where("seq", ">", $("after"))
+    .where("invalidated", "=", 0)
+    .orderBy("seq")
+    .limit($("limit")),
+);
+const rangeUpTo = prepared<{ after: number; upTo: number; limit: number }, SeqRow>((db, $) =>
+  db
+    .selectFrom("repo_seq")
+    .select(["seq", "did", "event_type", "event", "sequenced_at"])
+    .where("seq", ">", $("after"))
+    .where("seq", "<=", $("upTo"))
+    .where("invalidated", "=", 0)
+    .orderBy("seq")
+    .limit($("limit")),
+);
+
 export function createSeqReader(db: DatabasePlugin): SeqReader {
   return {
     async head() {
@@ -38,14 +59,8 @@ export function createSeqReader(db: DatabasePlugin): SeqReader {
       return Number(row?.seq ?? 0);
     },
     async range(after, upTo, limit) {
-      let query = db
-        .db()
-        .selectFrom("repo_seq")
-        .select(["seq", "did", "event_type", "event", "sequenced_at"])
-        .where("seq", ">", after)
-        .where("invalidated", "=", 0);
-      if (upTo !== undefined) query = query.where("seq", "<=", upTo);
-      return query.orderBy("seq").limit(limit).execute();
+      // Every poll of every firehose runs one: compiled once.
+      return upTo === undefined ? rangeAfter.rows(db.db(), { after, limit }) : rangeUpTo.rows(db.db(), { after, upTo, limit });
     },
     async firstAfter(seq) {
       return db
