@@ -6,9 +6,14 @@ import { inBatches } from "@/util/in-batches";
  * Store `blocks` of repository `did`, added by commit `rev`. A block already
  * stored (same did and CID) is kept as is: content-addressed, so identical.
  */
-export async function putBlocks(tx: DbTransaction, did: string, blocks: BlockMap, rev: string): Promise<void> {
+export async function putBlocks(
+  tx: DbTransaction,
+  did: string,
+  blocks: BlockMap | ReadonlyMap<string, Uint8Array>,
+  rev: string,
+): Promise<void> {
   const rows: { did: string; cid: string; rev: string; size: number; content: Uint8Array }[] = [];
-  for (const [cid, bytes] of blockEntries(blocks)) rows.push({ did, cid, rev, size: bytes.length, content: bytes });
+  for (const [cid, bytes] of blocks instanceof Map ? blocks : blockEntries(blocks as BlockMap)) rows.push({ did, cid, rev, size: bytes.length, content: bytes });
   await inBatches(rows, (chunk) =>
     tx.insertInto("repo_block").values(chunk).onConflict((oc) => oc.columns(["did", "cid"]).doNothing()).execute(),
   );

@@ -1,6 +1,6 @@
 import type { Keypair } from "@atproto/crypto";
-import { blocksToCarFile } from "@atproto/repo";
 import type { DbTransaction } from "@/contracts/db";
+import { carFile } from "./commit-car";
 import { SqlRepoStorage } from "./storage";
 import { signAndStoreCommit } from "./transactor";
 
@@ -18,5 +18,5 @@ export async function createRepo(
   signingKey: Keypair,
 ): Promise<{ cid: string; rev: string; car: Uint8Array }> {
   const { commit } = await signAndStoreCommit(tx, new SqlRepoStorage(tx, did), signingKey, [], null);
-  return { cid: commit.cid.toString(), rev: commit.rev, car: await blocksToCarFile(commit.cid, commit.newBlocks) };
+  return { cid: commit.cid.toString(), rev: commit.rev, car: carFile(commit.cid, commit.newBlocks) };
 }

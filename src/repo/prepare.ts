@@ -1,12 +1,11 @@
 import { TID } from "@atproto/common-web";
-import { cidForRecord } from "@atproto/repo";
-import { encode as encodeCbor } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { InvalidRequestError } from "@/errors";
 import { type DataMap, findBlobRefs, jsonToDataMap } from "@/lexicon/data-model";
 import { assertBlobFits } from "@/lexicon/blob-constraints";
 import { assertNsid, assertRecordKey, recordUri } from "@/lexicon/syntax";
 import type { RecordValidator, ValidateMode } from "@/lexicon/validator";
+import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
 import { MAX_COMMIT_BLOCKS_BYTES } from "@/sequencer/encode";
 import type { PreparedBlobRef, PreparedCreate, PreparedDelete, PreparedUpdate, PreparedWrite } from "./types";
 
@@ -70,9 +69,9 @@ async function prepareRecord(validator: RecordValidator, did: string, input: Rec
     assertBlobFits(ref.path, ref.mimeType, ref.size, prepared.constraints);
     return prepared;
   });
-  let cid: CID;
+  let bytes: Uint8Array;
   try {
-    cid = CID.parse((await cidForRecord(record as never)).toString());
+    bytes = encodeDagCbor(record);
   } catch (err) {
     throw new InvalidRequestError(`Record: ${err instanceof Error ? err.message : "not encodable as DAG-CBOR"}`);
   }
@@ -81,7 +80,8 @@ async function prepareRecord(validator: RecordValidator, did: string, input: Rec
     collection,
     rkey,
     record,
-    cid,
+    bytes,
+    cid: cidForDagCbor(bytes),
     blobs,
     validationStatus,
     swapCid: checkSwap(input.swapRecord, "swapRecord"),
@@ -124,7 +124,7 @@ export function assertCommitFits(writes: readonly PreparedWrite[]): void {
   let bytes = COMMIT_OVERHEAD_BYTES;
   for (const w of writes) {
     bytes += PROOF_BYTES_PER_WRITE;
-    if (w.action !== "delete") bytes += encodeCbor(w.record).byteLength;
+    if (w.action !== "delete") bytes += w.bytes.byteLength;
   }
   if (bytes > MAX_COMMIT_BLOCKS_BYTES) {
     throw new InvalidRequestError(`Commit too large: about ${bytes} bytes of blocks, at most ${MAX_COMMIT_BLOCKS_BYTES} fit in one commit event`);

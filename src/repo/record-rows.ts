@@ -1,4 +1,3 @@
-import type { CommitData } from "@atproto/repo";
 import type { Db, DbTransaction } from "@/contracts/db";
 import { inBatches } from "@/util/in-batches";
 import type { PreparedWrite } from "./types";
@@ -41,15 +40,17 @@ export async function writeRecordRows(tx: DbTransaction, did: string, rev: strin
 /**
  * Two records with identical content share one block. The MST diff counts a
  * deleted or replaced record's block as removed; keep it while a live record
- * of `did` still has that CID (call after the record rows are written).
+ * of `did` still has that CID (call after the record rows are written):
+ * `removedRecords`, the record CIDs among `removedCids`, leave that set when so.
  */
-export async function keepSharedRecordBlocks(tx: DbTransaction, did: string, commit: CommitData): Promise<void> {
-  const removed = commit.removedCids.toList();
-  const byString = new Map(removed.map((cid) => [cid.toString(), cid]));
-  const keys = [...byString.keys()];
-  const rows = await inBatches(keys, (chunk) => tx.selectFrom("record").select("cid").where("did", "=", did).where("cid", "in", chunk).execute());
-  for (const row of rows.flat()) {
-    const cid = byString.get(row.cid);
-    if (cid) commit.removedCids.delete(cid);
-  }
+export async function keepSharedRecordBlocks(
+  tx: DbTransaction,
+  did: string,
+  removedRecords: readonly string[],
+  removedCids: Set<string>,
+): Promise<void> {
+  const rows = await inBatches(removedRecords, (chunk) =>
+    tx.selectFrom("record").select("cid").where("did", "=", did).where("cid", "in", chunk).execute(),
+  );
+  for (const row of rows.flat()) removedCids.delete(row.cid);
 }

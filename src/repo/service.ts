@@ -167,7 +167,7 @@ export function createRepoService(deps: {
   const { sequencer } = deps;
   const repo = new RepoService(deps.db, deps.blobs, deps.validator, deps.keys, deps.log, deps.writeQueueMax);
   repo.transactor.onCommit(async (tx, c) => {
-    const blocks = await commitDiffCar(c);
+    const blocks = commitDiffCar(c);
     await sequencer.sequenceCommit(tx, { repo: c.did, commit: c.cid, rev: c.rev, since: c.since, blocks, ops: c.ops, prevData: c.prevData });
   });
   repo.transactor.afterCommit(() => sequencer.announce());

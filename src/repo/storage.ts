@@ -25,10 +25,10 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
 
   async getRoot(): Promise<Cid | null> {
     const root = await this.getRootDetailed();
-    return root ? root.cid : null;
+    return root ? (root.cid as unknown as Cid) : null;
   }
 
-  async getRootDetailed(): Promise<{ cid: Cid; rev: string } | null> {
+  async getRootDetailed(): Promise<{ cid: CID; rev: string } | null> {
     const row = await this.db
       .selectFrom("repo_root")
       .select(["cid", "rev"])
@@ -51,6 +51,26 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     const bytes = new Uint8Array(row.content);
     this.cache.set(key, bytes);
     return bytes;
+  }
+
+  /** The stored blocks among `cids` (CID strings), by CID string. */
+  async readBlocks(cids: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const wanted: string[] = [];
+    for (const cid of cids) {
+      const cached = this.cache.get(cid);
+      if (cached) out.set(cid, cached);
+      else wanted.push(cid);
+    }
+    const found = await inBatches(wanted, (chunk) =>
+      this.db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", this.did).where("cid", "in", chunk).execute(),
+    );
+    for (const row of found.flat()) {
+      const bytes = new Uint8Array(row.content);
+      this.cache.set(row.cid, bytes);
+      out.set(row.cid, bytes);
+    }
+    return out;
   }
 
   async has(cid: Cid): Promise<boolean> {
@@ -103,6 +123,15 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     await deleteBlocks(this.tx(), this.did, removed.map(String));
     for (const cid of removed) this.cache.delete(cid.toString());
     await this.updateRoot(commit.cid, commit.rev);
+  }
+
+  /** Store one of our commits: its new blocks, minus the blocks it made unreachable, and the new root. */
+  async storeCommit(commit: { cid: CID; rev: string; newBlocks: Map<string, Uint8Array>; removedCids: Set<string> }): Promise<void> {
+    const tx = this.tx();
+    await putBlocks(tx, this.did, commit.newBlocks, commit.rev);
+    const removed = [...commit.removedCids].filter((cid) => !commit.newBlocks.has(cid));
+    await deleteBlocks(tx, this.did, removed);
+    await setRoot(tx, this.did, commit.cid.toString(), commit.rev);
   }
 
   /** Writes need the transaction the write path opened; a plain `Db` here is a programming error. */

@@ -1,11 +1,11 @@
 import type { Keypair } from "@atproto/crypto";
-import { type CommitData, type RecordCreateOp, Repo, type RecordWriteOp, WriteOpAction } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { attachBlobs, detachBlobs, dropUnreferenced } from "@/blob/refs";
 import type { BlobService } from "@/blob/service";
 import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
 import type { Logger } from "@/log";
+import { type BuiltCommit, type MstWrite, buildCommit, readHead } from "./mst/commit";
 import { currentRecordCids, keepSharedRecordBlocks, writeRecordRows } from "./record-rows";
 import { SqlRepoStorage } from "./storage";
 import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, WriteOutcome, WriteResult } from "./types";
@@ -120,10 +120,10 @@ export class RepoTransactor {
 
     const details: CommitDetails = {
       did,
-      cid: CID.parse(commit.cid.toString()),
+      cid: commit.cid,
       rev: commit.rev,
       since: commit.since,
-      prev: commit.prev ? CID.parse(commit.prev.toString()) : null,
+      prev: commit.prev,
       prevData,
       newBlocks: commit.newBlocks,
       relevantBlocks: commit.relevantBlocks,
@@ -147,24 +147,17 @@ export async function signAndStoreCommit(
   storage: SqlRepoStorage,
   signingKey: Keypair,
   writes: readonly PreparedWrite[],
-  root: Awaited<ReturnType<SqlRepoStorage["getRoot"]>>,
-): Promise<{ commit: CommitData; prevData: CID | null }> {
-  const ops = writes.map(toOp);
-  let commit: CommitData;
-  let prevData: CID | null = null;
-  if (root) {
-    const repo = await Repo.load(storage, root);
-    commit = await repo.formatCommit(ops, signingKey);
-    prevData = CID.parse(repo.commit.data.toString());
-  } else {
-    // A repository that does not exist yet has nothing to update or delete.
-    if (writes.some((w) => w.action !== "create")) throw new Error("the first commit of a repository can only create records");
-    commit = await Repo.formatInitCommit(storage, storage.did, signingKey, ops as RecordCreateOp[]);
-  }
+  root: CID | null,
+): Promise<{ commit: BuiltCommit; prevData: CID | null }> {
+  const source = (cids: string[]) => storage.readBlocks(cids);
+  // A repository that does not exist yet has nothing to update or delete.
+  if (!root && writes.some((w) => w.action !== "create")) throw new Error("the first commit of a repository can only create records");
+  const head = root ? await readHead(source, root) : null;
+  const commit = await buildCommit(source, storage.did, head, writes.map(toMstWrite), signingKey);
   await writeRecordRows(tx, storage.did, commit.rev, writes);
-  await keepSharedRecordBlocks(tx, storage.did, commit);
-  await storage.applyCommit(commit);
-  return { commit, prevData };
+  await keepSharedRecordBlocks(tx, storage.did, commit.removedRecords, commit.removedCids);
+  await storage.storeCommit(commit);
+  return { commit, prevData: head ? head.data : null };
 }
 
 /**
@@ -197,13 +190,9 @@ function outcome(w: PreparedWrite): WriteOutcome {
   return { action: w.action, uri: w.uri, cid: w.cid.toString(), validationStatus: w.validationStatus };
 }
 
-function toOp(w: PreparedWrite): RecordWriteOp {
-  const base = { collection: w.collection, rkey: w.rkey } as { collection: never; rkey: never };
-  if (w.action === "delete") return { action: WriteOpAction.Delete, ...base };
-  const record = w.record as never;
-  return w.action === "create"
-    ? { action: WriteOpAction.Create, ...base, record }
-    : { action: WriteOpAction.Update, ...base, record };
+function toMstWrite(w: PreparedWrite): MstWrite {
+  const key = `${w.collection}/${w.rkey}`;
+  return w.action === "delete" ? { action: "delete", key } : { action: w.action, key, cid: w.cid, bytes: w.bytes };
 }
 
 function commitOp(w: PreparedWrite, prev: string | undefined): CommitOp {

@@ -1,4 +1,3 @@
-import type { BlockMap, CidSet } from "@atproto/repo";
 import type { CID } from "multiformats/cid";
 import type { DbTransaction } from "@/contracts/db";
 import type { DataMap } from "@/lexicon/data-model";
@@ -28,6 +27,8 @@ interface PreparedBase {
 export interface PreparedCreate extends PreparedBase {
   action: "create";
   record: DataMap;
+  /** The record's DAG-CBOR block; `cid` is its CID. */
+  bytes: Uint8Array;
   cid: CID;
   blobs: PreparedBlobRef[];
   validationStatus: ValidationStatus;
@@ -36,6 +37,8 @@ export interface PreparedCreate extends PreparedBase {
 export interface PreparedUpdate extends PreparedBase {
   action: "update";
   record: DataMap;
+  /** The record's DAG-CBOR block; `cid` is its CID. */
+  bytes: Uint8Array;
   cid: CID;
   blobs: PreparedBlobRef[];
   validationStatus: ValidationStatus;
@@ -77,12 +80,12 @@ export interface CommitDetails {
   prev: CID | null;
   /** MST root of the commit this one follows (Sync 1.1 `prevData`). */
   prevData: CID | null;
-  /** Blocks this commit added: the commit, new MST nodes, new records. */
-  newBlocks: BlockMap;
-  /** The commit, new records and the MST proofs covering every op: the firehose's `blocks` diff. */
-  relevantBlocks: BlockMap;
-  /** Blocks this commit made unreachable (deleted from storage). */
-  removedCids: CidSet;
+  /** Blocks this commit added, by CID string: the commit, new MST nodes, new records. */
+  newBlocks: Map<string, Uint8Array>;
+  /** By CID string: the commit, new records and the MST proofs covering every op: the firehose's `blocks` diff. */
+  relevantBlocks: Map<string, Uint8Array>;
+  /** CID strings of the blocks this commit made unreachable (deleted from storage). */
+  removedCids: Set<string>;
   ops: CommitOp[];
   /** Blobs newly referenced by this commit's records. */
   blobs: CID[];

@@ -35,6 +35,8 @@ export interface BuiltCommit {
   relevantBlocks: Map<string, Uint8Array>;
   /** CID strings of the blocks no longer reachable: the previous commit, MST nodes and records. */
   removedCids: Set<string>;
+  /** The record CIDs among `removedCids` (another record with the same content may still use one). */
+  removedRecords: string[];
 }
 
 /** Something that signs bytes, as an @atproto/crypto Keypair does. */
@@ -109,6 +111,11 @@ export async function buildCommit(
       else newLeaves.add(a);
     }
   }
+  const removedRecords = new Set<string>();
+  for (const { before } of diff.changes) {
+    const b = before?.toString();
+    if (b && removedCids.has(b)) removedRecords.add(b);
+  }
   const recordBytes = new Map<string, Uint8Array>();
   for (const w of writes) if (w.action !== "delete") recordBytes.set(w.cid.toString(), w.bytes);
   const leaves = new Map<string, Uint8Array>();
@@ -134,7 +141,7 @@ export async function buildCommit(
     if (!newBlocks.has(rootString) && writes.length === 0) newBlocks.set(rootString, encodeNode(null, []).bytes);
     newBlocks.set(cidString, commitBytes);
     // Nothing was stored before (the empty root the edit started from included), so nothing is removed.
-    return { cid, rev, since: null, prev: null, data: diff.root, newBlocks, relevantBlocks: newBlocks, removedCids: new Set() };
+    return { cid, rev, since: null, prev: null, data: diff.root, newBlocks, relevantBlocks: newBlocks, removedCids: new Set(), removedRecords: [] };
   }
 
   const relevantBlocks = new Map<string, Uint8Array>();
@@ -146,5 +153,5 @@ export async function buildCommit(
     relevantBlocks.set(cidString, commitBytes);
     removedCids.add(headString);
   }
-  return { cid, rev, since: head.rev, prev: head.cid, data: diff.root, newBlocks, relevantBlocks, removedCids };
+  return { cid, rev, since: head.rev, prev: head.cid, data: diff.root, newBlocks, relevantBlocks, removedCids, removedRecords: [...removedRecords] };
 }
