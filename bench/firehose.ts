@@ -8,12 +8,12 @@
  * with --postgres) takes paced #commit events through the sequencer (about
  * 1 KB each, one transaction per commit, then announce; open loop, up to 32
  * transactions in flight) while N subscribers
- * in a separate process (bench/firehose-clients.ts) hold live subscriptions.
+ * in a separate process (bench/workloads/subscriber-process.ts) hold live subscriptions.
  * Delivery latency = arrival at a subscriber minus the moment the writing
  * transaction committed, over every event of every sampled subscriber.
  * Reports p50/p90/p99/max, delivery completeness, and the server's RSS.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,6 +24,8 @@ import { createLogger } from "@/log";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { bigCommit, freshPostgres } from "@test/support/firehose";
+import { readLines } from "./lib/lines";
+import type { SubscriberReport } from "./workloads/subscriber-process";
 
 
 const { values } = parseArgs({
@@ -55,7 +57,9 @@ const config = resolveConfig({
 const ctx = await createContext(config, { log: createLogger("warn") });
 const server = listen(ctx, 0);
 
-const clients = Bun.spawn([process.execPath, join(import.meta.dir, "firehose-clients.ts"), String(server.port), String(subscribers), String(sampleEvery)], {
+const wsUrl = `ws://127.0.0.1:${server.port}/xrpc/com.atproto.sync.subscribeRepos`;
+const reportFile = join(dataDir, "subscribers.json");
+const clients = Bun.spawn([process.execPath, join(import.meta.dir, "workloads/subscriber-process.ts"), wsUrl, String(subscribers), String(sampleEvery), reportFile], {
   stdin: "pipe",
   stdout: "pipe",
   stderr: "inherit",
@@ -98,22 +102,16 @@ peakRss = Math.max(peakRss, rssEnd);
 
 clients.stdin.write("done\n");
 await clients.stdin.flush();
-const report = JSON.parse((await lines.next()).value!) as {
-  received: number[];
-  samples: number[];
-  errors: string[];
-  closedEarly: number;
-  rssMb: number;
-  cpuSeconds: number;
-};
+if ((await lines.next()).value !== "reported") throw new Error("subscriber process ended without its report");
+const report = JSON.parse(readFileSync(reportFile, "utf8")) as SubscriberReport;
 const latencies: number[] = [];
-for (let i = 0; i < report.samples.length; i += 2) {
-  const at = committedAt.get(report.samples[i]!);
-  if (at !== undefined) latencies.push(report.samples[i + 1]! - at);
+for (const [, arrival, , seq] of report.samples) {
+  const at = committedAt.get(seq);
+  if (at !== undefined) latencies.push(arrival - at);
 }
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(2);
-const delivered = report.received.reduce((a, b) => a + b, 0);
+const delivered = report.commitsPerSocket.reduce((a, b) => a + b, 0);
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 
 
@@ -131,7 +129,7 @@ console.log(
       serverCpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
       clientRssMb: Math.round(report.rssMb),
       clientCpuSeconds: Number(report.cpuSeconds.toFixed(1)),
-      subscriberErrors: report.errors,
+      subscriberFrames: report.frameTypes,
       subscribersClosedEarly: report.closedEarly,
     },
     null,
@@ -144,16 +142,3 @@ await server.shutdown();
 await ctx.close();
 await pg?.drop();
 rmSync(dataDir, { recursive: true, force: true });
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-    }
-  }
-}

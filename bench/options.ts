@@ -4,8 +4,11 @@ import { parseArgs } from "node:util";
 export const TARGETS = ["reference", "aurora-sqlite", "aurora-pg"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
-export const WORKLOADS = ["createRecord", "getRecord", "listRecords", "uploadBlob", "subscribeRepos", "getRepo"] as const;
+export const WORKLOADS = ["createRecord", "applyWrites", "getRecord", "listRecords", "uploadBlob", "subscribeRepos", "getRepo"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** The run issue 19's "p99 no worse than before" compares with. */
+const BASELINE = "2026-12-01.json";
 
 export interface BenchOptions {
   targets: TargetName[];
@@ -20,20 +23,30 @@ export interface BenchOptions {
   readConcurrency: number;
   /** @default 4 */
   blobConcurrency: number;
+  /** applyWrites calls in flight (each carries `batchSize` creates). @default 4 */
+  batchConcurrency: number;
+  /** Creates per applyWrites call: the reference's limit. @default 200 */
+  batchSize: number;
+  /** Who drives getRecord/listRecords: wrk (installed with apt-get when missing) or the Bun client. @default "wrk" */
+  readClient: "wrk" | "bun";
   /** Records in the repo getRepo exports. @default 10000 (1000 with --quick) */
   repoRecords: number;
   /** @default 3 (1 with --quick) */
   exportRuns: number;
-  /** Firehose subscribers. @default 50 (5 with --quick) */
+  /** Firehose subscribers. @default 500 (50 with --quick) */
   subscribers: number;
-  /** Paced commits per second during the fan-out run, below the reference's write capacity. @default 40 */
+  /** Paced commits per second during the fan-out run, below the reference's write capacity. @default 20 (frames/s = rate × subscribers) */
   firehoseRate: number;
+  /** createRecord calls bench/profile-write.ts makes under Bun's profiler; 0 = no profile. @default 3000 (500 with --quick) */
+  profileWrites: number;
   /** Launches per target timed to the first healthy response; the last stays up for the workloads. @default 3 (1 with --quick) */
   coldStarts: number;
   /** Compiled binary (what operators run) or `bun src/main.ts`. @default "binary" */
   aurora: "binary" | "source";
   /** Where <date>.json/.md/.png go. @default bench/results */
   out: string;
+  /** An earlier run's <date>.json, for the "no worse than before" targets. @default bench/results/2026-12-01.json */
+  baseline: string;
 }
 
 export const USAGE = `npm run bench [-- options]   (bun bench/run.ts [options])
@@ -45,11 +58,15 @@ then PostgreSQL + Redis + s3rver), one after the other, and writes
   --target LIST      ${TARGETS.join(",")} (default: all)
   --workload LIST    ${WORKLOADS.join(",")} (default: all;
                      cold start and RSS are always measured)
-  --quick            a few seconds per workload, small repo, few subscribers
+  --quick            a few seconds per workload, small repo, 50 subscribers
   --seconds N        seconds per throughput workload (default 10)
   --repo-records N   records in the exported repo (default 10000)
-  --subscribers N    firehose subscribers (default 50)
+  --subscribers N    firehose subscribers (default 500)
+  --firehose-rate N  commits per second during the fan-out (default 20)
+  --read-client C    wrk (default) or bun: the load generator for getRecord/listRecords
+  --profile N        createRecord calls profiled with bun --cpu-prof-md (default 3000; 0 = none)
   --aurora MODE      binary (default) or source
+  --baseline FILE    earlier results .json for the p99 target (default bench/results/${BASELINE})
   --out DIR          output directory (default bench/results)
 `;
 
@@ -63,6 +80,10 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       seconds: { type: "string" },
       "repo-records": { type: "string" },
       subscribers: { type: "string" },
+      "firehose-rate": { type: "string" },
+      "read-client": { type: "string" },
+      profile: { type: "string" },
+      baseline: { type: "string" },
       aurora: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -73,6 +94,9 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
   const quick = values.quick === true;
   const aurora = values.aurora ?? "binary";
   if (aurora !== "binary" && aurora !== "source") throw new Error(`--aurora: expected binary or source, got ${aurora}`);
+  const readClient = values["read-client"] ?? "wrk";
+  if (readClient !== "wrk" && readClient !== "bun") throw new Error(`--read-client: expected wrk or bun, got ${readClient}`);
+  const profile = values.profile === "0" ? 0 : positive(values.profile, "--profile");
   return {
     targets: list(values.target, TARGETS, "--target"),
     workloads: new Set(list(values.workload, WORKLOADS, "--workload")),
@@ -81,13 +105,18 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     writeConcurrency: 16,
     readConcurrency: 32,
     blobConcurrency: 4,
+    batchConcurrency: 4,
+    batchSize: 200,
+    readClient,
     repoRecords: positive(values["repo-records"], "--repo-records") ?? (quick ? 1000 : 10_000),
     exportRuns: quick ? 1 : 3,
-    subscribers: positive(values.subscribers, "--subscribers") ?? (quick ? 5 : 50),
-    firehoseRate: 40,
+    subscribers: positive(values.subscribers, "--subscribers") ?? (quick ? 50 : 500),
+    firehoseRate: positive(values["firehose-rate"], "--firehose-rate") ?? 20,
+    profileWrites: profile ?? (quick ? 500 : 3000),
     coldStarts: quick ? 1 : 3,
     aurora,
     out: resolve(values.out ?? join(import.meta.dir, "results")),
+    baseline: resolve(values.baseline ?? join(import.meta.dir, "results", BASELINE)),
   };
 }
 

@@ -65,6 +65,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
     name: `aurora-${profile}`,
     description: `Aurora ${auroraVersion()} on Bun ${Bun.version}, ${profile === "pg" ? "PostgreSQL + Redis + s3rver" : "SQLite + disk"}`,
     version: auroraVersion(),
+    blobstore: profile === "pg" ? "S3 (s3rver)" : "disk",
     async start() {
       port ??= await freePort();
       return spawnServer({

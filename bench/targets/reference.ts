@@ -21,6 +21,7 @@ export function referenceTarget(install: ReferenceInstall, plcUrl: string, workD
     name: "reference",
     description: `@atproto/pds ${install.pdsVersion} on Node ${install.nodeVersion}, SQLite + disk`,
     version: install.pdsVersion,
+    blobstore: "disk",
     async start() {
       port ??= await freePort();
       return spawnServer({

@@ -18,6 +18,8 @@ export interface Target {
   /** One line for the report: runtime, backends. */
   readonly description: string;
   readonly version: string;
+  /** Where uploadBlob stores blobs, named in the report: "disk", "S3 (s3rver)". */
+  readonly blobstore: string;
   start(): Promise<Server>;
   cleanup(): Promise<void>;
 }

@@ -9,13 +9,15 @@ export const BLOB_BYTES = 1_000_000;
 export interface BlobResult extends Measured {
   /** Payload megabytes (10^6 bytes) per second. */
   mbPerSecond: number;
+  /** Where the server stored them (the target's blobstore). */
+  backend: string;
 }
 
 /**
  * uploadBlob of distinct 1 MB blobs (random bytes, so no server can
  * deduplicate or compress them).
  */
-export async function uploadBlobs(server: Server, accounts: Account[], limits: LoadLimits): Promise<BlobResult> {
+export async function uploadBlobs(server: Server, accounts: Account[], limits: LoadLimits, backend: string): Promise<BlobResult> {
   const url = xrpcUrl(server.url, "com.atproto.repo.uploadBlob");
   const base = new Uint8Array(randomBytes(BLOB_BYTES));
   const headers = accounts.map((a) => ({ authorization: a.authorization, "content-type": "application/octet-stream" }));
@@ -36,5 +38,6 @@ export async function uploadBlobs(server: Server, accounts: Account[], limits: L
       },
     }),
   );
-  return { ...result, mbPerSecond: (result.requests * BLOB_BYTES) / 1e6 / result.seconds };
+  if (result.requests === 0) throw new Error(`uploadBlob to ${backend}: ${result.firstError ?? "no upload succeeded"}`);
+  return { ...result, mbPerSecond: (result.requests * BLOB_BYTES) / 1e6 / result.seconds, backend };
 }

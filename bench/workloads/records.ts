@@ -1,4 +1,5 @@
 import { runLoad } from "../lib/load";
+import { runWrk } from "../lib/wrk";
 import { type Account, ensureOk, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
 import type { Server } from "../targets/server";
 import { type LoadLimits, type Measured, measured } from "./measure";
@@ -42,21 +43,36 @@ export async function createRecords(server: Server, accounts: Account[], limits:
   return { result, refs };
 }
 
+/** Who sends the read requests: wrk (files go to `dir`) or the Bun client in this process. */
+export type ReadClient = { kind: "wrk"; dir: string; threads: number } | { kind: "bun" };
+
+export interface ReadMeasured extends Measured {
+  loadGenerator: "wrk" | "bun";
+}
+
 /** getRecord over records created earlier, unauthenticated as an AppView or browser would read them. */
-export function getRecords(server: Server, refs: RecordRef[], limits: LoadLimits): Promise<Measured> {
+export function getRecords(server: Server, refs: RecordRef[], limits: LoadLimits, client: ReadClient): Promise<ReadMeasured> {
   if (refs.length === 0) throw new Error("getRecord needs records: run createRecord first");
   const urls = refs.map((r) => xrpcUrl(server.url, "com.atproto.repo.getRecord", { repo: r.did, collection: COLLECTION, rkey: r.rkey }));
-  return readLoad(server, urls, limits, "getRecord");
+  return readLoad(server, urls, limits, "getRecord", client);
 }
 
 /** listRecords, the first page of 50, for each account in turn. */
-export function listRecords(server: Server, accounts: Account[], limits: LoadLimits): Promise<Measured> {
+export function listRecords(server: Server, accounts: Account[], limits: LoadLimits, client: ReadClient): Promise<ReadMeasured> {
   const urls = accounts.map((a) => xrpcUrl(server.url, "com.atproto.repo.listRecords", { repo: a.did, collection: COLLECTION, limit: 50 }));
-  return readLoad(server, urls, limits, "listRecords");
+  return readLoad(server, urls, limits, "listRecords", client);
 }
 
-function readLoad(server: Server, urls: string[], limits: LoadLimits, what: string): Promise<Measured> {
-  return measured(server.pid, () =>
+async function readLoad(server: Server, urls: string[], limits: LoadLimits, what: string, client: ReadClient): Promise<ReadMeasured> {
+  // wrk runs for the time limit (it has no request cap); the rotation covers every URL.
+  if (client.kind === "wrk") {
+    const result = await measured(server.pid, () =>
+      runWrk({ urls, connections: limits.concurrency, threads: client.threads, seconds: limits.maxMs / 1000, dir: client.dir }),
+    );
+    if (result.requests === 0) throw new Error(`${what}: ${result.firstError ?? "no successful request"}`);
+    return { ...result, loadGenerator: "wrk" };
+  }
+  const result = await measured(server.pid, () =>
     runLoad({
       ...limits,
       async send(i) {
@@ -65,4 +81,5 @@ function readLoad(server: Server, urls: string[], limits: LoadLimits, what: stri
       },
     }),
   );
+  return { ...result, loadGenerator: "bun" };
 }

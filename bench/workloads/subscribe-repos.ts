@@ -1,9 +1,13 @@
-import { decodeFrame, type Frame } from "@test/support/firehose";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readLines } from "../lib/lines";
 import { type Latency, summarize } from "../lib/load";
 import { cpuSeconds, machineCpuSeconds, ownCpuSeconds } from "../lib/proc";
 import { type Account, postJson } from "../lib/xrpc";
 import type { Server } from "../targets/server";
 import { COLLECTION, postRecord } from "./records";
+import type { SubscriberReport } from "./subscriber-process";
 
 export interface FanOutOptions {
   subscribers: number;
@@ -16,43 +20,78 @@ export interface FanOutOptions {
 
 export interface FanOutResult {
   subscribers: number;
+  /** Subscriber processes the sockets were spread over. */
+  clientProcesses: number;
+  /** Subscribers that decoded every frame for the latency figures (1 in SAMPLE_EVERY). */
+  sampledSubscribers: number;
   commits: number;
-  /** Commit frames received across all subscribers, of `commits × subscribers`. */
+  /** #commit frames received across all subscribers, of `commits × subscribers`. */
   delivered: number;
   expected: number;
+  /** Subscribers that received every commit. */
+  completeSubscribers: number;
   /** Every frame received, by type (`#commit`, `#identity`, `error <name>`, ...), to tell a silent stream from a mismatched one. */
   frameTypes: Record<string, number>;
-  /** From sending createRecord to a subscriber holding the decoded #commit frame, ms. */
+  /** Frames the server sent per second over the run (all subscribers). */
+  framesPerSecond: number;
+  /** From sending createRecord to a sampled subscriber holding the decoded #commit frame, ms. */
   endToEndMs: Latency;
-  /** From the event's own `time` field to a subscriber holding it, ms (millisecond clock). */
+  /** From the event's own `time` field to a sampled subscriber holding it, ms (millisecond clock). */
   deliveryMs: Latency;
+  /** Writer plus subscriber processes, in cores. */
   clientCpu: number;
   serverCpu: number;
+  /** Server CPU per frame delivered, ms. */
+  serverCpuMsPerFrame: number;
   machineCpu: number;
+  closedEarly: number;
   firstError?: string;
 }
 
-const OPEN_TIMEOUT_MS = 10_000;
-const DRAIN_TIMEOUT_MS = 5_000;
+/** Sockets per subscriber process: a few hundred is what one Bun process holds comfortably alongside decoding. */
+const PER_PROCESS = 250;
+const SAMPLE_EVERY = 10;
+const OPEN_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 10_000;
+const REPORT_TIMEOUT_MS = 15_000;
+const SUBSCRIBER_SCRIPT = join(import.meta.dir, "subscriber-process.ts");
 
-/** N live subscribers on com.atproto.sync.subscribeRepos while paced createRecord calls go in. */
+/**
+ * N live subscribers on com.atproto.sync.subscribeRepos, spread over
+ * subscriber processes, while paced createRecord calls go in. Every frame of
+ * every subscriber is counted; one in SAMPLE_EVERY decodes every frame for
+ * the latency figures. Bounded: the writes stop at `maxMs`, the drain after
+ * DRAIN_TIMEOUT_MS more.
+ */
 export async function fanOut(server: Server, accounts: Account[], opts: FanOutOptions): Promise<FanOutResult> {
-  const arrivals = new Map<string, number[]>();
-  const delivery: number[] = [];
-  let received = 0;
-  const frameTypes: Record<string, number> = {};
-  const sockets = await openSubscribers(server.url.replace(/^http/, "ws"), opts.subscribers, (frame, at) => {
-    const type = frame.header.op === 1 ? String(frame.header.t) : `error ${String(frame.body.error)}`;
-    frameTypes[type] = (frameTypes[type] ?? 0) + 1;
-    if (type !== "#commit") return;
-    const key = `${frame.body.repo} ${frame.body.rev}`;
-    const list = arrivals.get(key);
-    if (list) list.push(at);
-    else arrivals.set(key, [at]);
-    const lag = Date.now() - Date.parse(String(frame.body.time));
-    if (Number.isFinite(lag)) delivery.push(lag);
-    received++;
+  const wsUrl = `${server.url.replace(/^http/, "ws")}/xrpc/com.atproto.sync.subscribeRepos`;
+  const sizes: number[] = [];
+  for (let left = opts.subscribers; left > 0; left -= PER_PROCESS) sizes.push(Math.min(PER_PROCESS, left));
+  const dir = mkdtempSync(join(tmpdir(), "aurora-bench-subscribers-"));
+  const clients = sizes.map((n, i) => {
+    const reportFile = join(dir, `report-${i}.json`);
+    const child = Bun.spawn([process.execPath, SUBSCRIBER_SCRIPT, wsUrl, String(n), String(SAMPLE_EVERY), reportFile], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    return { child, lines: readLines(child.stdout), reportFile };
   });
+  const killAll = () => {
+    for (const c of clients) c.child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await withTimeout(
+      Promise.all(
+        clients.map(async (c) => {
+          const first = await c.lines.next();
+          if (first.value !== "ready") throw new Error(`subscribeRepos: a subscriber process failed: ${(await new Response(c.child.stderr).text()).slice(0, 300)}`);
+        }),
+      ),
+      OPEN_TIMEOUT_MS,
+      `subscribeRepos: ${opts.subscribers} subscribers not open within ${OPEN_TIMEOUT_MS / 1000} s`,
+    );
+  } catch (err) {
+    killAll();
+    throw err;
+  }
 
   const sent = new Map<string, number>();
   let firstError: string | undefined;
@@ -66,7 +105,7 @@ export async function fanOut(server: Server, accounts: Account[], opts: FanOutOp
     if (due > performance.now()) await Bun.sleep(due - performance.now());
     if (inFlight.size >= opts.maxInFlight) await Promise.race(inFlight);
     const account = accounts[k % accounts.length]!;
-    const sentAt = performance.now();
+    const sentAt = performance.timeOrigin + performance.now();
     const write = postJson<{ commit?: { rev: string } }>(
       server.url,
       "com.atproto.repo.createRecord",
@@ -84,69 +123,95 @@ export async function fanOut(server: Server, accounts: Account[], opts: FanOutOp
     inFlight.add(write);
   }
   await Promise.all(inFlight);
-  const expected = sent.size * opts.subscribers;
+  const writeSeconds = (performance.now() - t0) / 1000;
+  // The writer knows what was sent; the subscribers report only at the end, so wait for the server to go quiet.
   const drainBy = performance.now() + DRAIN_TIMEOUT_MS;
-  while (received < expected && performance.now() < drainBy) await Bun.sleep(20);
+  await Bun.sleep(500);
+  let last = cpuSeconds(server.pid);
+  while (performance.now() < drainBy) {
+    await Bun.sleep(250);
+    const now = cpuSeconds(server.pid);
+    if (now - last < 0.01) break;
+    last = now;
+  }
   const seconds = (performance.now() - t0) / 1000;
-  const clientCpu = (ownCpuSeconds() - cpu0) / seconds;
-  const serverCpu = (cpuSeconds(server.pid) - serverCpu0) / seconds;
+  const serverCpu = cpuSeconds(server.pid) - serverCpu0;
   const machineCpu = (machineCpuSeconds() - machineCpu0) / seconds;
-  for (const ws of sockets) ws.close();
+  const writerCpu = ownCpuSeconds() - cpu0;
+
+  let reports: SubscriberReport[];
+  try {
+    reports = await withTimeout(
+      Promise.all(
+        clients.map(async (c) => {
+          c.child.stdin.write("done\n");
+          await c.child.stdin.flush();
+          if ((await c.lines.next()).value !== "reported") throw new Error("subscribeRepos: a subscriber process ended without its report");
+          return JSON.parse(readFileSync(c.reportFile, "utf8")) as SubscriberReport;
+        }),
+      ),
+      REPORT_TIMEOUT_MS,
+      "subscribeRepos: a subscriber process did not report",
+    );
+  } finally {
+    killAll();
+  }
 
   if (sent.size === 0) throw new Error(`no createRecord succeeded: ${firstError}`);
-  if (received === 0) {
-    throw new Error(`no #commit frame reached ${opts.subscribers} subscribers in ${seconds.toFixed(1)} s (frames seen: ${JSON.stringify(frameTypes)})`);
-  }
+  const frameTypes: Record<string, number> = {};
+  const perSocket: number[] = [];
   const endToEnd: number[] = [];
-  let delivered = 0;
-  for (const [key, sentAt] of sent) {
-    for (const at of arrivals.get(key) ?? []) {
-      endToEnd.push(at - sentAt);
-      delivered++;
+  const delivery: number[] = [];
+  let sampledSubscribers = 0;
+  let closedEarly = 0;
+  let subscriberCpu = 0;
+  for (const r of reports) {
+    for (const [type, n] of Object.entries(r.frameTypes)) frameTypes[type] = (frameTypes[type] ?? 0) + n;
+    perSocket.push(...r.commitsPerSocket);
+    sampledSubscribers += Math.ceil(r.commitsPerSocket.length / SAMPLE_EVERY);
+    closedEarly += r.closedEarly;
+    subscriberCpu += r.cpuSeconds;
+    for (const [key, at, lag] of r.samples) {
+      const sentAt = sent.get(key);
+      if (sentAt !== undefined) endToEnd.push(at - sentAt);
+      if (Number.isFinite(lag)) delivery.push(lag);
     }
   }
+  const delivered = perSocket.reduce((a, b) => a + b, 0);
+  if (delivered === 0) {
+    throw new Error(`no #commit frame reached ${opts.subscribers} subscribers in ${seconds.toFixed(1)} s (frames seen: ${JSON.stringify(frameTypes)})`);
+  }
+  const framesSent = Object.values(frameTypes).reduce((a, b) => a + b, 0);
   const result: FanOutResult = {
     subscribers: opts.subscribers,
+    clientProcesses: clients.length,
+    sampledSubscribers,
     commits: sent.size,
     delivered,
-    expected,
+    expected: sent.size * opts.subscribers,
+    completeSubscribers: perSocket.filter((n) => n >= sent.size).length,
     frameTypes,
+    framesPerSecond: framesSent / writeSeconds,
     endToEndMs: summarize(endToEnd),
     deliveryMs: summarize(delivery),
-    clientCpu,
-    serverCpu,
+    clientCpu: (writerCpu + subscriberCpu) / seconds,
+    serverCpu: serverCpu / seconds,
+    serverCpuMsPerFrame: (serverCpu * 1000) / framesSent,
     machineCpu,
+    closedEarly,
   };
   if (firstError !== undefined) result.firstError = firstError;
   return result;
 }
 
-async function openSubscribers(base: string, count: number, onFrame: (frame: Frame, at: number) => void): Promise<WebSocket[]> {
-  const url = `${base}/xrpc/com.atproto.sync.subscribeRepos`;
-  const sockets = Array.from({ length: count }, () => {
-    const ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    ws.onmessage = (ev) => onFrame(decodeFrame(new Uint8Array(ev.data as ArrayBuffer)), performance.now());
-    return ws;
-  });
-  const opened = sockets.map(
-    (ws) =>
-      new Promise<void>((resolve, reject) => {
-        ws.onopen = () => resolve();
-        ws.onerror = () => reject(new Error(`subscribeRepos: could not open ${url}`));
-      }),
-  );
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: Timer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`subscribeRepos: ${count} subscribers not open within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(message)), ms);
   });
   try {
-    await Promise.race([Promise.all(opened), timeout]);
-  } catch (err) {
-    for (const ws of sockets) ws.close();
-    throw err;
+    return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
   }
-  return sockets;
 }
