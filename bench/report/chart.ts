@@ -73,14 +73,15 @@ export function renderChart(results: BenchResults): Uint8Array {
         canvas.text(xOf(1) + 6, by + 1, "no figure", GRID, 2);
         return;
       }
-      // Each target's own goal against the reference (they differ: createRecord ≥ 10× on SQLite, ≥ 6× on PostgreSQL).
-      if (bar.goal !== undefined) canvas.rect(xOf(improvement(row.metric, bar.goal)) - 1, by - 1, 3, BAR_H + 2, GOAL);
       const x0 = Math.min(xOf(1), xOf(bar.x));
       canvas.rect(x0, by, Math.max(1, Math.abs(xOf(bar.x) - xOf(1))), BAR_H, COLORS[j % COLORS.length]!);
+      // Each target's own goal against the reference (they differ: createRecord ≥ 10× on SQLite, ≥ 6× on PostgreSQL).
+      const gx = bar.goal === undefined ? undefined : xOf(improvement(row.metric, bar.goal));
+      if (gx !== undefined) canvas.rect(gx - 1, by - 1, 3, BAR_H + 2, GOAL);
       const met = bar.met;
       const label = `${bar.x >= 10 ? bar.x.toFixed(0) : bar.x.toFixed(1)}×${met === false ? " goal missed" : ""}`;
-      const lx = Math.max(xOf(1), xOf(bar.x)) + 6;
-      // On white, so a goal line behind the label does not garble it.
+      // Right of the bar, and of a goal line it falls short of, so the label never hides the line.
+      const lx = Math.max(xOf(1), xOf(bar.x), met === false && gx !== undefined ? gx + 2 : 0) + 6;
       canvas.rect(lx - 2, by, Canvas.textWidth(label, 2) + 2, BAR_H + BAR_GAP, [255, 255, 255]);
       canvas.text(lx, by + 1, label, met === false ? GOAL : INK, 2);
     });
