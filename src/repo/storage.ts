@@ -25,16 +25,17 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
 
   async getRoot(): Promise<Cid | null> {
     const root = await this.getRootDetailed();
-    return root ? (root.cid as unknown as Cid) : null;
+    return root ? (CID.parse(root.cid) as unknown as Cid) : null;
   }
 
-  async getRootDetailed(): Promise<{ cid: CID; rev: string } | null> {
+  /** The current commit's CID (as stored, a string) and rev. */
+  async getRootDetailed(): Promise<{ cid: string; rev: string } | null> {
     const row = await this.db
       .selectFrom("repo_root")
       .select(["cid", "rev"])
       .where("did", "=", this.did)
       .executeTakeFirst();
-    return row ? { cid: CID.parse(row.cid), rev: row.rev } : null;
+    return row ? { cid: row.cid, rev: row.rev } : null;
   }
 
   async getBytes(cid: Cid): Promise<Uint8Array | null> {

@@ -105,8 +105,8 @@ export class RepoTransactor {
     const storage = new SqlRepoStorage(tx, did);
     const root = await storage.getRootDetailed();
     if (!root) throw new InvalidRequestError(`Could not find repo: ${did}`, "RepoNotFound");
-    if (swapCommit !== undefined && swapCommit !== root.cid.toString()) {
-      throw new InvalidSwapError(`Commit was at ${root.cid.toString()}`);
+    if (swapCommit !== undefined && swapCommit !== root.cid) {
+      throw new InvalidSwapError(`Commit was at ${root.cid}`);
     }
     const current = await currentRecordCids(tx, writes.map((w) => w.uri));
     const effective = resolveWrites(writes, current);
@@ -147,7 +147,7 @@ export async function signAndStoreCommit(
   storage: SqlRepoStorage,
   signingKey: Keypair,
   writes: readonly PreparedWrite[],
-  root: CID | null,
+  root: string | null,
 ): Promise<{ commit: BuiltCommit; prevData: CID | null }> {
   const source = (cids: string[]) => storage.readBlocks(cids);
   // A repository that does not exist yet has nothing to update or delete.

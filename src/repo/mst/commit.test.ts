@@ -104,7 +104,7 @@ async function randomRun(seed: number, opts: { ops: number; maxKeys: number; sma
     if (batch.length === 0) continue;
 
     const theirs = await repo.formatCommit(batch.map((o) => o.theirs), keypair);
-    const head = await readHead(mine.source, repo.cid as unknown as CID);
+    const head = await readHead(mine.source, repo.cid.toString());
     const ours = await buildCommit(mine.source, DID, head, batch.map((o) => o.ours), keypair, { rev: theirs.rev, cache });
     expectSame(ours, theirs);
     repo = await repo.applyCommit(theirs);

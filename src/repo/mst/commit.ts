@@ -45,6 +45,7 @@ export interface Signer {
 }
 
 interface DecodedCommit {
+  cid: CID;
   bytes: Uint8Array;
   did: string;
   rev: string;
@@ -54,9 +55,8 @@ interface DecodedCommit {
 /** Decoded commits by CID (the next write of a repository reads the one the last wrote). */
 const commitCache = new BlockCache<DecodedCommit>(20_000, 16 * 1024 * 1024);
 
-/** The head of a repository from its commit block `cid` (read through `source` unless cached). */
-export async function readHead(source: BlockSource, cid: CID): Promise<RepoHead & { did: string }> {
-  const s = cid.toString();
+/** The head of a repository from its commit block `cid` (a CID string; read through `source` unless cached). */
+export async function readHead(source: BlockSource, s: string): Promise<RepoHead & { did: string }> {
   let commit = commitCache.get(s);
   if (!commit) {
     const bytes = (await source([s])).get(s);
@@ -64,10 +64,10 @@ export async function readHead(source: BlockSource, cid: CID): Promise<RepoHead 
     const raw = decode(bytes) as { did?: unknown; rev?: unknown; data?: unknown };
     const data = CID.asCID(raw?.data);
     if (typeof raw?.did !== "string" || typeof raw.rev !== "string" || !data) throw new Error(`Not a commit: ${s}`);
-    commit = { bytes, did: raw.did, rev: raw.rev, data };
+    commit = { cid: CID.parse(s), bytes, did: raw.did, rev: raw.rev, data };
     commitCache.set(s, commit);
   }
-  return { cid, rev: commit.rev, data: commit.data, did: commit.did };
+  return { cid: commit.cid, rev: commit.rev, data: commit.data, did: commit.did };
 }
 
 /**
@@ -131,7 +131,7 @@ export async function buildCommit(
   const commitBytes = encodeDagCbor({ ...unsigned, sig });
   const cid = cidForDagCbor(commitBytes);
   const cidString = cid.toString();
-  commitCache.set(cidString, { bytes: commitBytes, did, rev, data: diff.root });
+  commitCache.set(cidString, { cid, bytes: commitBytes, did, rev, data: diff.root });
 
   const newBlocks = new Map<string, Uint8Array>(diff.newNodes);
   for (const [c, bytes] of leaves) newBlocks.set(c, bytes);

@@ -23,6 +23,8 @@ export interface StoredNode {
   left: CID | null;
   entries: readonly NodeEntry[];
   bytes: Uint8Array;
+  /** Its layer, when known without hashing a key (a node this process built). */
+  layer?: number;
 }
 
 /** The layer of `key`: leading zero bits of its SHA-256 counted in pairs (fanout 4). */

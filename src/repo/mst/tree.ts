@@ -337,7 +337,8 @@ export class MstEdit {
     ref.bytes = bytes;
     const s = cid.toString();
     created.set(s, bytes);
-    this.cache.set(s, { cid, left, entries, bytes });
+    // The layer of a node with nothing in it is that of wherever it sits: not recorded.
+    this.cache.set(s, { cid, left, entries, bytes, layer: ref.empty ? undefined : ref.layer });
     return cid;
   }
 
@@ -408,6 +409,7 @@ async function loadNode(source: BlockSource, cache: NodeCache, cid: CID): Promis
 
 /** The layer of a tree's root: that of its first key, or one above its left subtree's when it has none. */
 async function rootLayer(source: BlockSource, cache: NodeCache, node: StoredNode): Promise<number> {
+  if (node.layer !== undefined) return node.layer;
   if (node.entries.length > 0) return keyLayer(node.entries[0]!.key);
   if (!node.left) return 0;
   return 1 + (await rootLayer(source, cache, await loadNode(source, cache, node.left)));

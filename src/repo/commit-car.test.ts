@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { BlockMap, blocksToCarFile, readCarWithRoot } from "@atproto/repo";
+import { CID } from "multiformats/cid";
+import { carFile, cidStringBytes } from "./commit-car";
+import { cidForDagCbor, encodeDagCbor } from "./dag-cbor";
+
+test("cidStringBytes is the binary CID of base32 CID strings (and of others via CID.parse)", () => {
+  for (let i = 0; i < 500; i++) {
+    const cid = cidForDagCbor(encodeDagCbor({ i, text: "x".repeat(i % 40) }));
+    expect(Buffer.from(cidStringBytes(cid.toString())).equals(Buffer.from(cid.bytes))).toBe(true);
+  }
+  const raw = CID.parse("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+  expect(Buffer.from(cidStringBytes(raw.toString())).equals(Buffer.from(raw.bytes))).toBe(true);
+  const v0 = CID.parse("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n");
+  expect(Buffer.from(cidStringBytes(v0.toString())).equals(Buffer.from(v0.bytes))).toBe(true);
+});
+
+test("carFile writes the same CAR as @atproto/repo's blocksToCarFile", async () => {
+  const blocks = new Map<string, Uint8Array>();
+  const theirs = new BlockMap();
+  for (let i = 0; i < 50; i++) {
+    const bytes = encodeDagCbor({ i, pad: "y".repeat(i * 7) });
+    const cid = cidForDagCbor(bytes);
+    blocks.set(cid.toString(), bytes);
+    theirs.set(cid as never, bytes);
+  }
+  const root = CID.parse([...blocks.keys()][0]!);
+  const ours = carFile(root, blocks);
+  expect(Buffer.from(ours).equals(Buffer.from(await blocksToCarFile(root as never, theirs)))).toBe(true);
+  const read = await readCarWithRoot(ours);
+  expect(read.root.toString()).toBe(root.toString());
+  expect(read.blocks.size).toBe(50);
+});
