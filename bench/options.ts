@@ -1,7 +1,9 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-export const TARGETS = ["reference", "aurora-sqlite", "aurora-pg"] as const;
+export const TARGETS = ["reference", "aurora-sqlite", "aurora-pg", "aurora-pg-2"] as const;
+/** Targets run unless --target names them: aurora-pg-2 (two Aurora processes) is asked for. */
+const DEFAULT_TARGETS: TargetName[] = ["reference", "aurora-sqlite", "aurora-pg"];
 export type TargetName = (typeof TARGETS)[number];
 
 export const WORKLOADS = ["createRecord", "applyWrites", "getRecord", "listRecords", "uploadBlob", "subscribeRepos", "getRepo"] as const;
@@ -55,7 +57,8 @@ Runs the same workloads against the reference PDS and Aurora (SQLite + disk,
 then PostgreSQL + Redis + s3rver), one after the other, and writes
 <out>/<date>.json, .md and .png.
 
-  --target LIST      ${TARGETS.join(",")} (default: all)
+  --target LIST      ${TARGETS.join(",")} (default: all but aurora-pg-2,
+                     two Aurora processes on the same PostgreSQL, writes round-robin)
   --workload LIST    ${WORKLOADS.join(",")} (default: all;
                      cold start and RSS are always measured)
   --quick            a few seconds per workload, small repo, 50 subscribers
@@ -98,7 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
   if (readClient !== "wrk" && readClient !== "bun") throw new Error(`--read-client: expected wrk or bun, got ${readClient}`);
   const profile = values.profile === "0" ? 0 : positive(values.profile, "--profile");
   return {
-    targets: list(values.target, TARGETS, "--target"),
+    targets: values.target === undefined ? [...DEFAULT_TARGETS] : list(values.target, TARGETS, "--target"),
     workloads: new Set(list(values.workload, WORKLOADS, "--workload")),
     seconds: positive(values.seconds, "--seconds") ?? (quick ? 2 : 10),
     accounts: 10,

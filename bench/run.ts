@@ -148,6 +148,7 @@ function loadBaseline(file: string): Baseline | undefined {
 function makeTarget(name: TargetName, install: ReferenceInstall | undefined, command: string[], plcUrl: string, dir: string): Promise<Target> | Target {
   mkdirSync(dir, { recursive: true });
   if (name === "reference") return referenceTarget(install!, plcUrl, dir);
+  if (name === "aurora-pg-2") return auroraTarget("pg", command, plcUrl, dir, 2);
   return auroraTarget(name === "aurora-pg" ? "pg" : "sqlite", command, plcUrl, dir);
 }
 

@@ -1,7 +1,7 @@
-import { memory } from "./lib/proc";
+import { totalMemory } from "./lib/proc";
 import { type Account, createAccounts } from "./lib/xrpc";
 import type { BenchOptions, WorkloadName } from "./options";
-import type { Server, Target } from "./targets/server";
+import { nodePids, type Server, type Target } from "./targets/server";
 import { applyWrites, type BatchResult } from "./workloads/apply-writes";
 import { type BlobResult, uploadBlobs } from "./workloads/blobs";
 import type { Measured } from "./workloads/measure";
@@ -60,7 +60,7 @@ export async function runSuite(target: Target, opts: BenchOptions, readClient: R
       version: target.version,
       blobstore: target.blobstore,
       coldStartMs,
-      rssIdleMb: memory(running.pid).rssMb,
+      rssIdleMb: totalMemory(nodePids(running)).rssMb,
       rssAfterLoadMb: NaN,
       peakRssLoadMb: NaN,
       failures: {},
@@ -103,7 +103,7 @@ export async function runSuite(target: Target, opts: BenchOptions, readClient: R
         );
       }
     }
-    const afterLoad = memory(running.pid);
+    const afterLoad = totalMemory(nodePids(running));
     result.rssAfterLoadMb = afterLoad.rssMb;
     result.peakRssLoadMb = afterLoad.peakRssMb;
 

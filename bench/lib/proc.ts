@@ -17,6 +17,12 @@ export function memory(pid: number): Memory {
   return { rssMb: kb("VmRSS") / 1024, peakRssMb: kb("VmHWM") / 1024 };
 }
 
+/** Several processes' memory added up (the peak as the sum of each one's peak: an upper bound). */
+export function totalMemory(pids: number[]): Memory {
+  const all = pids.map(memory);
+  return { rssMb: all.reduce((sum, m) => sum + m.rssMb, 0), peakRssMb: all.reduce((sum, m) => sum + m.peakRssMb, 0) };
+}
+
 /** Reset VmHWM to the current RSS (Linux: write 5 to clear_refs), so the next peak belongs to one workload. */
 export function resetPeakRss(pid: number): boolean {
   try {
@@ -33,6 +39,11 @@ export function cpuSeconds(pid: number): number {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** User + system CPU seconds of several processes together. */
+export function totalCpuSeconds(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 /** CPU seconds every process on the machine has used (all cores, from /proc/stat), to see whether the box itself is saturated. */

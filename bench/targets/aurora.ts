@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { S3_BUCKET, S3_CREDENTIALS, type Service, startPostgres, startRedis, startS3 } from "@test/support/services";
 import { track } from "../lib/cleanup";
-import { freePort, freshSecrets, spawnServer, type Target } from "./server";
+import { freePort, freshSecrets, type Server, spawnServer, type Target } from "./server";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -23,9 +23,13 @@ export default defineConfig({ ...env, service: { ...env.service, bind: "127.0.0.
 /**
  * Aurora with the reference's settings (PDS_* variables, rate limits and
  * invites off, dev mode, no crawlers), on SQLite + disk or on private
- * PostgreSQL + Redis + s3rver instances started for this run.
+ * PostgreSQL + Redis + s3rver instances started for this run. With `nodes`
+ * > 1 (PostgreSQL only), that many Aurora processes on the same backends,
+ * secrets and public URL, as a cluster's nodes are: writes go round-robin
+ * over them (see Server.nodes).
  */
-export async function auroraTarget(profile: AuroraProfile, command: AuroraCommand, plcUrl: string, workDir: string): Promise<Target> {
+export async function auroraTarget(profile: AuroraProfile, command: AuroraCommand, plcUrl: string, workDir: string, nodes = 1): Promise<Target> {
+  if (nodes > 1 && profile !== "pg") throw new Error("several Aurora processes need the shared PostgreSQL profile");
   mkdirSync(workDir, { recursive: true });
   const configFile = join(workDir, "bench.config.ts");
   writeFileSync(configFile, CONFIG);
@@ -60,37 +64,63 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
     backendEnv.PDS_BLOBSTORE_DISK_LOCATION = join(workDir, "blobs");
   }
   const secrets = freshSecrets();
-  let port: number | undefined;
+  const ports: number[] = [];
+  const backends = profile === "pg" ? "PostgreSQL + Redis + s3rver" : "SQLite + disk";
+  const startNode = (i: number) =>
+    spawnServer({
+      cmd: [...command, "serve", "--config", configFile],
+      cwd: workDir,
+      port: ports[i]!,
+      logFile: join(workDir, `server${i || ""}.log`),
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: workDir,
+        LOG_LEVEL: "warn",
+        PDS_HOSTNAME: "localhost",
+        PDS_PORT: String(ports[i]),
+        PDS_DATA_DIRECTORY: join(workDir, "data"),
+        PDS_DID_PLC_URL: plcUrl,
+        PDS_DEV_MODE: "true",
+        PDS_INVITE_REQUIRED: "false",
+        PDS_RATE_LIMITS_ENABLED: "false",
+        // The firehose workload's subscribers all come from loopback.
+        PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP: "10000",
+        PDS_CRAWLERS: "",
+        // One service identity for every node, so a session from one is valid on the others.
+        ...(nodes > 1 ? { PDS_PUBLIC_URL: `http://localhost:${ports[0]}` } : {}),
+        ...secrets,
+        ...backendEnv,
+      },
+    });
   return {
-    name: `aurora-${profile}`,
-    description: `Aurora ${auroraVersion()} on Bun ${Bun.version}, ${profile === "pg" ? "PostgreSQL + Redis + s3rver" : "SQLite + disk"}`,
+    name: nodes > 1 ? `aurora-${profile}-${nodes}` : `aurora-${profile}`,
+    description:
+      nodes > 1
+        ? `${nodes} Aurora ${auroraVersion()} processes on Bun ${Bun.version}, one ${backends}: writes round-robin over them, reads, blobs, firehose and getRepo on the first; CPU and RSS add them up`
+        : `Aurora ${auroraVersion()} on Bun ${Bun.version}, ${backends}`,
     version: auroraVersion(),
     blobstore: profile === "pg" ? "S3 (s3rver)" : "disk",
     async start() {
-      port ??= await freePort();
-      return spawnServer({
-        cmd: [...command, "serve", "--config", configFile],
-        cwd: workDir,
-        port,
-        logFile: join(workDir, "server.log"),
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: workDir,
-          LOG_LEVEL: "warn",
-          PDS_HOSTNAME: "localhost",
-          PDS_PORT: String(port),
-          PDS_DATA_DIRECTORY: join(workDir, "data"),
-          PDS_DID_PLC_URL: plcUrl,
-          PDS_DEV_MODE: "true",
-          PDS_INVITE_REQUIRED: "false",
-          PDS_RATE_LIMITS_ENABLED: "false",
-          // The firehose workload's subscribers all come from loopback.
-          PDS_FIREHOSE_MAX_SUBSCRIBERS_PER_IP: "10000",
-          PDS_CRAWLERS: "",
-          ...secrets,
-          ...backendEnv,
+      while (ports.length < nodes) ports.push(await freePort());
+      // The first alone creates and migrates the database; the others start on it.
+      const first = await startNode(0);
+      if (nodes === 1) return first;
+      const started: Server[] = [first];
+      try {
+        for (let i = 1; i < nodes; i++) started.push(await startNode(i));
+      } catch (err) {
+        await Promise.all(started.map((s) => s.stop()));
+        throw err;
+      }
+      return {
+        url: first.url,
+        pid: first.pid,
+        coldStartMs: first.coldStartMs,
+        nodes: started.map((s) => ({ url: s.url, pid: s.pid })),
+        stop: async () => {
+          await Promise.all(started.map((s) => s.stop()));
         },
-      });
+      };
     },
     async cleanup() {
       untrack();

@@ -9,7 +9,23 @@ export interface Server {
   readonly pid: number;
   /** Spawn to the first 200 from /xrpc/_health, ms. */
   readonly coldStartMs: number;
+  /**
+   * Every process when the target runs several on the same backends
+   * (aurora-pg-2): writes go round-robin over them, and CPU and memory
+   * figures add them up. Absent for a single process.
+   */
+  readonly nodes?: readonly { url: string; pid: number }[];
   stop(): Promise<void>;
+}
+
+/** Base URLs writes go round-robin over. */
+export function nodeUrls(server: Server): string[] {
+  return server.nodes?.map((n) => n.url) ?? [server.url];
+}
+
+/** Every process whose CPU and memory count for the server. */
+export function nodePids(server: Server): number[] {
+  return server.nodes?.map((n) => n.pid) ?? [server.pid];
 }
 
 /** A server configuration that can be started (again, on the same data) and finally cleaned up. */

@@ -1,6 +1,6 @@
 import { runLoad } from "../lib/load";
 import { type Account, ensureOk, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
-import type { Server } from "../targets/server";
+import { nodeUrls, type Server } from "../targets/server";
 import { type LoadLimits, type Measured, measured } from "./measure";
 import { COLLECTION, postRecord } from "./records";
 
@@ -21,17 +21,17 @@ export function applyWritesBody(repo: string, size: number, first: number): stri
 
 /**
  * applyWrites of `batchSize` creates per call (one commit each), round-robin
- * over the accounts; bodies built before the clock starts.
+ * over the accounts (and the server's processes); bodies built before the clock starts.
  */
 export async function applyWrites(server: Server, accounts: Account[], batchSize: number, limits: LoadLimits): Promise<BatchResult> {
-  const url = xrpcUrl(server.url, "com.atproto.repo.applyWrites");
+  const urls = nodeUrls(server).map((base) => xrpcUrl(base, "com.atproto.repo.applyWrites"));
   const headers = accounts.map((a) => ({ authorization: a.authorization, "content-type": "application/json" }));
   const bodies = Array.from({ length: limits.maxRequests }, (_, i) => applyWritesBody(accounts[i % accounts.length]!.did, batchSize, i * batchSize));
-  const result = await measured(server.pid, () =>
+  const result = await measured(server, () =>
     runLoad({
       ...limits,
       async send(i) {
-        const res = await fetch(url, { method: "POST", headers: headers[i % headers.length]!, body: bodies[i]!, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        const res = await fetch(urls[i % urls.length]!, { method: "POST", headers: headers[i % headers.length]!, body: bodies[i]!, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
         await (await ensureOk(res, "applyWrites")).arrayBuffer();
       },
     }),

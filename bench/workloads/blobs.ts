@@ -21,7 +21,7 @@ export async function uploadBlobs(server: Server, accounts: Account[], limits: L
   const url = xrpcUrl(server.url, "com.atproto.repo.uploadBlob");
   const base = new Uint8Array(randomBytes(BLOB_BYTES));
   const headers = accounts.map((a) => ({ authorization: a.authorization, "content-type": "application/octet-stream" }));
-  const result = await measured(server.pid, () =>
+  const result = await measured(server, () =>
     runLoad({
       ...limits,
       async send(i) {

@@ -1,5 +1,6 @@
 import type { LoadResult } from "../lib/load";
-import { cpuSeconds, machineCpuSeconds } from "../lib/proc";
+import { machineCpuSeconds, totalCpuSeconds } from "../lib/proc";
+import { nodePids, type Server } from "../targets/server";
 
 export interface Measured extends LoadResult {
   /** Server CPU (all its threads) per successful request, ms: what a request costs, independent of the client. */
@@ -16,12 +17,13 @@ export interface LoadLimits {
   maxMs: number;
 }
 
-/** Run a load and attribute the server process's CPU time to it. */
-export async function measured(pid: number, run: () => Promise<LoadResult>): Promise<Measured> {
-  const cpu0 = cpuSeconds(pid);
+/** Run a load and attribute the server's CPU time (all its processes) to it. */
+export async function measured(server: Server, run: () => Promise<LoadResult>): Promise<Measured> {
+  const pids = nodePids(server);
+  const cpu0 = totalCpuSeconds(pids);
   const machine0 = machineCpuSeconds();
   const result = await run();
-  const cpu = cpuSeconds(pid) - cpu0;
+  const cpu = totalCpuSeconds(pids) - cpu0;
   return {
     ...result,
     serverCpuMsPerRequest: result.requests > 0 ? (cpu * 1000) / result.requests : NaN,

@@ -1,7 +1,7 @@
 import { runLoad } from "../lib/load";
 import { runWrk } from "../lib/wrk";
 import { type Account, ensureOk, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
-import type { Server } from "../targets/server";
+import { nodeUrls, type Server } from "../targets/server";
 import { type LoadLimits, type Measured, measured } from "./measure";
 
 export const COLLECTION = "app.bsky.feed.post";
@@ -16,19 +16,19 @@ export function postRecord(i: number): Record<string, string> {
   return { $type: COLLECTION, text: `bench post ${i}: the quick brown fox jumps over the lazy dog`, createdAt: new Date().toISOString() };
 }
 
-/** createRecord round-robin over the accounts; bodies and headers built before the clock starts. */
+/** createRecord round-robin over the accounts (and the server's processes); bodies and headers built before the clock starts. */
 export async function createRecords(server: Server, accounts: Account[], limits: LoadLimits): Promise<{ result: Measured; refs: RecordRef[] }> {
-  const url = xrpcUrl(server.url, "com.atproto.repo.createRecord");
+  const urls = nodeUrls(server).map((base) => xrpcUrl(base, "com.atproto.repo.createRecord"));
   const headers = accounts.map((a) => ({ authorization: a.authorization, "content-type": "application/json" }));
   const bodies = Array.from({ length: limits.maxRequests }, (_, i) =>
     JSON.stringify({ repo: accounts[i % accounts.length]!.did, collection: COLLECTION, record: postRecord(i) }),
   );
   const refs: RecordRef[] = [];
-  const result = await measured(server.pid, () =>
+  const result = await measured(server, () =>
     runLoad({
       ...limits,
       async send(i) {
-        const res = await fetch(url, {
+        const res = await fetch(urls[i % urls.length]!, {
           method: "POST",
           headers: headers[i % headers.length]!,
           body: bodies[i]!,
@@ -66,13 +66,13 @@ export function listRecords(server: Server, accounts: Account[], limits: LoadLim
 async function readLoad(server: Server, urls: string[], limits: LoadLimits, what: string, client: ReadClient): Promise<ReadMeasured> {
   // wrk runs for the time limit (it has no request cap); the rotation covers every URL.
   if (client.kind === "wrk") {
-    const result = await measured(server.pid, () =>
+    const result = await measured(server, () =>
       runWrk({ urls, connections: limits.concurrency, threads: client.threads, seconds: limits.maxMs / 1000, dir: client.dir }),
     );
     if (result.requests === 0) throw new Error(`${what}: ${result.firstError ?? "no successful request"}`);
     return { ...result, loadGenerator: "wrk" };
   }
-  const result = await measured(server.pid, () =>
+  const result = await measured(server, () =>
     runLoad({
       ...limits,
       async send(i) {

@@ -1,6 +1,6 @@
-import { memory, resetPeakRss } from "../lib/proc";
+import { resetPeakRss, totalMemory } from "../lib/proc";
 import { type Account, ensureOk, postJson, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
-import type { Server } from "../targets/server";
+import { nodePids, type Server } from "../targets/server";
 import { COLLECTION, postRecord } from "./records";
 
 /** The reference's applyWrites limit, so the same batches work on both. */
@@ -62,11 +62,13 @@ export async function seedRepo(server: Server, account: Account, count: number, 
 /** sync.getRepo of the whole repo, read to the end, `runs` times; the server's peak RSS while it streams. */
 export async function exportRepo(server: Server, account: Account, records: number, runs: number): Promise<ExportResult> {
   const url = xrpcUrl(server.url, "com.atproto.sync.getRepo", { did: account.did });
-  const rssBeforeMb = memory(server.pid).rssMb;
-  const hwmAvailable = resetPeakRss(server.pid);
+  // Every process of the server counts (aurora-pg-2: the export is served by the first, the other holds its memory).
+  const pids = nodePids(server);
+  const rssBeforeMb = totalMemory(pids).rssMb;
+  const hwmAvailable = pids.map(resetPeakRss).every(Boolean);
   let sampledPeak = rssBeforeMb;
   const sampler = setInterval(() => {
-    sampledPeak = Math.max(sampledPeak, memory(server.pid).rssMb);
+    sampledPeak = Math.max(sampledPeak, totalMemory(pids).rssMb);
   }, 10);
   const allSeconds: number[] = [];
   let carBytes = 0;
@@ -82,7 +84,7 @@ export async function exportRepo(server: Server, account: Account, records: numb
   } finally {
     clearInterval(sampler);
   }
-  const peak = hwmAvailable ? Math.max(memory(server.pid).peakRssMb, sampledPeak) : sampledPeak;
+  const peak = hwmAvailable ? Math.max(totalMemory(pids).peakRssMb, sampledPeak) : sampledPeak;
   const sorted = [...allSeconds].sort((a, b) => a - b);
   return { records, seconds: sorted[Math.floor(sorted.length / 2)]!, allSeconds, carBytes, peakRssMb: peak, rssBeforeMb };
 }

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLines } from "../lib/lines";
 import { type Latency, summarize } from "../lib/load";
-import { cpuSeconds, machineCpuSeconds, ownCpuSeconds } from "../lib/proc";
+import { machineCpuSeconds, ownCpuSeconds, totalCpuSeconds } from "../lib/proc";
 import { type Account, postJson } from "../lib/xrpc";
-import type { Server } from "../targets/server";
+import { nodePids, type Server } from "../targets/server";
 import { COLLECTION, postRecord } from "./records";
 import type { SubscriberReport } from "./subscriber-process";
 
@@ -93,10 +93,11 @@ export async function fanOut(server: Server, accounts: Account[], opts: FanOutOp
     throw err;
   }
 
+  const pids = nodePids(server);
   const sent = new Map<string, number>();
   let firstError: string | undefined;
   const cpu0 = ownCpuSeconds();
-  const serverCpu0 = cpuSeconds(server.pid);
+  const serverCpu0 = totalCpuSeconds(pids);
   const machineCpu0 = machineCpuSeconds();
   const t0 = performance.now();
   const inFlight = new Set<Promise<void>>();
@@ -127,15 +128,15 @@ export async function fanOut(server: Server, accounts: Account[], opts: FanOutOp
   // The writer knows what was sent; the subscribers report only at the end, so wait for the server to go quiet.
   const drainBy = performance.now() + DRAIN_TIMEOUT_MS;
   await Bun.sleep(500);
-  let last = cpuSeconds(server.pid);
+  let last = totalCpuSeconds(pids);
   while (performance.now() < drainBy) {
     await Bun.sleep(250);
-    const now = cpuSeconds(server.pid);
+    const now = totalCpuSeconds(pids);
     if (now - last < 0.01) break;
     last = now;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const serverCpu = cpuSeconds(server.pid) - serverCpu0;
+  const serverCpu = totalCpuSeconds(pids) - serverCpu0;
   const machineCpu = (machineCpuSeconds() - machineCpu0) / seconds;
   const writerCpu = ownCpuSeconds() - cpu0;
 
