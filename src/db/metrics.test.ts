@@ -21,6 +21,7 @@ describe("parseQuery", () => {
     ["select pg_notify($1, $2)", "SELECT", "none"],
     ["begin immediate", "OTHER", "none"],
     ['with t as (select set_config($1, $2, true)) select pg_advisory_xact_lock($3::int4, $4::int4) from t', "OTHER", "t"],
+    ["with l as (select pg_advisory_xact_lock($1, $2)), e as (insert into repo_seq (did) select $3 from l returning seq) select seq from e", "INSERT", "repo_seq"],
     ['create table "kysely_migration" ("name" varchar(255))', "OTHER", "none"],
   ])("%s", (text, operation, table) => {
     expect(parseQuery(text)).toEqual({ operation, table });

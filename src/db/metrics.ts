@@ -109,6 +109,11 @@ function single<T>(registry: Registry, name: string, make: () => T): T {
 /** The statement's operation and its first table, from the compiled SQL (cheap: a few anchored regexes). */
 export function parseQuery(sql: string): QueryLabels {
   const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
+  if (verb === "WITH") {
+    // A statement whose CTEs write (the sequencer's lock-and-insert) counts as its first write.
+    const write = /\b(insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+[^\s(]/i.exec(sql);
+    if (write) return parseQuery(sql.slice(write.index));
+  }
   const operation = OPERATIONS.has(verb) ? verb : "OTHER";
   const target =
     verb === "INSERT" ? /^\s*insert\s+(?:or\s+\w+\s+)?into\s+([^\s(]+)/i.exec(sql)
