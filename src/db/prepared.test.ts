@@ -1,23 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import postgresjs from "postgres";
 import type { DatabasePlugin } from "@/contracts/db";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
+import { freshPostgres } from "@test/support/firehose";
 import { migrateToLatest } from "./migrator";
 import { prepared } from "./prepared";
 
-const base = process.env.AURORA_TEST_POSTGRES_URL;
-if (!base) throw new Error("AURORA_TEST_POSTGRES_URL unset: run via scripts/with-services.ts");
-const pgName = `aurora_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-const admin = postgresjs(base, { max: 1, onnotice: () => {} });
+let pg: Awaited<ReturnType<typeof freshPostgres>>;
 beforeAll(async () => {
-  await admin.unsafe(`create database ${pgName}`);
+  pg = await freshPostgres();
 });
-afterAll(async () => {
-  await admin.unsafe(`drop database if exists ${pgName} with (force)`);
-  await admin.end();
-});
+afterAll(() => pg.drop());
 
 type Block = { did: string; cid: string; rev: string; size: number; content: Uint8Array };
 let builds = 0;
@@ -39,7 +33,7 @@ const block = (cid: string, size = 3): Block => ({ did: "did:plc:p", cid, rev: "
 
 describe.each([
   ["db-sqlite", () => sqlite({ path: ":memory:" })],
-  ["db-postgres", () => postgres({ url: Object.assign(new URL(base), { pathname: `/${pgName}` }).toString(), maxConnections: 4, minConnections: 1 })],
+  ["db-postgres", () => postgres({ url: pg.url, maxConnections: 4, minConnections: 1 })],
 ] as const)("prepared on %s", (_name, make) => {
   let db: DatabasePlugin;
   beforeAll(async () => {
