@@ -12,6 +12,7 @@ import {
 } from "kysely";
 import type postgresjs from "postgres";
 import { DbError } from "@/plugin-kit";
+import { mayRetry, onceMore } from "./pool";
 
 type Sql = postgresjs.Sql;
 type TransactionSql = postgresjs.TransactionSql;
@@ -123,6 +124,18 @@ class PostgresJsConnection implements DatabaseConnection {
       settings.isolationLevel ? `isolation level ${settings.isolationLevel}` : "",
       settings.accessMode ?? "",
     ].join(" ").trim();
+    try {
+      // A BEGIN that was never sent (see mayRetry) leaves nothing behind: open the transaction once more.
+      await onceMore(() => this.#open(mode), (err) => mayRetry(err, false));
+    } catch (err) {
+      this.#reset();
+      throw this.toError(err);
+    }
+  }
+
+  /** Start `sql.begin` and resolve once its body runs, or reject with why it could not start. */
+  async #open(mode: string): Promise<void> {
+    this.#reset();
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
     this.#done = this.sql.begin(mode, (tx) => {
@@ -141,12 +154,7 @@ class PostgresJsConnection implements DatabaseConnection {
       },
     );
     failed.catch(() => {});
-    try {
-      await Promise.race([open, failed]);
-    } catch (err) {
-      this.#reset();
-      throw this.toError(err);
-    }
+    await Promise.race([open, failed]);
   }
 
   async end(commit: boolean): Promise<void> {
@@ -171,8 +179,11 @@ class PostgresJsConnection implements DatabaseConnection {
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
     const runner = this.#tx ?? this.sql;
+    const send = () => runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare });
+    // Outside a transaction a statement stands alone, so it may be sent again when that cannot apply it twice.
+    const readOnly = query.query.kind === "SelectQueryNode";
     try {
-      const result = await runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare });
+      const result = this.#tx ? await send() : await onceMore(send, (err) => mayRetry(err, readOnly));
       const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
       return {
         rows: Array.from(result) as R[],

@@ -14,7 +14,7 @@ import {
 } from "@/plugin-kit";
 import { PostgresJsDialect } from "./driver";
 import { PostgresListener } from "./listener";
-import { classify, commonOptions } from "./pool";
+import { classify, commonOptions, mayRetry, onceMore } from "./pool";
 
 export interface PostgresOptions {
   /** Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). */
@@ -28,7 +28,11 @@ export interface PostgresOptions {
    * @default 10
    */
   minConnections?: number;
-  /** Seconds to wait for a new connection (POSTGRES_CONNECT_TIMEOUT). @default 30 */
+  /**
+   * Seconds to wait for a new connection (POSTGRES_CONNECT_TIMEOUT): a
+   * database that does not answer within it fails requests with 503 rather
+   * than holding them. @default 5
+   */
   connectTimeout?: number;
   /** Seconds before a connection is recycled (POSTGRES_MAX_LIFETIME). @default 1800 */
   maxLifetime?: number;
@@ -63,7 +67,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
   const settings = {
     maxConnections: Math.max(2, options.maxConnections ?? 100),
     minConnections: options.minConnections ?? 10,
-    connectTimeout: options.connectTimeout ?? 30,
+    connectTimeout: options.connectTimeout ?? 5,
     maxLifetime: options.maxLifetime ?? 1800,
     idleTimeout: options.idleTimeout ?? 600,
     lockTimeout: options.lockTimeout ?? 15,
@@ -124,7 +128,8 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     },
     async health() {
       try {
-        await sqlPool()`select 1`;
+        const pool = sqlPool();
+        await onceMore(() => pool`select 1`, (err) => mayRetry(err, true));
       } catch (err) {
         throw toError(err);
       }

@@ -5,10 +5,12 @@
  * return, with no restart.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql as raw } from "kysely";
 import { type DatabasePlugin, DbError, migrateToLatest, PluginError } from "@/plugin-kit";
 import { holdRepoLock, pluginContext } from "@test/conformance/database";
 import { testContext } from "@test/support/context";
 import { type Service, startPostgres } from "@test/support/services";
+import postgresjs from "postgres";
 import { postgres } from "./index";
 import { eventually } from "@test/support/eventually";
 
@@ -109,6 +111,44 @@ describe("db-postgres outages", () => {
     await eventually(() => heard.includes("after"), { timeoutMs: 3000, what: "notification after the restart" });
     expect(heard).not.toContain("while down");
   }, 30_000);
+
+  test("connections cut by pg_terminate_backend under load: every later query answers at once, none hangs or fails", async () => {
+    // The plugin's own reproduction of test/faults/pg-dead-connections.ts: a plain postgres.js 3.4.9 pool fails
+    // some of these queries with the dead session's 57P01 and hangs others for the whole connect_timeout.
+    const busy = postgres({ url: pg.url, maxConnections: 10, minConnections: 10, connectTimeout: 20 });
+    await busy.init(ctx);
+    const admin = postgresjs(pg.url, { max: 1, onnotice: () => {} });
+    try {
+      for (let round = 0; round < 3; round++) {
+        let stop = false;
+        const worker = async () => {
+          while (!stop) await raw`select pg_sleep(0.005)`.execute(busy.db()).catch(() => {});
+        };
+        const workers = Array.from({ length: 6 }, worker);
+        await Bun.sleep(200);
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity
+          where pid <> pg_backend_pid() and application_name = 'aurora' and backend_type = 'client backend'`;
+        await Bun.sleep(300);
+        stop = true;
+        await Promise.all(workers);
+        await Bun.sleep(1000);
+        const started = performance.now();
+        const later = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2
+              ? busy.db().selectFrom("repo_root").select("did").execute()
+              : busy.transaction((tx) => raw`select pg_sleep(0.02)`.execute(tx))
+            ).then(() => "ok", (err: Error) => err.message),
+          ),
+        );
+        expect(later).toEqual(Array(20).fill("ok"));
+        expect(performance.now() - started).toBeLessThan(3000);
+      }
+    } finally {
+      await admin.end();
+      await busy.close();
+    }
+  }, 60_000);
 
   test("a writer waiting longer than lockTimeout gets a 503-style busy error", async () => {
     const impatient = postgres({ ...options(), minConnections: 1, lockTimeout: 1 });

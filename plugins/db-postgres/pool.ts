@@ -1,5 +1,6 @@
 import type postgresjs from "postgres";
 import type { DbErrorReason } from "@/plugin-kit";
+import { guardedSocket } from "./socket";
 
 /**
  * Seconds before a connection retries after a failed connect. postgres.js's
@@ -16,10 +17,12 @@ export function commonOptions(connectTimeout: number): postgresjs.Options<{}> {
   return {
     connect_timeout: connectTimeout,
     backoff: reconnectBackoff,
+    // Not in postgres.js's type definitions, but a documented option: a function returning the socket.
+    socket: guardedSocket(),
     onnotice: () => {},
     // int8 (seq, sizes, count(*)) as JS numbers, like SQLite: every value we store fits in 2^53.
     types: { int8: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: (x: string) => Number(x) } },
-  };
+  } as postgresjs.Options<{}>;
 }
 
 /** PostgreSQL SQLSTATE classes and codes meaning "the server cannot serve right now". */
@@ -50,4 +53,40 @@ export function classify(err: unknown): DbErrorReason {
   if (code === "55P03" || code === "57014") return "busy";
   if (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_CODES.has(code)) return "unavailable";
   return "query";
+}
+
+/**
+ * Errors postgres.js hands only to a statement it never sent. A FATAL error
+ * (an administrator's pg_terminate_backend 57P01, a shutdown 57P02, a server
+ * still starting 57P03) ends the session without a ReadyForQuery, and
+ * postgres.js delivers a server error to its query only on ReadyForQuery: a
+ * statement in flight when its session is killed fails with
+ * CONNECTION_CLOSED instead. In 3.4.9 the dead session's error is kept,
+ * though, and replayed on the first statement of the reconnected session,
+ * before that statement is sent; a FATAL during startup fails it likewise.
+ */
+const NEVER_SENT = new Set(["57P01", "57P02", "57P03"]);
+/** The connection died under a statement that may have run: safe to send again only if it changes nothing. */
+const LOST = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]);
+
+/**
+ * Whether a statement that failed with `err` may be sent once more: never
+ * sent at all, or only reading (outside a transaction, where its effects
+ * are no one else's business) when its connection was lost. Never a write
+ * whose fate is unknown.
+ */
+export function mayRetry(err: unknown, readOnly: boolean): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  return NEVER_SENT.has(code) || (readOnly && LOST.has(code));
+}
+
+/** `run`, and once more if its first failure passes `retry`. */
+export async function onceMore<T>(run: () => Promise<T>, retry: (err: unknown) => boolean): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!retry(err)) throw err;
+    return run();
+  }
 }
