@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as dagCbor from "@ipld/dag-cbor";
 import { bigCommit, carFile, cborBlock } from "@test/support/firehose";
-import { SequencerInputError, accountBody, commitBody, identityBody, syncBody } from "./encode";
+import { SequencerInputError, accountBody, commitBody, encodeBody, encodeWithTimeSlot, identityBody, syncBody } from "./encode";
 import type { CommitEventInput } from "./types";
 
 const did = "did:plc:encodetest000000000000";
@@ -50,5 +50,17 @@ describe("event bodies", () => {
     expect(() => identityBody(did, "not a handle")).toThrow("not a handle");
     expect(() => syncBody(did, other, "3kabcdefghij2", carFile(cid, [[cid, bytes]]))).toThrow("first root must be the commit");
     expect(() => syncBody(did, cid, "3kabcdefghij2", carFile(cid, [[cid, new Uint8Array(10_001)]]))).toThrow("at most 10000 bytes");
+  });
+
+  test("the placeholder time is found, even when another field holds the same bytes, and a time written over it decodes", async () => {
+    const time = "2026-12-02T01:30:00.123Z";
+    const entry = dagCbor.encode({ time: "0000-00-00T00:00:00.000Z" }).subarray(1);
+    const input = await bigCommit(did, 16);
+    const decoy = { ...identityBody(did, undefined), note: entry, zzz: entry };
+    for (const body of [commitBody(input), identityBody(did, "handle.invalid"), decoy]) {
+      const { bytes, at } = encodeWithTimeSlot(body);
+      bytes.set(new TextEncoder().encode(time), at);
+      expect(bytes).toEqual(encodeBody({ ...body, time }));
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { LOCK_SPACE, lockKey } from "@/db/advisory-lock";
 import { prepared } from "@/db/prepared";
 import type { Logger } from "@/log";
-import { accountBody, commitBody, encodeBody, identityBody, syncBody } from "./encode";
+import { accountBody, commitBody, encodeBody, encodeWithTimeSlot, identityBody, syncBody } from "./encode";
 import type { AccountStatus, CidInput, CommitEventInput, EventType } from "./types";
 
 /** The notification channel that tells every node "new rows in repo_seq". Payloads are hints. */
@@ -120,21 +120,3 @@ select seq, pg_notify($8, '') from e`;
 
 /** Lock timeout of the seq lock in a transaction that has none yet (db-postgres's default lockTimeout). */
 const FALLBACK_LOCK_TIMEOUT = "15s";
-
-/** `time` as `new Date().toISOString()` writes it (years 1000-9999): 24 characters. */
-const TIME_SLOT = "0000-00-00T00:00:00.000Z";
-const OTHER_SLOT = "1111-11-11T11:11:11.111Z";
-
-/**
- * The body encoded with a placeholder `time`, and the byte offset of that
- * placeholder: found as the first byte where two encodings with different
- * placeholders differ, so no assumption about DAG-CBOR's key order is needed.
- */
-function encodeWithTimeSlot(body: Record<string, unknown>): { bytes: Uint8Array; at: number } {
-  const bytes = encodeBody({ ...body, time: TIME_SLOT });
-  const other = encodeBody({ ...body, time: OTHER_SLOT });
-  let at = 0;
-  while (bytes[at] === other[at]) at++;
-  return { bytes, at };
-}
-
