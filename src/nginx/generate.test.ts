@@ -79,6 +79,15 @@ describe("aurora nginx output passes nginx -t", () => {
       expect(site).toContain(line);
     }
     expect(generateNginxSite({ ...base, sticky: true })).toContain("ip_hash;");
+    // A hung node costs seconds, the firehose keeps its day; a 503 is an answer, not a node failure.
+    const root = site.slice(site.indexOf("location / {"), site.indexOf("}", site.indexOf("location / {")));
+    for (const line of ["proxy_connect_timeout 3s;", "proxy_read_timeout 15s;", "proxy_send_timeout 15s;", "proxy_next_upstream error timeout http_502;", "proxy_next_upstream_tries 2;"]) {
+      expect(root).toContain(line);
+    }
+    expect(root).not.toContain("non_idempotent");
+    expect(site).not.toContain("http_503");
+    const firehose = site.slice(site.indexOf("location = /xrpc/com.atproto.sync.subscribeRepos"));
+    expect(firehose.slice(0, firehose.indexOf("}"))).not.toContain("proxy_read_timeout 15s;");
     expect(site).not.toContain("location = /metrics");
     const restricted = generateNginxSite({ ...base, metricsAllow: ["10.0.0.0/8", "2001:db8::1"] });
     expect(restricted).toContain("    location = /metrics {\n        allow 10.0.0.0/8;\n        allow 2001:db8::1;\n        deny all;\n");
@@ -124,5 +133,31 @@ test("a real nginx with the generated config proxies to a real node", async () =
     await proc.exited;
     await node.shutdown();
     await ctx.close();
+  }
+});
+
+test("a real nginx: 503s from every node (a shared backend's blip) do not mark the nodes failed", async () => {
+  // Two stand-in nodes that answer 503 while `down`, like Aurora with its database unavailable.
+  let down = true;
+  const nodes = [0, 1].map(() =>
+    Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(down ? "unavailable" : "ok", { status: down ? 503 : 200 }) }),
+  );
+  const port = await freePort();
+  const prefix = mkdtempSync(join(dir, "blip-"));
+  // max_fails=1 as in the cluster tests: one counted failure would take a node out for the whole fail_timeout.
+  const site = { ...base, nodes: nodes.map((n) => `127.0.0.1:${n.port}`), listen: `127.0.0.1:${port}`, serverName: "localhost", maxFails: 1, failTimeout: 30 };
+  const proc = Bun.spawn(["nginx", "-p", prefix, "-c", nginxConf(prefix, generateNginxSite(site)), "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
+  try {
+    const url = `http://127.0.0.1:${port}/xrpc/com.atproto.sync.listRepos`;
+    expect((await waitForHttp(url, 5000)).status).toBe(503);
+    const during = await Promise.all(Array.from({ length: 6 }, () => fetch(url).then((r) => r.status)));
+    expect(during).toEqual(Array(6).fill(503));
+    down = false;
+    const after = await Promise.all(Array.from({ length: 6 }, () => fetch(url).then((r) => r.status)));
+    expect(after).toEqual(Array(6).fill(200));
+  } finally {
+    proc.kill();
+    await proc.exited;
+    for (const n of nodes) n.stop(true);
   }
 });

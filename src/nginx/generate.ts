@@ -64,6 +64,12 @@ export function generateNginxSite(o: NginxSiteOptions): string {
   const tlsLines = o.tls
     ? `\n    ssl_certificate ${o.tls.cert};\n    ssl_certificate_key ${o.tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n`
     : "";
+  // A node that cannot even accept stops costing a request after 3 s. Bun.serve closes a request that has
+  // sent nothing for 10 s (its idleTimeout) on its own, so 15 s without a byte means a hung node, not a slow
+  // answer; the firehose has its own location with no such limit.
+  const timeouts = `        proxy_connect_timeout 3s;
+        proxy_send_timeout 15s;
+        proxy_read_timeout 15s;`;
   const proxyHeaders = `        proxy_set_header Host $host;
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -82,7 +88,12 @@ ${tlsLines}
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 ${proxyHeaders}
-        proxy_next_upstream error timeout http_502 http_503;
+${timeouts}
+        # Another node for a request that got no answer (nginx retries a POST only when it was never sent).
+        # Not for a 503: that is a node alive and saying a backend they all share is unavailable, so the
+        # others would say the same, and counting it against max_fails would mark every node down at once.
+        proxy_next_upstream error timeout http_502;
+        proxy_next_upstream_tries 2;
     }
 
     # The firehose: a WebSocket that stays open for hours; never buffer it.
@@ -92,14 +103,17 @@ ${proxyHeaders}
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection "upgrade";
 ${proxyHeaders}
+        proxy_connect_timeout 3s;
         proxy_buffering off;
         proxy_read_timeout 1d;
         proxy_send_timeout 1d;
     }
 
-${metricsLocation(o.metricsAllow, upstream, proxyHeaders)}    # Load-balancer and uptime probes: not worth a log line each.
+${metricsLocation(o.metricsAllow, upstream, proxyHeaders, timeouts)}    # Load-balancer and uptime probes: not worth a log line each.
     location = /health/live {
         proxy_pass http://${upstream};
+        proxy_connect_timeout 3s;
+        proxy_read_timeout 5s;
         access_log off;
     }
 }
@@ -117,6 +131,7 @@ ${tlsLines}
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 ${proxyHeaders}
+${timeouts}
     }
 
     location / {
@@ -136,7 +151,7 @@ ${main}${handleServer}`;
 }
 
 /** Scrapes only from the allowed addresses; the node still sees the client IP in the forwarding headers. */
-function metricsLocation(allow: readonly string[] | undefined, upstream: string, proxyHeaders: string): string {
+function metricsLocation(allow: readonly string[] | undefined, upstream: string, proxyHeaders: string, timeouts: string): string {
   if (!allow?.length) return "";
   return `    # Prometheus scrapes only from these addresses (aurora nginx --metrics-allow).
     location = /metrics {
@@ -146,6 +161,7 @@ ${allow.map((entry) => `        allow ${entry};`).join("\n")}
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 ${proxyHeaders}
+${timeouts}
         access_log off;
     }
 
