@@ -1,18 +1,22 @@
 import { expect, test } from "bun:test";
 import { BlockMap, blocksToCarFile, readCarWithRoot } from "@atproto/repo";
 import { CID } from "multiformats/cid";
-import { carFile, cidStringBytes } from "./commit-car";
+import { carFile } from "./commit-car";
+import { cidStringBytes, cidToString } from "./mst/cid";
 import { cidForDagCbor, encodeDagCbor } from "./dag-cbor";
 
-test("cidStringBytes is the binary CID of base32 CID strings (and of others via CID.parse)", () => {
+test("cidToString / cidStringBytes agree with multiformats (base32 directly, others via CID.parse)", () => {
   for (let i = 0; i < 500; i++) {
     const cid = cidForDagCbor(encodeDagCbor({ i, text: "x".repeat(i % 40) }));
+    expect(cidToString(cid)).toBe(cid.toString());
     expect(Buffer.from(cidStringBytes(cid.toString())).equals(Buffer.from(cid.bytes))).toBe(true);
   }
   const raw = CID.parse("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+  expect(cidToString(raw)).toBe(raw.toString());
   expect(Buffer.from(cidStringBytes(raw.toString())).equals(Buffer.from(raw.bytes))).toBe(true);
   const v0 = CID.parse("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n");
   expect(Buffer.from(cidStringBytes(v0.toString())).equals(Buffer.from(v0.bytes))).toBe(true);
+  expect(cidToString(v0)).toBe(v0.toString());
 });
 
 test("carFile writes the same CAR as @atproto/repo's blocksToCarFile", async () => {

@@ -1,5 +1,6 @@
-import { CID } from "multiformats/cid";
+import type { CID } from "multiformats/cid";
 import { encodeDagCbor } from "@/repo/dag-cbor";
+import { cidStringBytes } from "./mst/cid";
 import type { CommitDetails } from "./types";
 
 /**
@@ -29,34 +30,6 @@ export function carFile(root: CID, blocks: ReadonlyMap<string, Uint8Array>): Uin
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
-  }
-  return out;
-}
-
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-const BASE32_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < BASE32.length; i++) BASE32_VALUE[BASE32.charCodeAt(i)] = i;
-
-/**
- * The binary form of a CID string: base32 (multibase `b`, the form CIDv1 strings take here)
- * decoded directly, without building a CID object; anything else through CID.parse.
- */
-export function cidStringBytes(cid: string): Uint8Array {
-  if (cid.charCodeAt(0) !== 0x62) return CID.parse(cid).bytes;
-  const out = new Uint8Array(Math.floor(((cid.length - 1) * 5) / 8));
-  let bits = 0;
-  let acc = 0;
-  let at = 0;
-  for (let i = 1; i < cid.length; i++) {
-    const v = BASE32_VALUE[cid.charCodeAt(i)] ?? -1;
-    if (v < 0) return CID.parse(cid).bytes;
-    acc = (acc << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (acc >>> bits) & 0xff;
-    }
-    acc &= (1 << bits) - 1;
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { decode } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
 import { BlockCache, type NodeCache } from "./cache";
+import { cidToString } from "./cid";
 import { encodeNode } from "./node";
 import { type BlockSource, MstEdit } from "./tree";
 
@@ -98,8 +99,8 @@ export async function buildCommit(
   const newLeaves = new Set<string>();
   const removedCids = new Set<string>(diff.removedNodes);
   for (const { before, after } of diff.changes) {
-    const b = before?.toString();
-    const a = after?.toString();
+    const b = (before ? cidToString(before) : undefined);
+    const a = (after ? cidToString(after) : undefined);
     if (b && a) {
       removedCids.add(b);
       newLeaves.add(a);
@@ -113,11 +114,11 @@ export async function buildCommit(
   }
   const removedRecords = new Set<string>();
   for (const { before } of diff.changes) {
-    const b = before?.toString();
+    const b = (before ? cidToString(before) : undefined);
     if (b && removedCids.has(b)) removedRecords.add(b);
   }
   const recordBytes = new Map<string, Uint8Array>();
-  for (const w of writes) if (w.action !== "delete") recordBytes.set(w.cid.toString(), w.bytes);
+  for (const w of writes) if (w.action !== "delete") recordBytes.set(cidToString(w.cid), w.bytes);
   const leaves = new Map<string, Uint8Array>();
   for (const cid of newLeaves) {
     const bytes = recordBytes.get(cid);
@@ -130,14 +131,14 @@ export async function buildCommit(
   const sig = await signer.sign(encodeDagCbor(unsigned));
   const commitBytes = encodeDagCbor({ ...unsigned, sig });
   const cid = cidForDagCbor(commitBytes);
-  const cidString = cid.toString();
+  const cidString = cidToString(cid);
   commitCache.set(cidString, { cid, bytes: commitBytes, did, rev, data: diff.root });
 
   const newBlocks = new Map<string, Uint8Array>(diff.newNodes);
   for (const [c, bytes] of leaves) newBlocks.set(c, bytes);
   if (!head) {
     // The first commit: every node of the new tree is new, the empty root node of no writes included.
-    const rootString = diff.root.toString();
+    const rootString = cidToString(diff.root);
     if (!newBlocks.has(rootString) && writes.length === 0) newBlocks.set(rootString, encodeNode(null, []).bytes);
     newBlocks.set(cidString, commitBytes);
     // Nothing was stored before (the empty root the edit started from included), so nothing is removed.
@@ -147,7 +148,7 @@ export async function buildCommit(
   const relevantBlocks = new Map<string, Uint8Array>();
   for (const w of writes) await edit.coveringProof(w.key, relevantBlocks);
   for (const [c, bytes] of leaves) relevantBlocks.set(c, bytes);
-  const headString = head.cid.toString();
+  const headString = cidToString(head.cid);
   if (cidString !== headString) {
     newBlocks.set(cidString, commitBytes);
     relevantBlocks.set(cidString, commitBytes);

@@ -1,5 +1,6 @@
 import { CID } from "multiformats/cid";
 import { type NodeCache, nodeCache } from "./cache";
+import { cidToString } from "./cid";
 import { type StoredNode, decodeNode, encodeNode, isValidMstKey, keyLayer } from "./node";
 
 /** Reads stored blocks by CID string; the answer holds those it found. */
@@ -18,6 +19,7 @@ interface EditEntry {
 class EditNode {
   /** Set once the edit is finished. */
   cid: CID | null = null;
+  cidString: string | null = null;
   bytes: Uint8Array | null = null;
 
   constructor(
@@ -108,7 +110,7 @@ export class MstEdit {
   static empty(source: BlockSource, cache: NodeCache = nodeCache): MstEdit {
     const { cid, bytes } = encodeNode(null, []);
     const node = { cid, left: null, entries: [], bytes };
-    cache.set(cid.toString(), node);
+    cache.set(cidToString(cid), node);
     return new MstEdit(source, cache, node, 0);
   }
 
@@ -119,14 +121,14 @@ export class MstEdit {
       await this.fetchMissing(level.map((l) => l.ref));
       const next = new Map<string, { ref: CID; keys: string[] }>();
       for (const { ref, keys: wanted } of level) {
-        const node = this.cache.get(ref.toString());
+        const node = this.cache.get(cidToString(ref));
         if (!node) continue;
         for (const key of wanted) {
           const i = lowerBound(node.entries, key);
           if (i < node.entries.length && node.entries[i]!.key === key) continue;
           const child = i === 0 ? node.left : node.entries[i - 1]!.right;
           if (!child) continue;
-          const s = child.toString();
+          const s = cidToString(child);
           const slot = next.get(s) ?? { ref: child, keys: [] };
           slot.keys.push(key);
           next.set(s, slot);
@@ -137,11 +139,11 @@ export class MstEdit {
   }
 
   private async fetchMissing(cids: CID[]): Promise<void> {
-    const missing = cids.map(String).filter((s) => !this.cache.get(s));
+    const missing = cids.map(cidToString).filter((s) => !this.cache.get(s));
     if (missing.length === 0) return;
     const found = await this.source([...new Set(missing)]);
     for (const cid of cids) {
-      const s = cid.toString();
+      const s = cidToString(cid);
       const bytes = found.get(s);
       if (bytes && !this.cache.get(s)) this.cache.set(s, decodeNode(cid, bytes));
     }
@@ -191,7 +193,7 @@ export class MstEdit {
         layer = 0;
         break;
       }
-      if (!(top instanceof EditNode)) this.opened.add(top.toString());
+      if (!(top instanceof EditNode)) this.opened.add(cidToString(top));
       top = node.left;
       layer--;
     }
@@ -243,7 +245,7 @@ export class MstEdit {
   private async open(ref: Ref, layer: number): Promise<EditNode> {
     if (ref instanceof EditNode) return ref;
     const stored = await loadNode(this.source, this.cache, ref);
-    this.opened.add(ref.toString());
+    this.opened.add(cidToString(ref));
     return new EditNode(
       layer,
       stored.left,
@@ -333,9 +335,10 @@ export class MstEdit {
     const left = ref.left ? this.seal(ref.left, created) : null;
     const entries = ref.entries.map((e) => ({ key: e.key, value: e.value, right: e.right ? this.seal(e.right, created) : null }));
     const { cid, bytes } = encodeNode(left, entries);
+    const s = cidToString(cid);
     ref.cid = cid;
+    ref.cidString = s;
     ref.bytes = bytes;
-    const s = cid.toString();
     created.set(s, bytes);
     // The layer of a node with nothing in it is that of wherever it sits: not recorded.
     this.cache.set(s, { cid, left, entries, bytes, layer: ref.empty ? undefined : ref.layer });
@@ -344,45 +347,68 @@ export class MstEdit {
 
   // Proofs (the same traversals as @atproto/repo's proofForKey / proofForLeftSib / proofForRightSib)
 
-  private async view(ref: Ref): Promise<{ left: Ref | null; entries: readonly { key: string; right: Ref | null }[]; cid: string; bytes: Uint8Array }> {
-    if (ref instanceof EditNode) return { left: ref.left, entries: ref.entries, cid: ref.cid!.toString(), bytes: ref.bytes! };
-    const node = await loadNode(this.source, this.cache, ref);
-    return { left: node.left, entries: node.entries, cid: ref.toString(), bytes: node.bytes };
+  /** `ref` as the proofs read it (a stored node from the cache, read from the store when missing). */
+  private async view(ref: Ref): Promise<NodeView> {
+    return this.cachedView(ref) ?? this.cachedView(await loadNode(this.source, this.cache, ref as CID))!;
   }
 
+  /** `ref` as the proofs read it when it is in memory: an edited node, or a stored one in the cache. */
+  private cachedView(ref: Ref | StoredNode): NodeView | null {
+    if (ref instanceof EditNode) return { left: ref.left, entries: ref.entries, cid: ref.cidString!, bytes: ref.bytes! };
+    if (!(ref instanceof CID)) return { left: ref.left, entries: ref.entries, cid: cidToString(ref.cid), bytes: ref.bytes };
+    const node = this.cache.get(cidToString(ref));
+    return node ? { left: node.left, entries: node.entries, cid: cidToString(ref), bytes: node.bytes } : null;
+  }
+
+  // Each proof walks one path down from the root; a loop, each node added on the way.
+
   private async proofForKey(ref: Ref, key: string, into: Map<string, Uint8Array>): Promise<void> {
-    const node = await this.view(ref);
-    const i = lowerBound(node.entries, key);
-    if (node.entries[i]?.key !== key) {
-      const before = i === 0 ? node.left : node.entries[i - 1]!.right;
-      if (!before) return;
-      await this.proofForKey(before, key, into);
+    let at: Ref | null = ref;
+    while (at) {
+      const node: NodeView = this.cachedView(at) ?? (await this.view(at));
+      const i = lowerBound(node.entries, key);
+      if (node.entries[i]?.key === key) at = null;
+      else {
+        at = i === 0 ? node.left : node.entries[i - 1]!.right;
+        // The key is not in the tree: the node where the search ends is no part of the proof.
+        if (!at) return;
+      }
+      into.set(node.cid, node.bytes);
     }
-    into.set(node.cid, node.bytes);
   }
 
   private async proofForLeft(ref: Ref, key: string, into: Map<string, Uint8Array>): Promise<void> {
-    const node = await this.view(ref);
-    const i = lowerBound(node.entries, key);
-    const before = i === 0 ? node.left : node.entries[i - 1]!.right;
-    if (before) await this.proofForLeft(before, key, into);
-    into.set(node.cid, node.bytes);
+    let at: Ref | null = ref;
+    while (at) {
+      const node: NodeView = this.cachedView(at) ?? (await this.view(at));
+      const i = lowerBound(node.entries, key);
+      at = i === 0 ? node.left : node.entries[i - 1]!.right;
+      into.set(node.cid, node.bytes);
+    }
   }
 
   private async proofForRight(ref: Ref, key: string, into: Map<string, Uint8Array>): Promise<void> {
-    const node = await this.view(ref);
-    const n = node.entries.length;
-    const i = lowerBound(node.entries, key);
-    let next: Ref | null;
-    if (i < n) {
-      const entry = node.entries[i]!;
-      next = entry.key === key ? entry.right : i === 0 ? node.left : node.entries[i - 1]!.right;
-    } else {
-      next = n === 0 ? node.left : node.entries[n - 1]!.right;
+    let at: Ref | null = ref;
+    while (at) {
+      const node: NodeView = this.cachedView(at) ?? (await this.view(at));
+      const n = node.entries.length;
+      const i = lowerBound(node.entries, key);
+      if (i < n) {
+        const entry: NodeView["entries"][number] = node.entries[i]!;
+        at = entry.key === key ? entry.right : i === 0 ? node.left : node.entries[i - 1]!.right;
+      } else {
+        at = n === 0 ? node.left : node.entries[n - 1]!.right;
+      }
+      into.set(node.cid, node.bytes);
     }
-    if (next) await this.proofForRight(next, key, into);
-    into.set(node.cid, node.bytes);
   }
+}
+
+interface NodeView {
+  left: Ref | null;
+  entries: readonly { key: string; right: Ref | null }[];
+  cid: string;
+  bytes: Uint8Array;
 }
 
 function lowerBound(entries: readonly { key: string }[], key: string): number {
@@ -397,7 +423,7 @@ function lowerBound(entries: readonly { key: string }[], key: string): number {
 }
 
 async function loadNode(source: BlockSource, cache: NodeCache, cid: CID): Promise<StoredNode> {
-  const s = cid.toString();
+  const s = cidToString(cid);
   const cached = cache.get(s);
   if (cached) return cached;
   const bytes = (await source([s])).get(s);
