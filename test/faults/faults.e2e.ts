@@ -91,7 +91,7 @@ async function underLoad(id: string, fault: string, inject: (load: Load) => Prom
     checkOrphans(rig),
   ]);
   for (const s of report.subscribers) s.close();
-  const checks = [ledger.check, repos.check, checkChains(report, repos.revs), firehose, blobs, orphans, cleanErrorsCheck(report.samples), cleanAfterRecoveryCheck(retriedBefore)];
+  const checks = [ledger.check, repos.check, checkChains(report, repos.revs), firehose, blobs, orphans, cleanErrorsCheck(report.samples), cleanAfterRecoveryCheck(retriedBefore, rig.s3.unexpectedOutages)];
   const recovery = recoverySeconds(report);
   checks.push({ name: "recovered (a write acknowledged after each fault)", ok: recovery !== null });
   const gaps = firehose.ok ? 0 : report.subscribers.length;

@@ -38,6 +38,8 @@ export interface Rig {
     start(): Promise<void>;
     /** Times s3rver exited when not killed on purpose (and was started again by the rig's watchdog). */
     readonly unexpectedExits: number;
+    /** When it was down after those exits: from its last good probe to its restart. */
+    readonly unexpectedOutages: readonly { from: number; to: number }[];
   };
   /** Lines of every node's log matching `pattern`, prefixed with the node's index. */
   grepLogs(pattern: RegExp): string[];
@@ -80,16 +82,20 @@ export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
 function s3Watchdog(s3: Service) {
   let killed = false;
   let unexpectedExits = 0;
+  const unexpectedOutages: { from: number; to: number }[] = [];
+  let lastGood = Date.now();
   let busy = false;
   const timer = setInterval(async () => {
     if (killed || busy) return;
     busy = true;
     try {
       await fetch(s3.url, { signal: AbortSignal.timeout(2000) });
+      lastGood = Date.now();
     } catch (err) {
       if (!killed && /ECONNREFUSED|Unable to connect/i.test(String(err))) {
         unexpectedExits++;
         await s3.start().catch(() => {});
+        unexpectedOutages.push({ from: lastGood, to: Date.now() });
       }
     } finally {
       busy = false;
@@ -100,6 +106,9 @@ function s3Watchdog(s3: Service) {
     get unexpectedExits() {
       return unexpectedExits;
     },
+    get unexpectedOutages() {
+      return unexpectedOutages;
+    },
     async kill() {
       killed = true;
       while (busy) await Bun.sleep(50);
@@ -107,6 +116,7 @@ function s3Watchdog(s3: Service) {
     },
     async start() {
       await s3.start();
+      lastGood = Date.now();
       killed = false;
     },
     stop() {
