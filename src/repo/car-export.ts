@@ -2,6 +2,7 @@ import { getRecords, writeCarStream } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
+import { carFile } from "./commit-car";
 import { SqlRepoStorage } from "./storage";
 
 /** Blocks fetched per query while exporting: bounds memory whatever the repository's size. */
@@ -24,25 +25,31 @@ export function repoCarStream(db: DatabasePlugin, did: string, since?: string): 
   return toByteStream(repoCar(db, did, since));
 }
 
-type Block = { cid: Cid & {}; bytes: Uint8Array };
-
+/**
+ * The CAR's bytes: the header, then one buffer per page of blocks, each
+ * encoded in one go (carFile) rather than block by block through async
+ * generators, which left a few promises and small arrays of garbage per
+ * block: about 110,000 promises and 500,000 Uint8Arrays for three exports
+ * of a 10,000-record repository, 180 MB of uncollected JS heap at the peak.
+ */
 async function* repoCar(db: DatabasePlugin, did: string, since: string | undefined): AsyncGenerator<Uint8Array> {
   const pages = inSnapshot(db, (tx) => snapshotPages(tx, did, since));
   try {
     const first = await pages.next();
     if (first.done) throw new InvalidRequestError(`Could not find repo for DID: ${did}`, "RepoNotFound");
-    async function* blocks() {
-      yield* first.value!.blocks;
-      for await (const page of pages) yield* page.blocks;
-    }
-    yield* writeCarStream(CID.parse(first.value.root) as unknown as Cid, blocks());
+    const root = CID.parse(first.value.root);
+    const header = carFile(root, new Map());
+    yield header;
+    // carFile frames blocks after the header; a page's frames are its output past the header.
+    yield carFile(root, first.value.blocks).subarray(header.length);
+    for await (const page of pages) yield carFile(root, page.blocks).subarray(header.length);
   } finally {
     // Ends the snapshot when the client stops early, even before the first block.
     await pages.return(undefined);
   }
 }
 
-/** The root, then pages of blocks; nothing when the repository does not exist. Runs inside the snapshot. */
+/** The root, then pages of blocks by CID string; nothing when the repository does not exist. Runs inside the snapshot. */
 async function* snapshotPages(tx: DbTransaction, did: string, since: string | undefined) {
   const root = await tx.selectFrom("repo_root").select("cid").where("did", "=", did).executeTakeFirst();
   if (!root) return;
@@ -61,7 +68,8 @@ async function* snapshotPages(tx: DbTransaction, did: string, since: string | un
       }
     }
     const rows = await query.execute();
-    const blocks: Block[] = rows.map((row) => ({ cid: CID.parse(row.cid) as unknown as Cid & {}, bytes: new Uint8Array(row.content) }));
+    const blocks = new Map<string, Uint8Array>();
+    for (const row of rows) blocks.set(row.cid, row.content);
     yield { root: root.cid, blocks };
     if (rows.length < EXPORT_PAGE) return;
     const last = rows[rows.length - 1]!;
@@ -162,17 +170,19 @@ export function toByteStream(source: AsyncIterable<Uint8Array>): ReadableStream<
       async pull(controller) {
         const parts: Uint8Array[] = [];
         let size = 0;
+        // One part is handed over as it is; several are joined into one chunk.
+        const join = () => (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
         while (size < CHUNK_BYTES) {
           const next = await it.next();
           if (next.done) {
-            if (size > 0) controller.enqueue(Buffer.concat(parts, size));
+            if (size > 0) controller.enqueue(join());
             controller.close();
             return;
           }
           parts.push(next.value);
           size += next.value.byteLength;
         }
-        controller.enqueue(Buffer.concat(parts, size));
+        controller.enqueue(join());
       },
       async cancel() {
         await it.return?.();
