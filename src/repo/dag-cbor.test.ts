@@ -199,6 +199,21 @@ describe("fuzzed values", () => {
     }
   });
 
+  test("keys that tie on length and first bytes, and keys past each head size, sort as @ipld/dag-cbor sorts them", () => {
+    const obj: Record<string, number> = {};
+    const stems = ["abcde", "abcdf", "abcd", "abcdeX", "abcdeY", "abcdeXY", "abcde\u0000", "abcdé", "abcd😀", "\ue000", "😀"];
+    for (const stem of stems) obj[stem] = stem.length;
+    for (const len of [22, 23, 24, 25, 254, 255, 256, 257, 8190, 8191, 8192, 9000]) {
+      obj[`${"k".repeat(len - 1)}a`] = len;
+      obj[`${"k".repeat(len - 1)}b`] = -len;
+      obj[`${"j".repeat(len)}`] = 0;
+    }
+    expectSameAsIpld(obj);
+    // The cache keeps short keys; a second pass uses the cached entries.
+    expectSameAsIpld(obj);
+    expectSameAsIpld(new Map(Object.entries(obj).reverse()));
+  });
+
   test("large values grow the buffer and later calls are unaffected", () => {
     const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i & 0xff);
     const first = expectSameAsIpld({ big, s: "é".repeat(300_000) });

@@ -211,8 +211,36 @@ function writeBigInt(n: bigint): void {
 
 // ---- map keys ----
 
-/** Encoded map keys (head + UTF-8), by key; bounded, reseeded when full. */
-const keyCache = new Map<string, Uint8Array>();
+/**
+ * A map key ready to write and to sort. DAG-CBOR orders keys by UTF-8 length,
+ * then bytewise; `order` packs the length and the first five bytes into one
+ * safe integer, so most comparisons are one number against another, and
+ * `exact` says the number decides alone (the key has at most five bytes).
+ */
+class MapKey {
+  readonly bytes: Uint8Array;
+  readonly order: number;
+  readonly exact: boolean;
+  /** `bytes`: the key's CBOR head, then its UTF-8. */
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    const minor = bytes[0]! & 0x1f;
+    const off = minor < 24 ? 1 : minor === 24 ? 2 : minor === 25 ? 3 : 5;
+    const len = bytes.length - off;
+    // Keys of 8191 bytes and more share one order (a safe integer has no room
+    // for their length) and are told apart by keyBefore's full comparison.
+    let order = 0x1fff * 2 ** 40;
+    if (len < 0x1fff) {
+      order = len * 2 ** 40;
+      for (let i = 0; i < 5; i++) order += (off + i < bytes.length ? bytes[off + i]! : 0) * 2 ** (32 - 8 * i);
+    }
+    this.order = order;
+    this.exact = len <= 5;
+  }
+}
+
+/** Encoded map keys by key; bounded, reseeded when full. */
+const keyCache = new Map<string, MapKey>();
 const KEY_CACHE_MAX = 4096;
 const KEY_CACHE_MAX_LENGTH = 64;
 /** Keys of records, MST nodes and commits, cached from the start. */
@@ -221,19 +249,19 @@ const FREQUENT_KEYS = [
   "l", "e", "p", "k", "v", "t", "did", "version", "data", "rev", "prev", "sig",
   // records
   "$type", "text", "createdAt", "langs", "labels", "tags", "facets", "features", "index", "byteStart", "byteEnd",
-  "uri", "did", "tag", "embed", "images", "image", "alt", "aspectRatio", "width", "height", "video", "captions",
+  "uri", "tag", "embed", "images", "image", "alt", "aspectRatio", "width", "height", "video", "captions",
   "external", "title", "description", "thumb", "record", "media", "reply", "root", "parent", "cid", "subject",
   "ref", "mimeType", "size", "displayName", "avatar", "banner", "pinnedPost", "joinedViaStarterPack", "via",
   "values", "val", "list", "name", "purpose", "items", "feed", "allow", "listitem", "post", "lang",
 ];
 
 /** A key's head and UTF-8, written past the end of the current output and copied out. */
-function encodeKey(key: string): Uint8Array {
+function encodeKey(key: string): MapKey {
   const start = pos;
   writeString(key);
   const out = buf.slice(start, pos);
   pos = start;
-  return out;
+  return new MapKey(out);
 }
 
 function seedKeyCache(): void {
@@ -242,23 +270,27 @@ function seedKeyCache(): void {
 }
 seedKeyCache();
 
-function keyBytes(key: string): Uint8Array {
-  let bytes = keyCache.get(key);
-  if (bytes === undefined) {
-    bytes = encodeKey(key);
+function mapKey(key: string): MapKey {
+  let entry = keyCache.get(key);
+  if (entry === undefined) {
+    entry = encodeKey(key);
     if (key.length <= KEY_CACHE_MAX_LENGTH) {
       if (keyCache.size >= KEY_CACHE_MAX) seedKeyCache();
-      keyCache.set(key, bytes);
+      keyCache.set(key, entry);
     }
   }
-  return bytes;
+  return entry;
 }
 
 /** DAG-CBOR key order: shorter encoding first, then bytewise. */
-function keyBefore(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return a.length < b.length;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]!;
+function keyBefore(a: MapKey, b: MapKey): boolean {
+  if (a.order !== b.order) return a.order < b.order;
+  if (a.exact) return false;
+  const x = a.bytes;
+  const y = b.bytes;
+  if (x.length !== y.length) return x.length < y.length;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] !== y[i]) return x[i]! < y[i]!;
   }
   return false;
 }
@@ -278,24 +310,42 @@ function writeKey(bytes: Uint8Array): void {
 }
 
 /**
- * Sort `keys` (and `enc`, their encodings, alongside) into DAG-CBOR order:
- * insertion sort, as maps here hold a handful of keys.
+ * The keys and values of the maps being written, innermost last: a map takes
+ * `n` slots from `stackTop`, sorts them and gives them back when written.
  */
-function sortKeys(keys: unknown[], enc: Uint8Array[]): void {
-  const n = enc.length;
-  for (let i = 1; i < n; i++) {
-    const e = enc[i]!;
-    if (!keyBefore(e, enc[i - 1]!)) continue;
-    const k = keys[i];
+const keyStack: MapKey[] = [];
+const valueStack: unknown[] = [];
+let stackTop = 0;
+
+/** Insertion sort of slots [base, base + n) into key order; maps here hold a handful of keys. */
+function sortSlots(base: number, n: number): void {
+  const end = base + n;
+  for (let i = base + 1; i < end; i++) {
+    const key = keyStack[i]!;
+    if (!keyBefore(key, keyStack[i - 1]!)) continue;
+    const value = valueStack[i];
     let j = i - 1;
-    while (j >= 0 && keyBefore(e, enc[j]!)) {
-      enc[j + 1] = enc[j]!;
-      keys[j + 1] = keys[j];
+    while (j >= base && keyBefore(key, keyStack[j]!)) {
+      keyStack[j + 1] = keyStack[j]!;
+      valueStack[j + 1] = valueStack[j];
       j--;
     }
-    enc[j + 1] = e;
-    keys[j + 1] = k;
+    keyStack[j + 1] = key;
+    valueStack[j + 1] = value;
   }
+}
+
+/** Write slots [base, base + n) in order, then free them. */
+function writeSlots(base: number, n: number, depth: number): void {
+  sortSlots(base, n);
+  const end = base + n;
+  for (let i = base; i < end; i++) {
+    writeKey(keyStack[i]!.bytes);
+    const value = valueStack[i];
+    valueStack[i] = undefined; // hold no reference once written
+    writeValue(value, depth);
+  }
+  stackTop = base;
 }
 
 function writeObject(obj: Record<string, unknown>, depth: number): void {
@@ -303,30 +353,28 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
   const n = keys.length;
   head(MAJOR_MAP, n);
   if (n === 0) return;
-  const enc = new Array<Uint8Array>(n);
-  for (let i = 0; i < n; i++) enc[i] = keyBytes(keys[i]!);
-  sortKeys(keys, enc);
+  const base = stackTop;
+  stackTop = base + n;
   for (let i = 0; i < n; i++) {
-    writeKey(enc[i]!);
-    writeValue(obj[keys[i]!], depth);
+    const key = keys[i]!;
+    keyStack[base + i] = mapKey(key);
+    valueStack[base + i] = obj[key];
   }
+  writeSlots(base, n, depth);
 }
 
 function writeMap(map: Map<unknown, unknown>, depth: number): void {
-  const keys = [...map.keys()];
-  const n = keys.length;
-  const enc = new Array<Uint8Array>(n);
-  for (let i = 0; i < n; i++) {
-    const key = keys[i];
+  const n = map.size;
+  const base = stackTop;
+  stackTop = base + n;
+  let i = base;
+  for (const [key, value] of map) {
     if (typeof key !== "string" || key.length === 0) throw new DagCborEncodeError("map keys must be non-empty strings");
-    enc[i] = keyBytes(key);
+    keyStack[i] = mapKey(key);
+    valueStack[i++] = value;
   }
   head(MAJOR_MAP, n);
-  sortKeys(keys, enc);
-  for (let i = 0; i < n; i++) {
-    writeKey(enc[i]!);
-    writeValue(map.get(keys[i]), depth);
-  }
+  writeSlots(base, n, depth);
 }
 
 // ---- values ----
@@ -417,6 +465,7 @@ function writeObjectValue(value: object, depth: number): void {
 function encodeFresh(value: unknown): Uint8Array {
   const savedBuf = buf;
   const savedPos = pos;
+  const savedTop = stackTop;
   buf = new Uint8Array(256);
   pos = 0;
   try {
@@ -425,6 +474,7 @@ function encodeFresh(value: unknown): Uint8Array {
   } finally {
     buf = savedBuf;
     pos = savedPos;
+    stackTop = savedTop;
   }
 }
 
@@ -434,9 +484,13 @@ export function encodeDagCbor(value: unknown): Uint8Array {
   if (busy) return encodeFresh(value);
   busy = true;
   pos = 0;
+  stackTop = 0;
   try {
     writeValue(value, 0);
     return buf.slice(0, pos);
+  } catch (err) {
+    valueStack.fill(undefined); // a refused value is not kept alive
+    throw err;
   } finally {
     busy = false;
     if (buf.length > KEEP_SIZE) buf = new Uint8Array(INITIAL_SIZE);
