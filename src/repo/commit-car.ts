@@ -35,7 +35,7 @@ export function carFile(root: CID, blocks: ReadonlyMap<string, Uint8Array>): Uin
 }
 
 /** Unsigned LEB128, as CAR frames its sections. */
-function varint(n: number): Uint8Array {
+export function varint(n: number): Uint8Array {
   const out: number[] = [];
   while (n >= 0x80) {
     out.push((n & 0x7f) | 0x80);

@@ -32,7 +32,7 @@ export interface BuiltCommit {
   data: CID;
   /** By CID string: the commit, the new MST nodes, the new record blocks. */
   newBlocks: Map<string, Uint8Array>;
-  /** By CID string: the commit, the new records and the covering proof of every op in the new tree. */
+  /** By CID string: the commit, the records of the ops and the covering proof of every op in the new tree. */
   relevantBlocks: Map<string, Uint8Array>;
   /** CID strings of the blocks no longer reachable: the previous commit, MST nodes and records. */
   removedCids: Set<string>;
@@ -147,7 +147,10 @@ export async function buildCommit(
 
   const relevantBlocks = new Map<string, Uint8Array>();
   for (const w of writes) await edit.coveringProof(w.key, relevantBlocks);
-  for (const [c, bytes] of leaves) relevantBlocks.set(c, bytes);
+  // Every record an op writes, whether or not its block is new to the repository (another key may
+  // hold the same content): a consumer reads the records of the ops from this diff. @atproto/repo
+  // puts only the new ones here, the same set unless records of one commit share content.
+  for (const [c, bytes] of recordBytes) relevantBlocks.set(c, bytes);
   const headString = cidToString(head.cid);
   if (cidString !== headString) {
     newBlocks.set(cidString, commitBytes);

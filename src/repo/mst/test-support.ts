@@ -36,8 +36,9 @@ export class MemoryBlocks {
     return out;
   };
 
-  apply(commit: BuiltCommit): void {
-    for (const cid of commit.removedCids) if (!commit.newBlocks.has(cid)) this.blocks.delete(cid);
+  /** Store `commit`; a removed record block that a live record (`live`, record CIDs) still uses is kept, as the write path does. */
+  apply(commit: BuiltCommit, live?: ReadonlySet<string>): void {
+    for (const cid of commit.removedCids) if (!commit.newBlocks.has(cid) && !live?.has(cid)) this.blocks.delete(cid);
     for (const [cid, bytes] of commit.newBlocks) this.blocks.set(cid, bytes);
   }
 }

@@ -30,15 +30,7 @@ class EditNode {
 
   /** Index of the first entry whose key is >= `key`, or the number of entries. */
   find(key: string): number {
-    const entries = this.entries;
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (entries[mid]!.key < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.entries, key);
   }
 
   /** The subtree just before entry `i` (the left subtree when `i` is 0). */
