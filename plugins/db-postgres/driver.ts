@@ -12,7 +12,7 @@ import {
 } from "kysely";
 import type postgresjs from "postgres";
 import { DbError } from "@/plugin-kit";
-import { mayRetry, onceMore } from "./pool";
+import { retryPolicy, withRetries } from "./pool";
 
 type Sql = postgresjs.Sql;
 type TransactionSql = postgresjs.TransactionSql;
@@ -33,12 +33,14 @@ export class PostgresJsDialect implements Dialect {
     private readonly toError: (err: unknown) => unknown,
     /** Named prepared statements, cached per connection (off for PgBouncer in transaction mode). */
     private readonly prepare = true,
+    /** The pool's size: how many dead connections a statement that was never sent may meet. */
+    private readonly connections = 1,
   ) {}
   createAdapter() {
     return new ExternalLockAdapter();
   }
   createDriver(): Driver {
-    return new PostgresJsDriver(this.sql, this.toError, this.prepare);
+    return new PostgresJsDriver(this.sql, this.toError, this.prepare, this.connections);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
@@ -65,12 +67,13 @@ class PostgresJsDriver implements Driver {
     private readonly sql: Sql,
     private readonly toError: (err: unknown) => unknown,
     private readonly prepare: boolean,
+    private readonly connections: number,
   ) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PostgresJsConnection(this.sql, this.toError, this.prepare);
+    return new PostgresJsConnection(this.sql, this.toError, this.prepare, this.connections);
   }
 
   async releaseConnection(): Promise<void> {}
@@ -117,6 +120,7 @@ class PostgresJsConnection implements DatabaseConnection {
     private readonly sql: Sql,
     private readonly toError: (err: unknown) => unknown,
     private readonly prepare: boolean,
+    private readonly connections: number,
   ) {}
 
   async begin(settings: TransactionSettings): Promise<void> {
@@ -125,8 +129,8 @@ class PostgresJsConnection implements DatabaseConnection {
       settings.accessMode ?? "",
     ].join(" ").trim();
     try {
-      // A BEGIN that was never sent (see mayRetry) leaves nothing behind: open the transaction once more.
-      await onceMore(() => this.#open(mode), (err) => mayRetry(err, false));
+      // A BEGIN that was never sent (see retryPolicy) leaves nothing behind: open the transaction again.
+      await withRetries(() => this.#open(mode), retryPolicy(false, this.connections));
     } catch (err) {
       this.#reset();
       throw this.toError(err);
@@ -183,7 +187,7 @@ class PostgresJsConnection implements DatabaseConnection {
     // Outside a transaction a statement stands alone, so it may be sent again when that cannot apply it twice.
     const readOnly = query.query.kind === "SelectQueryNode";
     try {
-      const result = this.#tx ? await send() : await onceMore(send, (err) => mayRetry(err, readOnly));
+      const result = this.#tx ? await send() : await withRetries(send, retryPolicy(readOnly, this.connections));
       const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
       return {
         rows: Array.from(result) as R[],

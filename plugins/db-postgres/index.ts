@@ -14,7 +14,7 @@ import {
 } from "@/plugin-kit";
 import { PostgresJsDialect } from "./driver";
 import { PostgresListener } from "./listener";
-import { classify, commonOptions, mayRetry, onceMore } from "./pool";
+import { classify, commonOptions, retryPolicy, withRetries } from "./pool";
 
 export interface PostgresOptions {
   /** Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). */
@@ -114,7 +114,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
         debug: metrics.connectionUsed,
         onclose: metrics.connectionClosed,
       });
-      kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new PostgresJsDialect(pool, toError, settings.preparedStatements)), log: metrics.log });
+      kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new PostgresJsDialect(pool, toError, settings.preparedStatements, settings.maxConnections)), log: metrics.log });
       const warm = Math.min(settings.minConnections, settings.maxConnections);
       try {
         // Concurrent queries each take a fresh connection while none is open yet.
@@ -129,7 +129,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     async health() {
       try {
         const pool = sqlPool();
-        await onceMore(() => pool`select 1`, (err) => mayRetry(err, true));
+        await withRetries(() => pool`select 1`, retryPolicy(true, settings.maxConnections));
       } catch (err) {
         throw toError(err);
       }

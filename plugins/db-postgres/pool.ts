@@ -70,23 +70,31 @@ const NEVER_SENT = new Set(["57P01", "57P02", "57P03"]);
 const LOST = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]);
 
 /**
- * Whether a statement that failed with `err` may be sent once more: never
- * sent at all, or only reading (outside a transaction, where its effects
- * are no one else's business) when its connection was lost. Never a write
- * whose fate is unknown.
+ * When a statement that failed may be sent again: as long as it was never
+ * sent at all (each dead connection replays its error once, and a retry may
+ * meet another one, so up to `connections` times, the pool's size), and a
+ * read (outside a transaction, where its effects are no one else's
+ * business) once when its connection was lost. Never a write whose fate is
+ * unknown.
  */
-export function mayRetry(err: unknown, readOnly: boolean): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
-  return NEVER_SENT.has(code) || (readOnly && LOST.has(code));
+export function retryPolicy(readOnly: boolean, connections: number): (err: unknown) => boolean {
+  let neverSent = 0;
+  let lost = 0;
+  return (err) => {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== "string") return false;
+    if (NEVER_SENT.has(code)) return ++neverSent <= connections;
+    return readOnly && LOST.has(code) && ++lost <= 1;
+  };
 }
 
-/** `run`, and once more if its first failure passes `retry`. */
-export async function onceMore<T>(run: () => Promise<T>, retry: (err: unknown) => boolean): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (!retry(err)) throw err;
-    return run();
+/** `run` until it succeeds or its failure does not pass `retry`. */
+export async function withRetries<T>(run: () => Promise<T>, retry: (err: unknown) => boolean): Promise<T> {
+  for (;;) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!retry(err)) throw err;
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mayRetry } from "./pool";
+import { retryPolicy } from "./pool";
 import { lastStartupPacket } from "./socket";
 
 /** A StartupMessage (protocol 3.0) with one parameter, as a client sends it first. */
@@ -37,17 +37,20 @@ test("lastStartupPacket: -1 when the bytes do not end with a startup packet", ()
   expect(lastStartupPacket(new Uint8Array(3))).toBe(-1);
 });
 
-test("mayRetry: a statement never sent always, a lost read once, never a write whose fate is unknown", () => {
+test("retryPolicy: a statement never sent up to the pool's size, a lost read once, never a write whose fate is unknown", () => {
   for (const code of ["57P01", "57P02", "57P03"]) {
-    expect(mayRetry({ code }, false)).toBe(true);
-    expect(mayRetry({ code }, true)).toBe(true);
+    for (const readOnly of [false, true]) {
+      const retry = retryPolicy(readOnly, 3);
+      expect([1, 2, 3, 4].map(() => retry({ code }))).toEqual([true, true, true, false]);
+    }
   }
   for (const code of ["CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]) {
-    expect(mayRetry({ code }, true)).toBe(true);
-    expect(mayRetry({ code }, false)).toBe(false);
+    const read = retryPolicy(true, 3);
+    expect([read({ code }), read({ code })]).toEqual([true, false]);
+    expect(retryPolicy(false, 3)({ code })).toBe(false);
   }
   for (const code of ["23505", "40001", "55P03", "57014", "CONNECT_TIMEOUT", "ECONNREFUSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"]) {
-    expect(mayRetry({ code }, true)).toBe(false);
+    expect(retryPolicy(true, 3)({ code })).toBe(false);
   }
-  expect(mayRetry(new Error("no code"), true)).toBe(false);
+  expect(retryPolicy(true, 3)(new Error("no code"))).toBe(false);
 });

@@ -13,8 +13,8 @@
  * batch and cancelled flush handle left by a close that came just after a
  * query was queued, so the reconnect's StartupMessage is never flushed.
  * `--guarded` gives the pool plugins/db-postgres's socket (socket.ts), which
- * removes the hangs; the plugin retries the replayed 57P01 once (pool.ts
- * mayRetry), which this plain pool does not.
+ * removes the hangs; the plugin sends again a statement that got the replayed 57P01 (pool.ts
+ * retryPolicy), which this plain pool does not.
  */
 import postgres from "postgres";
 import { guardedSocket } from "@plugins/db-postgres/socket";
