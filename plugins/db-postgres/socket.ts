@@ -30,6 +30,9 @@ export function lastStartupPacket(bytes: Uint8Array): number {
   return -1;
 }
 
+/** How long after connecting a socket with nothing written is taken for stuck. */
+const STUCK_AFTER_MS = 10;
+
 /** Where postgres.js would connect; only the fields of its parsed options read here. */
 interface Target {
   host: string[];
@@ -51,11 +54,11 @@ interface Target {
  * nothing is sent and the caller's query waits the whole connect_timeout.
  * A batch of 1 KiB or more is written at once, which also clears the handle.
  *
- * So: a socket that has connected and still has nothing to send after a
- * turn of the event loop is closed (quietly: postgres.js reconnects for the
+ * So: a socket that has connected and still has nothing to send 10 ms
+ * later is closed (quietly: postgres.js reconnects for the
  * same query), each try adding one more StartupMessage to the batch, until
- * the batch passes 1 KiB and goes out (about a dozen tries, 50 ms apart by
- * our backoff). That first write is cut to its last startup packet: the
+ * the batch passes 1 KiB and goes out (about a dozen tries, some 60 ms apart
+ * with our backoff). That first write is cut to its last startup packet: the
  * dead session's query bytes and the earlier tries are dropped, and were
  * they ever sent they would run a statement whose caller was told it failed.
  *
@@ -87,10 +90,16 @@ export function guardedSocket(): (options: Target) => net.Socket {
       const at = chunk instanceof Uint8Array ? lastStartupPacket(chunk) : 0;
       return write.call(this, at > 0 ? (chunk as Uint8Array).subarray(at) : chunk, ...rest);
     } as typeof socket.write;
+    // postgres.js queues its first packet as soon as it has the socket and flushes it from a setImmediate;
+    // judged a little after the connect and behind an immediate of our own, so that flush always came first.
     socket.once("connect", () =>
-      setImmediate(() => {
-        if (!wrote && !socket.destroyed) socket.destroy();
-      }),
+      setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!wrote && !socket.destroyed) socket.destroy();
+          }),
+        STUCK_AFTER_MS,
+      ),
     );
     return socket;
   };

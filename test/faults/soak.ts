@@ -153,6 +153,8 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
     bounds,
     requests: load.samples.length,
     errorsByStatus: statuses,
+    // What the first non-200 answers said, to tell a backend's hiccup from a bug.
+    errorSamples: load.samples.filter((s) => s.outcome !== 200).slice(0, 10).map((s) => `${s.kind} ${s.outcome} at ${Math.round((s.startedAt - started) / 1000)}s: ${s.detail ?? ""}`.slice(0, 300)),
     acknowledgedWrites: load.ledger.length,
     firehose: {
       events: load.subscribers.reduce((n, s) => n + s.seqs.length, 0),
