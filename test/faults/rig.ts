@@ -38,7 +38,7 @@ export interface Rig {
     start(): Promise<void>;
     /** Times s3rver exited when not killed on purpose (and was started again by the rig's watchdog). */
     readonly unexpectedExits: number;
-    /** When it was down after those exits: from its last good probe to its restart. */
+    /** When it was down after those exits: from its last good probe to its restart (Infinity while restarting). */
     readonly unexpectedOutages: readonly { from: number; to: number }[];
   };
   /** Lines of every node's log matching `pattern`, prefixed with the node's index. */
@@ -94,8 +94,11 @@ function s3Watchdog(s3: Service) {
     } catch (err) {
       if (!killed && /ECONNREFUSED|Unable to connect/i.test(String(err))) {
         unexpectedExits++;
+        // Open until it is back, so checks that run during the restart already see it.
+        const outage = { from: lastGood, to: Number.POSITIVE_INFINITY };
+        unexpectedOutages.push(outage);
         await s3.start().catch(() => {});
-        unexpectedOutages.push({ from: lastGood, to: Date.now() });
+        outage.to = Date.now();
       }
     } finally {
       busy = false;
