@@ -18,6 +18,12 @@ export interface RecordView {
   value: unknown;
 }
 
+/** Values no request can send (a NUL is not valid in a DID, NSID or record key; no page is -7 long), standing for listRecords' parameters. */
+const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", limit: -7 } as const;
+const PAGE_PLACEHOLDERS = new Map<string | number, keyof typeof PLACEHOLDER>(
+  Object.entries(PLACEHOLDER).map(([name, value]) => [value, name as keyof typeof PLACEHOLDER]),
+);
+
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
   did: string;
@@ -33,6 +39,8 @@ export interface RepoState {
 /** Read side of the repositories: records, collections, roots and hosting state, all from the index tables. */
 export class RepoReader {
   private getRecordSql?: CompiledQuery;
+  /** listRecords' SQL by direction and whether a cursor is given, compiled once each (see `compiledPage`). */
+  private readonly listRecordsSql = new Map<string, CompiledQuery>();
 
   constructor(private readonly db: DatabasePlugin) {}
 
@@ -108,17 +116,44 @@ export class RepoReader {
     opts: { limit?: number; cursor?: string; reverse?: boolean },
   ): Promise<{ records: RecordView[]; cursor?: string }> {
     const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
-    const direction = opts.reverse ? "asc" : "desc";
-    let query = this.visibleRecords()
-      .select(["record.uri", "record.cid", "record.rkey", "repo_block.content"])
-      .where("record.did", "=", did)
-      .where("record.collection", "=", collection)
-      .orderBy("record.rkey", direction)
-      .limit(limit);
-    if (opts.cursor) query = query.where("record.rkey", opts.reverse ? ">" : "<", opts.cursor);
-    const rows = await query.execute();
-    const records = rows.map((r) => ({ uri: r.uri, cid: r.cid, value: dataToJson(decodeCbor(r.content)) }));
-    return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
+    const values = { did, collection, limit, cursor: opts.cursor };
+    const compiled = this.compiledPage(opts.reverse === true, opts.cursor !== undefined && opts.cursor !== "");
+    // The query was compiled with placeholders; each parameter is the value its placeholder stands for.
+    const parameters = compiled.parameters.map((p) => values[PAGE_PLACEHOLDERS.get(p as string | number)!]);
+    const { rows } = await this.db.db().executeQuery(CompiledQuery.raw(compiled.sql, parameters));
+    const records = (rows as { uri: string; cid: string; rkey: string; content: Uint8Array }[]).map((r) => ({
+      uri: r.uri,
+      cid: r.cid,
+      value: dataToJson(decodeCbor(r.content)),
+    }));
+    return { records, cursor: rows.length === limit ? (rows.at(-1) as { rkey: string } | undefined)?.rkey : undefined };
+  }
+
+  /**
+   * listRecords' query for one direction, with or without a cursor, built
+   * and compiled once: building a Kysely query per request costs more CPU
+   * than running it and leaves its node tree as garbage. Placeholders stand
+   * for the values (PAGE_PLACEHOLDERS), so parameters are matched by value,
+   * not by the position the dialect gives them.
+   */
+  private compiledPage(reverse: boolean, withCursor: boolean): CompiledQuery {
+    const key = `${reverse}:${withCursor}`;
+    let compiled = this.listRecordsSql.get(key);
+    if (!compiled) {
+      let query = this.visibleRecords()
+        .select(["record.uri", "record.cid", "record.rkey", "repo_block.content"])
+        .where("record.did", "=", PLACEHOLDER.did)
+        .where("record.collection", "=", PLACEHOLDER.collection)
+        .orderBy("record.rkey", reverse ? "asc" : "desc")
+        .limit(PLACEHOLDER.limit);
+      if (withCursor) query = query.where("record.rkey", reverse ? ">" : "<", PLACEHOLDER.cursor);
+      compiled = query.compile();
+      if (compiled.parameters.some((p) => !PAGE_PLACEHOLDERS.has(p as string | number))) {
+        throw new Error("listRecords: a compiled parameter is not a placeholder");
+      }
+      this.listRecordsSql.set(key, compiled);
+    }
+    return compiled;
   }
 
   /** The collections `did` has records in, sorted. */
