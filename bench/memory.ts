@@ -40,6 +40,8 @@ interface Phase {
   heapTotalMb?: number;
   externalMb?: number;
   seconds: number;
+  /** Requests per second, for the load phases: what a memory setting costs in throughput. */
+  perSecond?: number;
 }
 
 const MB = 1024 * 1024;
@@ -63,6 +65,12 @@ async function heap(server: Server): Promise<Pick<Phase, "heapUsedMb" | "heapTot
   return { heapUsedMb: value("nodejs_heap_size_used_bytes"), heapTotalMb: value("nodejs_heap_size_total_bytes"), externalMb: value("nodejs_external_memory_bytes") };
 }
 
+/** The throughput of a load phase's result (a LoadResult, or one under `result`), else undefined. */
+function perSecond(result: unknown): number | undefined {
+  const r = result as { perSecond?: number; result?: { perSecond?: number } } | undefined;
+  return r?.perSecond ?? r?.result?.perSecond;
+}
+
 /** Run one phase with VmHWM reset first and VmRSS sampled every 10 ms, then record where memory stands. */
 async function phase(server: Server, name: string, phases: Phase[], run: () => Promise<unknown>): Promise<void> {
   const hwm = resetPeakRss(server.pid);
@@ -71,19 +79,20 @@ async function phase(server: Server, name: string, phases: Phase[], run: () => P
     sampled = Math.max(sampled, memory(server.pid).rssMb);
   }, 10);
   const t0 = performance.now();
+  let result: unknown;
   try {
-    await run();
+    result = await run();
   } finally {
     clearInterval(sampler);
   }
   const seconds = (performance.now() - t0) / 1000;
   const now = memory(server.pid);
-  const row: Phase = { phase: name, rssMb: now.rssMb, peakMb: hwm ? Math.max(now.peakRssMb, sampled) : sampled, ...rssParts(server.pid), ...(await heap(server)), seconds };
+  const row: Phase = { phase: name, rssMb: now.rssMb, peakMb: hwm ? Math.max(now.peakRssMb, sampled) : sampled, ...rssParts(server.pid), ...(await heap(server)), seconds, perSecond: perSecond(result) };
   phases.push(row);
   await probeHeap(server, name);
   const f = (v: number | undefined) => (v === undefined ? "–" : v.toFixed(1));
   console.error(
-    `${name.padEnd(22)} rss ${f(row.rssMb).padStart(6)}  peak ${f(row.peakMb).padStart(6)}  anon ${f(row.anonMb).padStart(6)}  file ${f(row.fileMb).padStart(5)}  heap ${f(row.heapUsedMb)}/${f(row.heapTotalMb)}  external ${f(row.externalMb)}  ${seconds.toFixed(1)} s`,
+    `${name.padEnd(22)} rss ${f(row.rssMb).padStart(6)}  peak ${f(row.peakMb).padStart(6)}  anon ${f(row.anonMb).padStart(6)}  file ${f(row.fileMb).padStart(5)}  heap ${f(row.heapUsedMb)}/${f(row.heapTotalMb)}  external ${f(row.externalMb)}  ${seconds.toFixed(1)} s${row.perSecond === undefined ? "" : `  ${row.perSecond.toFixed(0)}/s`}`,
   );
 }
 
@@ -191,7 +200,9 @@ async function main(argv: string[]): Promise<number> {
         const accounts = await createAccounts(server.url, "user", 10);
         let refs: { did: string; rkey: string }[] = [];
         await phase(server, `createRecord x${records}`, phases, async () => {
-          refs = (await createRecords(server, accounts, { concurrency: 16, maxRequests: records, maxMs })).refs;
+          const created = await createRecords(server, accounts, { concurrency: 16, maxRequests: records, maxMs });
+          refs = created.refs;
+          return created.result;
         });
         const getUrls = refs.map((r) => xrpcUrl(server.url, "com.atproto.repo.getRecord", { repo: r.did, collection: COLLECTION, rkey: r.rkey }));
         await phase(server, "getRecord", phases, () => reads(getUrls, 20_000, maxMs));
