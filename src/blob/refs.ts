@@ -1,6 +1,7 @@
 import type { DbTransaction } from "@/contracts/db";
 import type { BlobStorePlugin } from "@/contracts/blob-store";
 import { InvalidRequestError } from "@/errors";
+import { prepared } from "@/db/prepared";
 import { assertBlobFits } from "@/lexicon/blob-constraints";
 import type { PreparedBlobRef } from "@/repo/types";
 import { inBatches } from "@/util/in-batches";
@@ -14,9 +15,7 @@ import { inBatches } from "@/util/in-batches";
 
 /** Forget the blob references of `uris` (records updated or deleted); returns the blob CIDs they referred to. */
 export async function detachBlobs(tx: DbTransaction, did: string, uris: readonly string[]): Promise<string[]> {
-  const rows = await inBatches(uris, (chunk) =>
-    tx.deleteFrom("record_blob").where("did", "=", did).where("record_uri", "in", chunk).returning("blob_cid").execute(),
-  );
+  const rows = await inBatches(uris, (chunk) => detachRefs.rows(tx, { did, uris: chunk }));
   return [...new Set(rows.flat().map((row) => row.blob_cid))];
 }
 
@@ -35,9 +34,7 @@ export async function attachBlobs(
   const refs = writes.flatMap((w) => w.blobs.map((ref) => ({ uri: w.uri, ref, cid: ref.cid.toString() })));
   if (refs.length === 0) return [];
   const cids = [...new Set(refs.map((r) => r.cid))];
-  const found = await inBatches(cids, (chunk) =>
-    tx.selectFrom("blob").select(["cid", "mime_type", "size", "temp_key"]).where("did", "=", did).where("cid", "in", chunk).execute(),
-  );
+  const found = await inBatches(cids, (chunk) => selectBlobs.rows(tx, { did, cids: chunk }));
   const rows = new Map(found.flat().map((row) => [row.cid, row]));
   for (const { ref, cid } of refs) {
     const row = rows.get(cid);
@@ -61,14 +58,12 @@ export async function linkBlobs(
   stored: readonly { cid: string; temp_key: string | null }[],
 ): Promise<void> {
   const links = refs.map(({ uri, cid }) => ({ did, blob_cid: cid, record_uri: uri }));
-  await inBatches(links, (chunk) =>
-    tx.insertInto("record_blob").values(chunk).onConflict((oc) => oc.columns(["did", "blob_cid", "record_uri"]).doNothing()).execute(),
-  );
+  await inBatches(links, (chunk) => insertRefs.execute(tx, { links: chunk }));
   for (const { cid, temp_key: tempKey } of stored) {
     if (!tempKey) continue;
     // Idempotent in the store: if this transaction rolls back, a retry moves it again or finds it moved.
     await store.makePermanent(tempKey, did, cid);
-    await tx.updateTable("blob").set({ temp_key: null }).where("did", "=", did).where("cid", "=", cid).execute();
+    await markPermanent.execute(tx, { did, cid });
   }
 }
 
@@ -78,12 +73,10 @@ export async function linkBlobs(
  */
 export async function dropUnreferenced(tx: DbTransaction, did: string, cids: readonly string[]): Promise<string[]> {
   if (cids.length === 0) return [];
-  const rows = await inBatches(cids, (chunk) =>
-    tx.selectFrom("record_blob").select("blob_cid").where("did", "=", did).where("blob_cid", "in", chunk).execute(),
-  );
+  const rows = await inBatches(cids, (chunk) => selectReferenced.rows(tx, { did, cids: chunk }));
   const still = new Set(rows.flat().map((row) => row.blob_cid));
   const gone = cids.filter((cid) => !still.has(cid));
-  await inBatches(gone, (chunk) => tx.deleteFrom("blob").where("did", "=", did).where("cid", "in", chunk).execute());
+  await inBatches(gone, (chunk) => deleteBlobRows.execute(tx, { did, cids: chunk }));
   return gone;
 }
 
@@ -96,3 +89,30 @@ function checkRef(ref: PreparedBlobRef, row: { mime_type: string; size: number }
   }
   assertBlobFits(ref.path, row.mime_type, Number(row.size), ref.constraints);
 }
+
+const detachRefs = prepared<{ did: string; uris: string[] }, { blob_cid: string }>((db, $) =>
+  db.deleteFrom("record_blob").where("did", "=", $("did")).where("record_uri", "in", $.list("uris")).returning("blob_cid"),
+);
+
+const selectBlobs = prepared<{ did: string; cids: string[] }, { cid: string; mime_type: string; size: number; temp_key: string | null }>((db, $) =>
+  db.selectFrom("blob").select(["cid", "mime_type", "size", "temp_key"]).where("did", "=", $("did")).where("cid", "in", $.list("cids")),
+);
+
+const insertRefs = prepared<{ links: { did: string; blob_cid: string; record_uri: string }[] }, never>((db, $) =>
+  db
+    .insertInto("record_blob")
+    .values($.rows("links", ["did", "blob_cid", "record_uri"] as const))
+    .onConflict((oc) => oc.columns(["did", "blob_cid", "record_uri"]).doNothing()),
+);
+
+const markPermanent = prepared<{ did: string; cid: string }, never>((db, $) =>
+  db.updateTable("blob").set({ temp_key: null }).where("did", "=", $("did")).where("cid", "=", $("cid")),
+);
+
+const selectReferenced = prepared<{ did: string; cids: string[] }, { blob_cid: string }>((db, $) =>
+  db.selectFrom("record_blob").select("blob_cid").where("did", "=", $("did")).where("blob_cid", "in", $.list("cids")),
+);
+
+const deleteBlobRows = prepared<{ did: string; cids: string[] }, never>((db, $) =>
+  db.deleteFrom("blob").where("did", "=", $("did")).where("cid", "in", $.list("cids")),
+);

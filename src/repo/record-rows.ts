@@ -1,40 +1,56 @@
+import { sql } from "kysely";
 import type { Db, DbTransaction } from "@/contracts/db";
-import { inBatches } from "@/util/in-batches";
-import type { PreparedWrite } from "./types";
+import type { RecordTable } from "@/db/schema";
+import { prepared } from "@/db/prepared";
+import { SQL_BATCH, inBatches } from "@/util/in-batches";
+import type { PreparedCreate, PreparedUpdate, PreparedWrite } from "./types";
 
 /** The current CID of each of `uris` that exists. */
 export async function currentRecordCids(tx: Db | DbTransaction, uris: readonly string[]): Promise<Map<string, string>> {
-  const rows = await inBatches(uris, (chunk) => tx.selectFrom("record").select(["uri", "cid"]).where("uri", "in", chunk).execute());
+  const rows = await inBatches(uris, (chunk) => selectRecordCids.rows(tx, { uris: chunk }));
   return new Map(rows.flat().map((row) => [row.uri, row.cid]));
 }
+
+/**
+ * What a commit starts from, in one statement: the root of `did` (its commit
+ * CID and rev, null when the repository does not exist) and the current CID
+ * of each of `uris` that exists.
+ */
+export async function readWriteState(
+  tx: DbTransaction,
+  did: string,
+  uris: readonly string[],
+): Promise<{ root: { cid: string; rev: string } | null; current: Map<string, string> }> {
+  const first = uris.slice(0, SQL_BATCH);
+  const rows = first.length > 0 ? await selectRootAndRecords.rows(tx, { did, uris: first }) : await selectRootOnly.rows(tx, { did });
+  let root: { cid: string; rev: string } | null = null;
+  const current = new Map<string, string>();
+  for (const row of rows) {
+    if (row.uri === null) root = { cid: row.cid, rev: row.rev! };
+    else current.set(row.uri, row.cid);
+  }
+  if (uris.length > first.length) for (const [uri, cid] of await currentRecordCids(tx, uris.slice(first.length))) current.set(uri, cid);
+  return { root, current };
+}
+
+/** The record row a create writes. */
+export function recordRow(w: PreparedCreate | PreparedUpdate, did: string, rev: string, indexedAt: string): RecordTable {
+  return { uri: w.uri, cid: w.cid.toString(), did, collection: w.collection, rkey: w.rkey, rev, indexed_at: indexedAt, takedown_ref: null };
+}
+
+export const RECORD_COLUMNS = ["uri", "cid", "did", "collection", "rkey", "rev", "indexed_at", "takedown_ref"] as const;
 
 /** Apply `writes` (already resolved to what really happens) to the record table. */
 export async function writeRecordRows(tx: DbTransaction, did: string, rev: string, writes: readonly PreparedWrite[]): Promise<void> {
   const indexedAt = new Date().toISOString();
-  const creates = writes.filter((w) => w.action === "create");
-  await inBatches(creates, (chunk) =>
-    tx
-      .insertInto("record")
-      .values(
-        chunk.map((w) => ({
-          uri: w.uri,
-          cid: w.cid.toString(),
-          did,
-          collection: w.collection,
-          rkey: w.rkey,
-          rev,
-          indexed_at: indexedAt,
-          takedown_ref: null,
-        })),
-      )
-      .execute(),
-  );
+  const creates = writes.flatMap((w) => (w.action === "create" ? [recordRow(w, did, rev, indexedAt)] : []));
+  await inBatches(creates, (chunk) => insertRecords.execute(tx, { records: chunk }));
   for (const w of writes) {
     if (w.action !== "update") continue;
-    await tx.updateTable("record").set({ cid: w.cid.toString(), rev, indexed_at: indexedAt }).where("uri", "=", w.uri).execute();
+    await updateRecord.execute(tx, { uri: w.uri, cid: w.cid.toString(), rev, indexedAt });
   }
   const deletes = writes.filter((w) => w.action === "delete").map((w) => w.uri);
-  await inBatches(deletes, (chunk) => tx.deleteFrom("record").where("uri", "in", chunk).execute());
+  await inBatches(deletes, (chunk) => deleteRecords.execute(tx, { uris: chunk }));
 }
 
 /**
@@ -49,8 +65,37 @@ export async function keepSharedRecordBlocks(
   removedRecords: readonly string[],
   removedCids: Set<string>,
 ): Promise<void> {
-  const rows = await inBatches(removedRecords, (chunk) =>
-    tx.selectFrom("record").select("cid").where("did", "=", did).where("cid", "in", chunk).execute(),
-  );
+  const rows = await inBatches(removedRecords, (chunk) => selectLiveCids.rows(tx, { did, cids: chunk }));
   for (const row of rows.flat()) removedCids.delete(row.cid);
 }
+
+const selectRecordCids = prepared<{ uris: string[] }, { uri: string; cid: string }>((db, $) =>
+  db.selectFrom("record").select(["uri", "cid"]).where("uri", "in", $.list("uris")),
+);
+
+type StateRow = { uri: string | null; cid: string; rev: string | null };
+
+/** The root row (uri null) and the record rows, as one UNION ALL. */
+const selectRootAndRecords = prepared<{ did: string; uris: string[] }, StateRow>((db, $) =>
+  db
+    .selectFrom("repo_root")
+    .select([sql<string | null>`null`.as("uri"), "cid", sql<string | null>`rev`.as("rev")])
+    .where("did", "=", $("did"))
+    .unionAll(db.selectFrom("record").select([sql<string | null>`uri`.as("uri"), "cid", sql<string | null>`null`.as("rev")]).where("uri", "in", $.list("uris"))),
+);
+
+const selectRootOnly = prepared<{ did: string }, StateRow>((db, $) =>
+  db.selectFrom("repo_root").select([sql<string | null>`null`.as("uri"), "cid", "rev"]).where("did", "=", $("did")),
+);
+
+const insertRecords = prepared<{ records: RecordTable[] }, never>((db, $) => db.insertInto("record").values($.rows("records", RECORD_COLUMNS)));
+
+const updateRecord = prepared<{ uri: string; cid: string; rev: string; indexedAt: string }, never>((db, $) =>
+  db.updateTable("record").set({ cid: $("cid"), rev: $("rev"), indexed_at: $("indexedAt") }).where("uri", "=", $("uri")),
+);
+
+const deleteRecords = prepared<{ uris: string[] }, never>((db, $) => db.deleteFrom("record").where("uri", "in", $.list("uris")));
+
+const selectLiveCids = prepared<{ did: string; cids: string[] }, { cid: string }>((db, $) =>
+  db.selectFrom("record").select("cid").where("did", "=", $("did")).where("cid", "in", $.list("cids")),
+);

@@ -1,6 +1,7 @@
 import { BlockMap, type CommitData, ReadableBlockstore, type RepoStorage } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import type { Db, DbTransaction } from "@/contracts/db";
+import { prepared } from "@/db/prepared";
 import { inBatches } from "@/util/in-batches";
 import { blockEntries, deleteBlocks, putBlocks, setRoot } from "./blocks";
 
@@ -30,11 +31,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
 
   /** The current commit's CID (as stored, a string) and rev. */
   async getRootDetailed(): Promise<{ cid: string; rev: string } | null> {
-    const row = await this.db
-      .selectFrom("repo_root")
-      .select(["cid", "rev"])
-      .where("did", "=", this.did)
-      .executeTakeFirst();
+    const [row] = await selectRoot.rows(this.db, { did: this.did });
     return row ? { cid: row.cid, rev: row.rev } : null;
   }
 
@@ -42,12 +39,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     const key = cid.toString();
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const row = await this.db
-      .selectFrom("repo_block")
-      .select("content")
-      .where("did", "=", this.did)
-      .where("cid", "=", key)
-      .executeTakeFirst();
+    const [row] = await selectBlock.rows(this.db, { did: this.did, cid: key });
     if (!row) return null;
     const bytes = new Uint8Array(row.content);
     this.cache.set(key, bytes);
@@ -63,9 +55,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
       if (cached) out.set(cid, cached);
       else wanted.push(cid);
     }
-    const found = await inBatches(wanted, (chunk) =>
-      this.db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", this.did).where("cid", "in", chunk).execute(),
-    );
+    const found = await inBatches(wanted, (chunk) => selectBlocks.rows(this.db, { did: this.did, cids: chunk }));
     for (const row of found.flat()) {
       const bytes = new Uint8Array(row.content);
       this.cache.set(row.cid, bytes);
@@ -88,9 +78,7 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
       else wanted.set(key, cid);
     }
     const keys = [...wanted.keys()];
-    const found = await inBatches(keys, (chunk) =>
-      this.db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", this.did).where("cid", "in", chunk).execute(),
-    );
+    const found = await inBatches(keys, (chunk) => selectBlocks.rows(this.db, { did: this.did, cids: chunk }));
     for (const row of found.flat()) {
       const cid = wanted.get(row.cid);
       if (!cid) continue;
@@ -143,3 +131,15 @@ export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
     return this.db as DbTransaction;
   }
 }
+
+const selectRoot = prepared<{ did: string }, { cid: string; rev: string }>((db, $) =>
+  db.selectFrom("repo_root").select(["cid", "rev"]).where("did", "=", $("did")),
+);
+
+const selectBlock = prepared<{ did: string; cid: string }, { content: Uint8Array }>((db, $) =>
+  db.selectFrom("repo_block").select("content").where("did", "=", $("did")).where("cid", "=", $("cid")),
+);
+
+const selectBlocks = prepared<{ did: string; cids: string[] }, { cid: string; content: Uint8Array }>((db, $) =>
+  db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", $("did")).where("cid", "in", $.list("cids")),
+);

@@ -6,7 +6,8 @@ import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
 import type { Logger } from "@/log";
 import { type BuiltCommit, type MstWrite, buildCommit, readHead } from "./mst/commit";
-import { currentRecordCids, keepSharedRecordBlocks, writeRecordRows } from "./record-rows";
+import { storeCommitRows } from "./commit-rows";
+import { currentRecordCids, readWriteState } from "./record-rows";
 import { SqlRepoStorage } from "./storage";
 import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, WriteOutcome, WriteResult } from "./types";
 import type { RepoWriteQueue } from "./write-queue";
@@ -103,12 +104,11 @@ export class RepoTransactor {
     swapCommit: string | undefined,
   ): Promise<{ result: WriteResult; dereferenced: string[]; details?: CommitDetails }> {
     const storage = new SqlRepoStorage(tx, did);
-    const root = await storage.getRootDetailed();
+    const { root, current } = await readWriteState(tx, did, writes.map((w) => w.uri));
     if (!root) throw new InvalidRequestError(`Could not find repo: ${did}`, "RepoNotFound");
     if (swapCommit !== undefined && swapCommit !== root.cid) {
       throw new InvalidSwapError(`Commit was at ${root.cid}`);
     }
-    const current = await currentRecordCids(tx, writes.map((w) => w.uri));
     const effective = resolveWrites(writes, current);
     const results = writes.map(outcome);
     if (effective.length === 0) return { result: { commit: null, results }, dereferenced: [] };
@@ -154,9 +154,7 @@ export async function signAndStoreCommit(
   if (!root && writes.some((w) => w.action !== "create")) throw new Error("the first commit of a repository can only create records");
   const head = root ? await readHead(source, root) : null;
   const commit = await buildCommit(source, storage.did, head, writes.map(toMstWrite), signingKey);
-  await writeRecordRows(tx, storage.did, commit.rev, writes);
-  await keepSharedRecordBlocks(tx, storage.did, commit.removedRecords, commit.removedCids);
-  await storage.storeCommit(commit);
+  await storeCommitRows(tx, storage, writes, commit);
   return { commit, prevData: head ? head.data : null };
 }
 
