@@ -16,6 +16,7 @@ import {
   toDbError,
 } from "@/plugin-kit";
 import { BunSqliteDialect } from "./driver";
+import { GroupCommit } from "./group-commit";
 
 export interface SqliteOptions {
   /** Database file; relative paths are under the data directory. `:memory:` for tests. @default "aurora.sqlite" */
@@ -25,8 +26,7 @@ export interface SqliteOptions {
   /**
    * When a commit is acknowledged. `full`: synced to disk, so it survives a power loss. `normal`: in WAL
    * mode it survives a crash of the process but a power loss can drop the last commits. FULL costs one
-   * WAL fsync per commit: measured (bench/profile-write.ts, 16 writers) about a third fewer createRecord/s
-   * on a VM disk, the same CPU per write.
+   * WAL fsync per COMMIT, which group commit shares among the writers that queued up meanwhile.
    * @default "full"
    */
   synchronous?: "full" | "normal";
@@ -44,7 +44,8 @@ const NAME = "db-sqlite";
 
 /**
  * SQLite through bun:sqlite for a single node: one file in WAL mode and one
- * connection. Every transaction starts with `BEGIN IMMEDIATE`, so there is
+ * connection. Every transaction starts with `BEGIN IMMEDIATE` (transactions
+ * that queue up share one, each in a savepoint, and one COMMIT: group-commit.ts), so there is
  * one writer at a time, in this process (the connection is handed out in
  * turn) and across processes (SQLite's write lock with a busy timeout); named
  * locks and the repo lock therefore need nothing more. Notifications stay in
@@ -66,7 +67,10 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
     if (!kysely) throw new PluginError(NAME, "not initialised", { unavailable: true });
     return kysely;
   };
-  const transaction = <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => db().transaction().execute(fn);
+  let writer: Database | undefined;
+  // Write transactions share COMMITs (one fsync) when they queue up: see group-commit.ts.
+  const group = new GroupCommit(db, () => writer?.inTransaction ?? false);
+  const transaction = <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => group.run(fn);
   const snapshot = async <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => {
     const main = db();
     // An in-memory database exists on one connection only: the snapshot then waits its turn like a writer.
@@ -112,6 +116,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
         database?.close();
         throw new PluginError(NAME, `cannot open ${file}: ${(cause as Error).message}`, { cause });
       }
+      writer = database;
       metrics = createDbMetrics(ctx.metrics, 1);
       metrics.connectionUsed(0); // the one connection stays open for the plugin's life
       kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new BunSqliteDialect(database, toError)), log: metrics.log });

@@ -1,0 +1,118 @@
+import { type ControlledTransaction, sql } from "kysely";
+import type { DatabaseSchema, Db, DbTransaction } from "@/plugin-kit";
+
+/** At most this many transactions share one COMMIT, */
+const MAX_GROUP = 32;
+/** and no transaction joins a group that has been open this long (ms), so readers waiting for the connection get a turn. */
+const MAX_GROUP_MS = 20;
+
+interface Job {
+  fn: (tx: DbTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for SQLite's one write connection. With `synchronous = FULL`
+ * every COMMIT waits for a WAL fsync, on the JavaScript thread (bun:sqlite is
+ * synchronous): measured, that wait and its system time were over half of a
+ * createRecord's cost. Transactions that arrive while one runs wait in a queue
+ * (they would wait for the connection anyway); when it finishes, the next ones
+ * run in the same database transaction, each inside a SAVEPOINT of its own,
+ * and one COMMIT — one fsync — makes the whole group durable. Then, and only
+ * then, each transaction's caller gets its result: nothing is acknowledged
+ * before it is on disk, exactly as with one COMMIT each.
+ *
+ * A transaction that throws is rolled back to its savepoint and its caller
+ * gets the error; the others of its group are not affected. When SQLite has
+ * rolled back the whole transaction by itself (SQLITE_FULL, SQLITE_IOERR, ...)
+ * or the COMMIT fails, every transaction of the group gets that error: none
+ * of them was acknowledged, none is on disk. Transactions run one after the
+ * other, in arrival order, so each sees the ones before it as a serial
+ * schedule would.
+ */
+export class GroupCommit {
+  private readonly queue: Job[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly db: () => Db,
+    private readonly inTransaction: () => boolean,
+  ) {}
+
+  run<T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) await this.group();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async group(): Promise<void> {
+    let trx: ControlledTransaction<DatabaseSchema>;
+    try {
+      trx = await this.db().startTransaction().execute();
+    } catch (err) {
+      // Not even BEGIN: the first waiting transaction fails with that error, the rest try again.
+      this.queue.shift()!.reject(err);
+      return;
+    }
+    const started = performance.now();
+    const done: { job: Job; value: unknown }[] = [];
+    while (this.queue.length > 0 && done.length < MAX_GROUP && (done.length === 0 || performance.now() - started < MAX_GROUP_MS)) {
+      const job = this.queue.shift()!;
+      const savepoint = sql.raw(`g${done.length}`);
+      try {
+        await sql`savepoint ${savepoint}`.execute(trx);
+        const value = await job.fn(trx);
+        await sql`release ${savepoint}`.execute(trx);
+        done.push({ job, value });
+      } catch (err) {
+        if (!this.inTransaction() || !(await this.undo(trx, savepoint))) {
+          // SQLite undid the whole transaction (or cannot undo this part): nothing of the group is on disk.
+          await this.abandon(trx);
+          job.reject(err);
+          for (const d of done) d.job.reject(err);
+          return;
+        }
+        job.reject(err);
+      }
+    }
+    try {
+      await trx.commit().execute();
+    } catch (err) {
+      await this.abandon(trx);
+      for (const d of done) d.job.reject(err);
+      return;
+    }
+    for (const d of done) d.job.resolve(d.value);
+  }
+
+  /** Roll one transaction of the group back to its savepoint; false when that fails. */
+  private async undo(trx: DbTransaction, savepoint: ReturnType<typeof sql.raw>): Promise<boolean> {
+    try {
+      await sql`rollback to ${savepoint}`.execute(trx);
+      await sql`release ${savepoint}`.execute(trx);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Roll back whatever is left of the group's transaction and hand the connection back. */
+  private async abandon(trx: ControlledTransaction<DatabaseSchema>): Promise<void> {
+    try {
+      await trx.rollback().execute();
+    } catch {
+      // The driver skips a rollback SQLite already did; anything else leaves nothing more to undo here.
+    }
+  }
+}
