@@ -1,4 +1,5 @@
-import * as dagCbor from "@ipld/dag-cbor";
+import { decode as decodeCbor } from "@ipld/dag-cbor";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 import type { SeqRow } from "@/sequencer/reader";
 
 /**
@@ -20,23 +21,23 @@ export interface FirehoseEvent {
 }
 
 const headers = new Map<string, Uint8Array>();
-const ERROR_HEADER = dagCbor.encode({ op: -1 });
+const ERROR_HEADER = encodeDagCbor({ op: -1 });
 
 function messageHeader(type: string): Uint8Array {
   let header = headers.get(type);
   if (!header) {
-    header = dagCbor.encode({ op: 1, t: `#${type}` });
+    header = encodeDagCbor({ op: 1, t: `#${type}` });
     headers.set(type, header);
   }
   return header;
 }
 
 export function messageFrame(type: string, body: Record<string, unknown>): Uint8Array {
-  return concat(messageHeader(type), dagCbor.encode(body));
+  return concat(messageHeader(type), encodeDagCbor(body));
 }
 
 export function errorFrame(error: string, message: string): Uint8Array {
-  return concat(ERROR_HEADER, dagCbor.encode({ error, message }));
+  return concat(ERROR_HEADER, encodeDagCbor({ error, message }));
 }
 
 /** `#info` messages tell a consumer something without ending the stream (OutdatedCursor). */
@@ -46,7 +47,7 @@ export function infoFrame(name: string, message: string): Uint8Array {
 
 /** The stored body gets its `seq` here: the database assigned it after the body was encoded. */
 export function rowToEvent(row: SeqRow): FirehoseEvent {
-  const body = dagCbor.decode<Record<string, unknown>>(row.event);
+  const body = decodeCbor<Record<string, unknown>>(row.event);
   body.seq = row.seq;
   const event = { seq: row.seq, type: row.event_type, frame: messageFrame(row.event_type, body), did: row.did };
   return row.event_type === "account" && body.status === "deleted" ? { ...event, deletesAccount: true } : event;

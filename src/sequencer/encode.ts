@@ -1,4 +1,5 @@
 import * as dagCbor from "@ipld/dag-cbor";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 import { CID } from "multiformats/cid";
 import type { AccountStatus, CidInput, CommitEventInput, RepoOpInput } from "./types";
 
@@ -75,7 +76,7 @@ export function syncBody(did: string, commitCid: CidInput, rev: string, blocks: 
 }
 
 export function encodeBody(body: Record<string, unknown>): Uint8Array {
-  return dagCbor.encode(body);
+  return encodeDagCbor(body);
 }
 
 /** `time` as `new Date().toISOString()` writes it (years 1000-9999): 24 characters. */
