@@ -5,7 +5,12 @@ import type { Logger } from "@/log";
 const JSON_TYPE = "application/json; charset=utf-8";
 
 export function json(body: unknown, status = 200, headers?: Record<string, string>): Response {
-  const res = new Response(JSON.stringify(body), { status, headers });
+  return jsonText(JSON.stringify(body), status, headers);
+}
+
+/** A JSON answer whose text is already built (the record reads assemble theirs from stored blocks). */
+export function jsonText(text: string, status = 200, headers?: Record<string, string>): Response {
+  const res = new Response(text, { status, headers });
   res.headers.set("content-type", JSON_TYPE);
   return res;
 }

@@ -1,21 +1,21 @@
-import { decode as decodeCbor } from "@ipld/dag-cbor";
 import { CompiledQuery, sql } from "kysely";
 import { CID } from "multiformats/cid";
 import { hostingStatus } from "@/account/store";
 import type { Caller } from "@/auth/types";
 import type { DatabasePlugin } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
-import { dataToJson } from "@/lexicon/data-model";
 import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
+import { cborToJson } from "./cbor-json";
 
 /** listRecords page sizes. */
 export const LIST_RECORDS_DEFAULT = 50;
 export const LIST_RECORDS_MAX = 100;
 
+/** A record as the record reads answer it; its value is already the text of its JSON form (cbor-json.ts). */
 export interface RecordView {
   uri: string;
   cid: string;
-  value: unknown;
+  valueJson: string;
 }
 
 /** Values no request can send (a NUL is not valid in a DID, NSID or record key; no page is -7 long), standing for listRecords' parameters. */
@@ -106,7 +106,18 @@ export class RepoReader {
     const { rows } = await this.db.db().executeQuery(CompiledQuery.raw(this.getRecordSql.sql, [uri]));
     const row = rows[0] as { cid: string; content: Uint8Array } | undefined;
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
-    return { uri, cid: row.cid, value: dataToJson(decodeCbor(row.content)) };
+    return { uri, cid: row.cid, valueJson: cborToJson(row.content) };
+  }
+
+  /** getRecord's answer as JSON text: `{uri, cid, value}`. */
+  static recordJson(view: RecordView): string {
+    return `{"uri":${JSON.stringify(view.uri)},"cid":"${view.cid}","value":${view.valueJson}}`;
+  }
+
+  /** listRecords' answer as JSON text: `{records, cursor?}`. */
+  static pageJson(page: { records: RecordView[]; cursor?: string }): string {
+    const records = page.records.map(RepoReader.recordJson).join(",");
+    return page.cursor === undefined ? `{"records":[${records}]}` : `{"records":[${records}],"cursor":${JSON.stringify(page.cursor)}}`;
   }
 
   /** Records of one collection by record key: newest (highest key) first, or oldest first with `reverse`. */
@@ -124,7 +135,7 @@ export class RepoReader {
     const records = (rows as { uri: string; cid: string; rkey: string; content: Uint8Array }[]).map((r) => ({
       uri: r.uri,
       cid: r.cid,
-      value: dataToJson(decodeCbor(r.content)),
+      valueJson: cborToJson(r.content),
     }));
     return { records, cursor: rows.length === limit ? (rows.at(-1) as { rkey: string } | undefined)?.rkey : undefined };
   }

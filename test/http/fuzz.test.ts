@@ -14,22 +14,13 @@ import { methods } from "@/xrpc";
 import { type Backend, postgresS3, sqliteDisk } from "@test/repo/backends";
 import type { TestContext } from "@test/support/context";
 import { startPlc, type TestPlc } from "@test/support/plc";
+import { prng } from "@test/support/data-model-fuzz";
 
 const SEED = Number(process.env.AURORA_FUZZ_SEED ?? 20261201);
 const PER_ROUTE = Number(process.env.AURORA_FUZZ_PER_ROUTE ?? 60);
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]! };
-}
+/** Seeded choices (test/support/data-model-fuzz.ts prng). */
+const rng = prng;
 
 const nested = (depth: number, open: string, close: string, inner = "1") => open.repeat(depth) + inner + close.repeat(depth);
 const NASTY_STRINGS = [

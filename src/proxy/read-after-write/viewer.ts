@@ -49,7 +49,8 @@ export class LocalViewer {
       ]);
       if (!account) return null;
       const view: ProfileViewBasic = { did: this.did, handle: account.handle ?? INVALID_HANDLE };
-      return isObject(profile?.value) ? this.withProfileBasic(view, profile.value as ProfileRecord) : view;
+      const value: unknown = profile ? JSON.parse(profile.valueJson) : null;
+      return isObject(value) ? this.withProfileBasic(view, value as ProfileRecord) : view;
     })();
     return this.author;
   }

@@ -1,7 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
 import { Str } from "@/lexicon/formats";
+import { jsonText } from "@/http/respond";
 import { recordUri } from "@/lexicon/syntax";
+import { RepoReader } from "@/repo/reader";
 import { query } from "@/xrpc/method";
 
 export default query({
@@ -15,7 +17,7 @@ export default query({
     // One query on the common path: the record, if its account is hosted here and active.
     const did = await ctx.repo.reader.didOf(params.repo);
     const record = did ? await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid) : null;
-    if (record) return record;
+    if (record) return jsonText(RepoReader.recordJson(record));
     // A repository hosted elsewhere: the AppView (or the atproto-proxy target) may know the record, as in the reference.
     const hosted = did ? await ctx.repo.reader.hostedRepo(did) : null;
     if (!hosted) {

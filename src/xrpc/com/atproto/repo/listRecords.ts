@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
 import { Str } from "@/lexicon/formats";
-import { LIST_RECORDS_DEFAULT, LIST_RECORDS_MAX } from "@/repo/reader";
+import { jsonText } from "@/http/respond";
+import { LIST_RECORDS_DEFAULT, LIST_RECORDS_MAX, RepoReader } from "@/repo/reader";
 import { query } from "@/xrpc/method";
 
 export default query({
@@ -21,6 +22,6 @@ export default query({
     if (listed.records.length === 0 && !(await ctx.repo.reader.hostedRepo(did))?.active) {
       throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
     }
-    return listed;
+    return jsonText(RepoReader.pageJson(listed));
   },
 });
