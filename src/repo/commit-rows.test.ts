@@ -30,6 +30,12 @@ const write = (action: "create" | "update" | "delete", rkey: string, cid?: CID):
     ? { action, uri: uri(rkey), collection: "app.test.post", rkey }
     : { action, uri: uri(rkey), collection: "app.test.post", rkey, cid: cid!, bytes: bytes(1), blobs: [], validationStatus: "valid" }) as unknown as PreparedWrite;
 
+async function migrated(db: DatabasePlugin): Promise<DatabasePlugin> {
+  await db.init(testPluginContext().ctx);
+  await migrateToLatest(db);
+  return db;
+}
+
 /** Counts the statements `fn` sends through `tx`. */
 async function counting<T>(tx: DbTransaction, fn: () => Promise<T>): Promise<{ value: T; statements: number }> {
   let statements = 0;
@@ -47,11 +53,7 @@ describe.each([
   ["db-postgres", () => postgres({ url: pg.url, maxConnections: 4, minConnections: 1 }), 1],
 ] as const)("storeCommitRows on %s", (_name, make, statements) => {
   let db: DatabasePlugin;
-  beforeAll(async () => {
-    db = make();
-    await db.init(testPluginContext().ctx);
-    await migrateToLatest(db);
-  });
+  beforeAll(async () => void (db = await migrated(make())));
   afterAll(() => db.close());
 
   const blocksOf = async () =>
