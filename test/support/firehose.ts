@@ -9,6 +9,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { connect, type Socket } from "node:net";
 import postgresjs from "postgres";
 import { eventually } from "@test/support/eventually";
+import { varint } from "@/repo/commit-car";
 
 export interface Frame {
   header: { op: number; t?: string };
@@ -191,16 +192,6 @@ export function carFile(root: CID, blocks: [CID, Uint8Array][]): Uint8Array {
 export async function cborBlock(value: unknown): Promise<[CID, Uint8Array]> {
   const bytes = dagCbor.encode(value);
   return [CID.createV1(dagCbor.code, await sha256.digest(bytes)), bytes];
-}
-
-function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Uint8Array.from(out);
 }
 
 /** A database of its own on the shared test server; `drop()` removes it. */
