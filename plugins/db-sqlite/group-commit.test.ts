@@ -43,6 +43,21 @@ describe("db-sqlite group commit", () => {
     expect((await rows()).length).toBe(50);
   });
 
+  test("transactions that queue up share one COMMIT: the later ones run before the first is acknowledged", async () => {
+    const order: string[] = [];
+    await Promise.all(
+      ["a", "b", "c"].map((k) =>
+        plugin
+          .transaction(async (tx) => {
+            order.push(`run ${k}`);
+            await sql`insert into t (k, v) values (${k}, 1)`.execute(tx);
+          })
+          .then(() => order.push(`ack ${k}`)),
+      ),
+    );
+    expect(order).toEqual(["run a", "run b", "run c", "ack a", "ack b", "ack c"]);
+  });
+
   test("a failing transaction is undone alone; the rest of its group commits", async () => {
     const outcomes = await Promise.allSettled([
       insert("a", 1),
