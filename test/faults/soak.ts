@@ -2,14 +2,25 @@
  * The soak run (issue 20; not in CI): the fault suite's deployment (rig.ts:
  * three nodes behind nginx on their own PostgreSQL, Redis and s3rver) under
  * a bounded load for N minutes, no faults, sampling every 10 s each node's
- * resident memory and open file descriptors (/proc/<pid>/status, /proc/<pid>/fd)
- * and each firehose subscriber's lag (the newest seq in repo_seq minus the
- * last seq it received). Writes a small JSON report and fails when memory or
- * descriptors grew past their bound after the warm-up, or a subscriber fell
- * behind and stayed there.
+ * resident memory and open file descriptors (/proc/<pid>/status, /proc/<pid>/fd),
+ * its JS heap as its own /metrics reports it (prom-client's
+ * nodejs_heap_size_used_bytes), and each firehose subscriber's lag (the newest
+ * seq in repo_seq minus the last seq it received). Writes a small JSON report
+ * and fails when RSS or the heap still grows over the second half of the run
+ * (least-squares slope per 10 minutes past its bound: a heap that keeps
+ * growing is a leak, RSS that grows over a flat heap is memory the allocator
+ * or the collector keeps), descriptors grew after the warm-up, a subscriber
+ * fell behind and stayed there, or any request got an answer other than 2xx
+ * (a 503 while s3rver was down having exited by itself, as the rig's watchdog
+ * records, is excused and counted apart, as in the fault suite).
  *
- *   npm run soak -- [--minutes 30] [--target cluster|node] [--report FILE]
- *                   [--max-rss-growth-mb 64] [--max-fd-growth 16] [--max-lag 200]
+ * The load stays inside the server's per-account limits, so every request is
+ * one the server should accept: one account per writer, each paced to spend
+ * at most 90% of what its `repo-write` and `upload-blob` token buckets hold
+ * plus refill over the run (rules.ts; the rig only raises the per-minute tiers).
+ *
+ *   npm run soak -- [--minutes 30] [--target cluster|node] [--report FILE] [--writers 20] [--readers 8]
+ *                   [--max-rss-slope-mb 16] [--max-heap-slope-mb 8] [--max-fd-growth 16] [--max-lag 200]
  *
  * `--target node` sends the load (and the firehose) straight to node 0, past
  * nginx. Heavy: run it under `flock /tmp/aurora-heavy.lock` on a shared machine.
@@ -18,6 +29,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import postgresjs from "postgres";
 import { signUp } from "@test/cluster/helpers";
+import { DEFAULT_RULES, REPO_WRITE_POINTS } from "@/rate-limit/rules";
 import { Load, type LoadAccount } from "./load";
 import { type Rig, startRig } from "./rig";
 
@@ -27,15 +39,20 @@ const { values: args } = parseArgs({
     target: { type: "string", default: "cluster" },
     report: { type: "string", default: "test/faults/soak-report.json" },
     "interval-seconds": { type: "string", default: "10" },
-    "max-rss-growth-mb": { type: "string", default: "64" },
+    writers: { type: "string", default: "20" },
+    readers: { type: "string", default: "8" },
+    "max-rss-slope-mb": { type: "string", default: "16" },
+    "max-heap-slope-mb": { type: "string", default: "8" },
     "max-fd-growth": { type: "string", default: "16" },
     "max-lag": { type: "string", default: "200" },
   },
 });
 const minutes = Number(args.minutes);
 const intervalMs = Number(args["interval-seconds"]) * 1000;
-const bounds = { rssGrowthMb: Number(args["max-rss-growth-mb"]), fdGrowth: Number(args["max-fd-growth"]), lag: Number(args["max-lag"]) };
-if (!(minutes > 0) || !(intervalMs > 0) || !["cluster", "node"].includes(args.target!)) {
+const writers = Number(args.writers);
+const readers = Number(args.readers);
+const bounds = { rssSlopeMbPer10Min: Number(args["max-rss-slope-mb"]), heapSlopeMbPer10Min: Number(args["max-heap-slope-mb"]), fdGrowth: Number(args["max-fd-growth"]), lag: Number(args["max-lag"]) };
+if (!(minutes > 0) || !(intervalMs > 0) || !(writers >= 1) || !(readers >= 0) || !["cluster", "node"].includes(args.target!)) {
   console.error("usage: soak.ts [--minutes N] [--target cluster|node] [--report FILE] [--interval-seconds S]");
   process.exit(2);
 }
@@ -44,6 +61,8 @@ if (!(minutes > 0) || !(intervalMs > 0) || !["cluster", "node"].includes(args.ta
 interface NodeSample {
   rssMb: number;
   fds: number;
+  /** JS heap in use as /metrics reports it (NaN when the scrape failed). */
+  heapMb: number;
 }
 interface Sample {
   /** Seconds since the load started. */
@@ -51,20 +70,59 @@ interface Sample {
   nodes: (NodeSample | null)[];
   /** Per subscriber: seqs behind the newest in repo_seq. */
   lag: number[];
-  /** Requests answered in the interval, and the non-200s among them. */
+  /** Requests answered in the interval, and the non-2xx (timeouts and network errors included) among them. */
   requests: number;
   errors: number;
   acked: number;
 }
 
-function nodeSample(pid: number | undefined): NodeSample | null {
-  if (pid === undefined) return null;
+const mb = (bytes: number) => Math.round(bytes / 104_857.6) / 10;
+
+/** The node's JS heap in use, MiB, from its /metrics (prom-client's default metrics under our prefix). */
+async function heapUsedMb(url: string): Promise<number> {
   try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
-    return { rssMb: Math.round(kb / 102.4) / 10, fds: readdirSync(`/proc/${pid}/fd`).length };
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    return mb(Number(/^\w*nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? Number.NaN));
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function nodeSample(node: { pid: number | undefined; url: string }): Promise<NodeSample | null> {
+  if (node.pid === undefined) return null;
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${node.pid}/status`, "utf8"))?.[1] ?? Number.NaN);
+    const fds = readdirSync(`/proc/${node.pid}/fd`).length;
+    return { rssMb: Math.round(kb / 102.4) / 10, fds, heapMb: await heapUsedMb(node.url) };
   } catch {
     return null;
   }
+}
+
+/** Least-squares slope of (t seconds, value) in units per 10 minutes; NaN with fewer than two finite points. */
+function slopePer10Min(points: [number, number][]): number {
+  const ps = points.filter(([, v]) => Number.isFinite(v));
+  if (ps.length < 2) return Number.NaN;
+  const mt = ps.reduce((a, [t]) => a + t, 0) / ps.length;
+  const mv = ps.reduce((a, [, v]) => a + v, 0) / ps.length;
+  const num = ps.reduce((a, [t, v]) => a + (t - mt) * (v - mv), 0);
+  const den = ps.reduce((a, [t]) => a + (t - mt) ** 2, 0);
+  return den > 0 ? Math.round((num / den) * 600 * 10) / 10 : Number.NaN;
+}
+
+const is2xx = (outcome: number | string) => typeof outcome === "number" && outcome >= 200 && outcome < 300;
+
+/**
+ * Creates one writer may make over the run and stay inside its account's
+ * limits: 90% of the smaller of what `repo-write` (3 points a create) and
+ * `upload-blob` (one in every `uploadEvery` iterations) allow, each limit's
+ * full bucket plus its refill over the run.
+ */
+function writesPerAccount(durationMs: number, uploadEvery: number): number {
+  const allowed = (limit: { limit: number; windowMs: number }) => limit.limit + (limit.limit * durationMs) / limit.windowMs;
+  const byWrites = Math.min(...DEFAULT_RULES["repo-write"]!.limits.map(allowed)) / REPO_WRITE_POINTS.create;
+  const byUploads = Math.min(...DEFAULT_RULES["upload-blob"]!.limits.map(allowed)) * uploadEvery;
+  return Math.floor(0.9 * Math.min(byWrites, byUploads));
 }
 
 const median = (xs: number[]) => {
@@ -73,19 +131,22 @@ const median = (xs: number[]) => {
 };
 
 async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; summary: Record<string, unknown> }> {
-  const accounts: LoadAccount[] = await Promise.all(
-    ["sa", "sb", "sc", "sd"].map(async (name) => {
-      const a = await signUp(rig.cluster, name);
-      return { did: a.did, token: a.agent.session!.accessJwt };
-    }),
-  );
+  const accounts: LoadAccount[] = [];
+  for (let i = 0; i < writers; i++) {
+    const a = await signUp(rig.cluster, `soak${i}`);
+    accounts.push({ did: a.did, token: a.agent.session!.accessJwt });
+  }
   const sql = postgresjs(rig.cluster.databaseUrl, { max: 1, onnotice: () => {} });
   const newestSeq = async () => Number((await sql`select coalesce(max(seq), 0)::int as max from repo_seq`)[0]!.max);
   const target = args.target === "node" ? { url: rig.nodes[0]!.url, port: rig.nodes[0]!.port } : { url: rig.url, port: rig.cluster.port };
   const durationMs = minutes * 60_000;
-  // Bounded: about 4 writes and 2 reads every 100 ms at most, and never more iterations than the time allows.
-  const pauseMs = 100;
-  const load = new Load({ ...target, accounts, cursor: await newestSeq(), pauseMs, maxIterations: Math.ceil(durationMs / pauseMs) + 1 });
+  // Bounded: each writer (its own account) at most `perAccount` creates, paced over the run; readers pause twice as long.
+  const uploadEvery = 4;
+  const perAccount = writesPerAccount(durationMs, uploadEvery);
+  const pauseMs = Math.ceil(durationMs / perAccount);
+  const loadShape = { writers, readers, accounts: writers, uploadEvery, pauseMs, writesPerAccount: perAccount, maxWritesPerSecond: Math.round((writers * 1000 * 10) / pauseMs) / 10 };
+  console.log(`[soak] load: ${JSON.stringify(loadShape)}`);
+  const load = new Load({ ...target, accounts, writers, readers, uploadEvery, cursor: await newestSeq(), pauseMs, maxIterations: perAccount });
   const started = Date.now();
   const samples: Sample[] = [];
   let seen = 0;
@@ -98,15 +159,15 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
       seen += fresh.length;
       const sample: Sample = {
         t: Math.round((Date.now() - started) / 1000),
-        nodes: rig.nodes.map((n) => nodeSample(n.pid)),
+        nodes: await Promise.all(rig.nodes.map((n) => nodeSample(n))),
         lag: load.subscribers.map((s) => newest - s.last),
         requests: fresh.length,
-        errors: fresh.filter((s) => s.outcome !== 200).length,
+        errors: fresh.filter((s) => !is2xx(s.outcome)).length,
         acked: load.ledger.length - acked,
       };
       acked = load.ledger.length;
       samples.push(sample);
-      const nodes = sample.nodes.map((n, i) => (n ? `node${i} ${n.rssMb} MiB ${n.fds} fds` : `node${i} -`)).join(", ");
+      const nodes = sample.nodes.map((n, i) => (n ? `node${i} ${n.rssMb} MiB (heap ${n.heapMb}) ${n.fds} fds` : `node${i} -`)).join(", ");
       console.log(`[soak] ${sample.t}s: ${nodes}; lag ${sample.lag.join("/")}; ${sample.requests} requests, ${sample.errors} errors`);
     }
   } finally {
@@ -115,21 +176,36 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
     await sql.end();
   }
 
-  // Baseline after the warm-up (a tenth of the run, at least a minute, at most five), against the last three samples.
+  // Descriptors: baseline after the warm-up (a tenth of the run, at least a minute, at most five) against the last three
+  // samples. Memory: the trend over the second half of the run, when a lazily grown heap has had time to level off.
   const warmup = Math.min(300, Math.max(60, (minutes * 60) / 10));
   const after = samples.filter((s) => s.t >= warmup);
   const base = after.slice(0, 3);
   const end = samples.slice(-3);
+  const secondHalf = samples.slice(Math.floor(samples.length / 2));
   const verdicts: string[] = [];
   const perNode = rig.nodes.map((_, i) => {
     const at = (set: Sample[], key: keyof NodeSample) => median(set.map((s) => s.nodes[i]?.[key] ?? Number.NaN));
-    const row = {
-      node: i,
-      rssMb: { first: samples[0]?.nodes[i]?.rssMb ?? null, baseline: at(base, "rssMb"), end: at(end, "rssMb"), max: Math.max(...samples.map((s) => s.nodes[i]?.rssMb ?? 0)) },
-      fds: { first: samples[0]?.nodes[i]?.fds ?? null, baseline: at(base, "fds"), end: at(end, "fds"), max: Math.max(...samples.map((s) => s.nodes[i]?.fds ?? 0)) },
-    };
-    if (!(row.rssMb.end - row.rssMb.baseline <= bounds.rssGrowthMb)) {
-      verdicts.push(`node${i} memory grew ${row.rssMb.baseline} -> ${row.rssMb.end} MiB (bound +${bounds.rssGrowthMb})`);
+    const figures = (key: keyof NodeSample) => ({
+      first: samples[0]?.nodes[i]?.[key] ?? null,
+      baseline: at(base, key),
+      halfway: at(secondHalf.slice(0, 3), key),
+      end: at(end, key),
+      max: Math.max(...samples.map((s) => s.nodes[i]?.[key] ?? 0).filter(Number.isFinite)),
+      slopePer10MinSecondHalf: slopePer10Min(secondHalf.map((s) => [s.t, s.nodes[i]?.[key] ?? Number.NaN])),
+    });
+    const row = { node: i, rssMb: figures("rssMb"), heapMb: figures("heapMb"), fds: figures("fds") };
+    const heapGrows = !(row.heapMb.slopePer10MinSecondHalf <= bounds.heapSlopeMbPer10Min);
+    if (heapGrows) {
+      verdicts.push(
+        `node${i} live heap still grows over the second half: ${row.heapMb.slopePer10MinSecondHalf} MiB per 10 min (bound ${bounds.heapSlopeMbPer10Min}), ${row.heapMb.halfway} -> ${row.heapMb.end} MiB: a leak`,
+      );
+    }
+    if (!(row.rssMb.slopePer10MinSecondHalf <= bounds.rssSlopeMbPer10Min)) {
+      verdicts.push(
+        `node${i} RSS still grows over the second half: ${row.rssMb.slopePer10MinSecondHalf} MiB per 10 min (bound ${bounds.rssSlopeMbPer10Min}), ${row.rssMb.halfway} -> ${row.rssMb.end} MiB` +
+          (heapGrows ? "" : " while the heap stays flat: memory the allocator or collector keeps, not live objects"),
+      );
     }
     if (!(row.fds.end - row.fds.baseline <= bounds.fdGrowth)) verdicts.push(`node${i} descriptors grew ${row.fds.baseline} -> ${row.fds.end} (bound +${bounds.fdGrowth})`);
     return row;
@@ -142,19 +218,38 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
   lags.forEach((l, j) => {
     if (!(l.end <= bounds.lag)) verdicts.push(`subscriber ${j} ended ${l.end} events behind (bound ${bounds.lag})`);
   });
-  if (samples.length < 2) verdicts.push("fewer than two samples: run longer");
+  if (secondHalf.length < 3) verdicts.push("fewer than three samples in the second half: run longer");
   const statuses: Record<string, number> = {};
-  for (const s of load.samples) if (s.outcome !== 200) statuses[String(s.outcome)] = (statuses[String(s.outcome)] ?? 0) + 1;
+  for (const s of load.samples) statuses[String(s.outcome)] = (statuses[String(s.outcome)] ?? 0) + 1;
+  // s3rver sometimes exits by itself (the rig's watchdog restarts it and records when it was down): a 503 that overlaps
+  // such an outage, with the fault suite's 2 s of slack for the watchdog's polling, is the test blob store being away.
+  const s3Outages = rig.s3.unexpectedOutages;
+  const duringS3Outage = (s: (typeof load.samples)[number]) =>
+    s.outcome === 503 && s3Outages.some((o) => s.startedAt + s.ms >= o.from - 2000 && s.startedAt <= o.to + 2000);
+  const refused = load.samples.filter((s) => !is2xx(s.outcome));
+  const unexcused = refused.filter((s) => !duringS3Outage(s));
+  if (unexcused.length > 0) {
+    const by: Record<string, number> = {};
+    for (const s of unexcused) by[String(s.outcome)] = (by[String(s.outcome)] ?? 0) + 1;
+    verdicts.push(`${unexcused.length} of ${load.samples.length} requests not answered 2xx (outside s3rver's own exits): ${Object.entries(by).map(([k, n]) => `${n} ${k}`).join(", ")}`);
+  }
   const summary = {
     minutes,
     target: args.target,
     intervalSeconds: intervalMs / 1000,
     warmupSeconds: warmup,
     bounds,
+    load: loadShape,
     requests: load.samples.length,
-    errorsByStatus: statuses,
-    // What the first non-200 answers said, to tell a backend's hiccup from a bug.
-    errorSamples: load.samples.filter((s) => s.outcome !== 200).slice(0, 10).map((s) => `${s.kind} ${s.outcome} at ${Math.round((s.startedAt - started) / 1000)}s: ${s.detail ?? ""}`.slice(0, 300)),
+    requestsByKind: Object.fromEntries(["write", "upload", "read"].map((k) => [k, load.samples.filter((s) => s.kind === k).length])),
+    requestsByStatus: statuses,
+    s3rver: {
+      unexpectedExits: rig.s3.unexpectedExits,
+      outages: s3Outages.map((o) => ({ from: Math.round((o.from - started) / 1000), to: Math.round((o.to - started) / 1000) })),
+      excused503: refused.length - unexcused.length,
+    },
+    // What the first non-2xx answers said, to tell a backend's hiccup from a bug.
+    errorSamples: [...unexcused.slice(0, 10), ...refused.filter(duringS3Outage).slice(0, 3)].map((s) => `${s.kind} ${s.outcome} at ${Math.round((s.startedAt - started) / 1000)}s: ${s.detail ?? ""}`.slice(0, 300)),
     acknowledgedWrites: load.ledger.length,
     firehose: {
       events: load.subscribers.reduce((n, s) => n + s.seqs.length, 0),
