@@ -18,6 +18,7 @@ import { create as digestOf } from "multiformats/hashes/digest";
 import { resolveConfig, type RunConfig } from "@/config/resolve";
 import { createContext } from "@/context";
 import { createLogger } from "@/log";
+import { createAccounts, inProcessCaller } from "./lib/in-process";
 import { postgresS3Fields, SQLITE_DISK, TEST_SECRETS, writeConfig } from "@test/move/fixture";
 import { freshPostgres } from "@test/support/firehose";
 import { startPlc } from "@test/support/plc";
@@ -45,22 +46,8 @@ const config = resolveConfig({
   secrets: TEST_SECRETS,
 }) as RunConfig;
 const ctx = await createContext(config, { log: createLogger("warn") });
-const call = async (nsid: string, body: unknown, token?: string) => {
-  const res = await ctx.handle(
-    new Request(`http://localhost/xrpc/${nsid}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    }),
-  );
-  if (res.status !== 200) throw new Error(`${nsid}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, string>;
-};
-const accounts: { did: string; token: string }[] = [];
-for (let i = 0; i < 10; i++) {
-  const a = await call("com.atproto.server.createAccount", { handle: `mover${i}.test`, email: `mover${i}@example.com`, password: "bench-pass" });
-  accounts.push({ did: a.did!, token: a.accessJwt! });
-}
+const call = inProcessCaller(ctx);
+const accounts = await createAccounts(call, "mover", 10);
 const batches = Math.ceil(RECORDS / 200);
 let nextBatch = 0;
 await Promise.all(

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { resolveConfig, type RunConfig } from "@/config/resolve";
 import { createContext } from "@/context";
 import { createLogger } from "@/log";
+import { createAccounts, inProcessCaller } from "./lib/in-process";
 import { postgres } from "@plugins/db-postgres";
 import { startPlc } from "@test/support/plc";
 
@@ -30,23 +31,9 @@ const config = resolveConfig({
 }) as RunConfig;
 const ctx = await createContext(config, { log: createLogger("warn") });
 
-const call = async (nsid: string, body: unknown, token?: string) => {
-  const res = await ctx.handle(
-    new Request(`http://localhost/xrpc/${nsid}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    }),
-  );
-  if (res.status !== 200) throw new Error(`${nsid}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, string>;
-};
+const call = inProcessCaller(ctx);
 
-const accounts: { did: string; token: string }[] = [];
-for (let i = 0; i < 10; i++) {
-  const a = await call("com.atproto.server.createAccount", { handle: `profile${i}.test`, email: `profile${i}@example.com`, password: "profile-pass" });
-  accounts.push({ did: a.did!, token: a.accessJwt! });
-}
+const accounts = await createAccounts(call, "profile", 10);
 
 const queries = async () => {
   const metric = await ctx.metrics.registry.getSingleMetric("aurora_db_queries_total")?.get();
