@@ -46,7 +46,7 @@ export function renderTable(results: BenchResults): string {
     cells.push((metric.goals ?? []).map((g) => goalText(metric, g)).join("; "));
     lines.push(row(cells));
   }
-  lines.push("", ...targetsMet(results, auroras, reference, previous));
+  lines.push("", ...targetsMet(auroras, reference, previous));
   lines.push("", ...loadTable(results.targets, results.machine.cores), "", ...fanOutDetails(results.targets));
   if (results.writeProfile) lines.push("", ...profileSection(results.writeProfile));
   lines.push("", ...settings(o), ...failures(results));
@@ -55,7 +55,6 @@ export function renderTable(results: BenchResults): string {
 
 /** Every target of issue 19, per Aurora target, with the figure it is judged on. */
 function targetsMet(
-  results: BenchResults,
   auroras: TargetResult[],
   reference: TargetResult | undefined,
   previous: (metric: Metric, target: string) => number | undefined,

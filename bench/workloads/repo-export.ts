@@ -1,5 +1,5 @@
 import { resetPeakRss, totalMemory } from "../lib/proc";
-import { type Account, ensureOk, postJson, REQUEST_TIMEOUT_MS, xrpcUrl } from "../lib/xrpc";
+import { type Account, ensureOk, postJson, xrpcUrl } from "../lib/xrpc";
 import { nodePids, type Server } from "../targets/server";
 import { COLLECTION, postRecord } from "./records";
 
