@@ -33,15 +33,21 @@ export function cborToJson(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Decodes every byte to the code point of the same index (WHATWG's
+ * windows-1252 maps all 256), so offsets into the block are offsets into the
+ * text: an ASCII string is a slice of it.
+ */
+const singleByte = new TextDecoder("latin1");
+
 class Reader {
   pos = 0;
-  private readonly view: DataView;
-  private readonly buffer: Buffer;
+  /** The whole block as single-byte text, made on the first ASCII string. */
+  private text?: string;
 
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  // No DataView or Buffer over `bytes`: a fresh Uint8Array from the database has no
+  // ArrayBuffer yet, and asking for one (`.buffer`) cost more than the rest of the decode.
+  constructor(private readonly bytes: Uint8Array) {}
 
   value(depth: number): string {
     if (depth > MAX_DEPTH) throw new CborJsonError("nested too deeply");
@@ -95,7 +101,7 @@ class Reader {
     if (info === 22) return "null";
     if (info === 27) {
       // DAG-CBOR's only float; the atproto data model has none, but a stored one still reads as a number.
-      const value = this.view.getFloat64(this.advance(8));
+      const value = new DataView(this.bytes.buffer, this.bytes.byteOffset).getFloat64(this.advance(8));
       if (!Number.isFinite(value)) throw new CborJsonError("a float that is not finite");
       return String(value);
     }
@@ -106,11 +112,14 @@ class Reader {
   private argument(info: number): number {
     if (info < 24) return info;
     if (info === 24) return this.byte();
-    if (info === 25) return this.view.getUint16(this.advance(2));
-    if (info === 26) return this.view.getUint32(this.advance(4));
+    if (info === 25) {
+      const at = this.advance(2);
+      return (this.bytes[at]! << 8) | this.bytes[at + 1]!;
+    }
+    if (info === 26) return this.uint32(this.advance(4));
     if (info === 27) {
       const at = this.advance(8);
-      const value = this.view.getUint32(at) * 2 ** 32 + this.view.getUint32(at + 4);
+      const value = this.uint32(at) * 2 ** 32 + this.uint32(at + 4);
       if (!Number.isSafeInteger(value)) throw new CborJsonError("an integer beyond 2^53");
       return value;
     }
@@ -127,7 +136,13 @@ class Reader {
       const b = bytes[i]!;
       if (b >= 0x80 || b < 0x20 || b === 0x22 || b === 0x5c) return JSON.stringify(utf8Text(bytes.subarray(start, end)));
     }
-    return `"${this.buffer.toString("latin1", start, end)}"`;
+    this.text ??= singleByte.decode(this.bytes);
+    return `"${this.text.slice(start, end)}"`;
+  }
+
+  private uint32(at: number): number {
+    const b = this.bytes;
+    return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   }
 
   private byte(): number {
