@@ -91,7 +91,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
       db,
       blobs: blobService,
       sequencer,
-      keys: (did) => accountServices.accounts.signingKey(did),
+      keys: (did, sealed) => accountServices.accounts.openSigningKey(did, sealed),
       validator: bundledRecordValidator(),
       log: log.child({ component: "repo" }),
       writeQueueMax: config.service.repoWriteQueueMax,

@@ -39,6 +39,11 @@ export interface AccountService {
   getAccount(handleOrDid: string): Promise<AccountRow | undefined>;
   /** The account's signing key, opened from its sealed form. Throws 400 InvalidRequest for an unknown DID. */
   signingKey(did: string): Promise<Keypair>;
+  /**
+   * The key of `did` from its sealed form as its account row holds it (the write path reads the row
+   * itself); null, no row: 400 AccountNotFound, as `signingKey`.
+   */
+  openSigningKey(did: string, sealed: Uint8Array | null): Promise<Keypair>;
   createAppPassword(did: string, name: string, privileged: boolean): Promise<CreatedAppPassword>;
   listAppPasswords(did: string): Promise<AppPasswordView[]>;
   revokeAppPassword(did: string, name: string): Promise<void>;
@@ -75,6 +80,10 @@ export interface AccountService {
 
 export function createAccountService(deps: AccountDeps): AccountService {
   const db = () => deps.db.db();
+  const openSigningKey = async (did: string, sealed: Uint8Array | null) => {
+    if (!sealed) throw new InvalidRequestError(`Could not find account: ${did}`, "AccountNotFound");
+    return deps.vault.open(did, sealed);
+  };
   return {
     createAccount: (input) => createAccount(deps, input),
     createSession: (identifier, password, ip, opts) => login(deps, identifier, password, ip, opts),
@@ -88,9 +97,9 @@ export function createAccountService(deps: AccountDeps): AccountService {
     getAccount: (handleOrDid) => (handleOrDid.startsWith("did:") ? accountByDid(db(), handleOrDid) : accountByHandle(db(), handleOrDid)),
     async signingKey(did) {
       const row = await db().selectFrom("account").select("signing_key").where("did", "=", did).executeTakeFirst();
-      if (!row) throw new InvalidRequestError(`Could not find account: ${did}`, "AccountNotFound");
-      return deps.vault.open(did, row.signing_key);
+      return openSigningKey(did, row?.signing_key ?? null);
     },
+    openSigningKey,
     createAppPassword: (did, name, privileged) => createAppPassword(deps, did, name, privileged),
     listAppPasswords: (did) => listAppPasswords(deps, did),
     revokeAppPassword: (did, name) => revokeAppPassword(deps, did, name),

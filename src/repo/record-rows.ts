@@ -13,24 +13,28 @@ export async function currentRecordCids(tx: Db | DbTransaction, uris: readonly s
 
 /**
  * What a commit starts from, in one statement: the root of `did` (its commit
- * CID and rev, null when the repository does not exist) and the current CID
- * of each of `uris` that exists.
+ * CID and rev, null when the repository does not exist), the account's sealed
+ * signing key (null without an account row) and the current CID of each of
+ * `uris` that exists.
  */
 export async function readWriteState(
   tx: DbTransaction,
   did: string,
   uris: readonly string[],
-): Promise<{ root: { cid: string; rev: string } | null; current: Map<string, string> }> {
+): Promise<{ root: { cid: string; rev: string } | null; sealedKey: Uint8Array | null; current: Map<string, string> }> {
   const first = uris.slice(0, SQL_BATCH);
   const rows = first.length > 0 ? await selectRootAndRecords.rows(tx, { did, uris: first }) : await selectRootOnly.rows(tx, { did });
   let root: { cid: string; rev: string } | null = null;
+  let sealedKey: Uint8Array | null = null;
   const current = new Map<string, string>();
   for (const row of rows) {
-    if (row.uri === null) root = { cid: row.cid, rev: row.rev! };
-    else current.set(row.uri, row.cid);
+    if (row.uri === null) {
+      root = { cid: row.cid, rev: row.rev! };
+      sealedKey = row.signing_key;
+    } else current.set(row.uri, row.cid);
   }
   if (uris.length > first.length) for (const [uri, cid] of await currentRecordCids(tx, uris.slice(first.length))) current.set(uri, cid);
-  return { root, current };
+  return { root, sealedKey, current };
 }
 
 /** The record row a create writes. */
@@ -73,20 +77,27 @@ const selectRecordCids = prepared<{ uris: string[] }, { uri: string; cid: string
   db.selectFrom("record").select(["uri", "cid"]).where("uri", "in", $.list("uris")),
 );
 
-type StateRow = { uri: string | null; cid: string; rev: string | null };
+type StateRow = { uri: string | null; cid: string; rev: string | null; signing_key: Uint8Array | null };
 
-/** The root row (uri null) and the record rows, as one UNION ALL. */
+/** The root row (uri null) with the account's sealed key, and the record rows, as one UNION ALL. */
 const selectRootAndRecords = prepared<{ did: string; uris: string[] }, StateRow>((db, $) =>
-  db
-    .selectFrom("repo_root")
-    .select([sql<string | null>`null`.as("uri"), "cid", sql<string | null>`rev`.as("rev")])
-    .where("did", "=", $("did"))
-    .unionAll(db.selectFrom("record").select([sql<string | null>`uri`.as("uri"), "cid", sql<string | null>`null`.as("rev")]).where("uri", "in", $.list("uris"))),
+  rootWithKey(db, $("did")).unionAll(
+    db
+      .selectFrom("record")
+      .select([sql<string | null>`uri`.as("uri"), "cid", sql<string | null>`null`.as("rev"), sql<Uint8Array | null>`null`.as("signing_key")])
+      .where("uri", "in", $.list("uris")),
+  ),
 );
 
-const selectRootOnly = prepared<{ did: string }, StateRow>((db, $) =>
-  db.selectFrom("repo_root").select([sql<string | null>`null`.as("uri"), "cid", "rev"]).where("did", "=", $("did")),
-);
+const selectRootOnly = prepared<{ did: string }, StateRow>((db, $) => rootWithKey(db, $("did")));
+
+function rootWithKey(db: Db, did: string) {
+  return db
+    .selectFrom("repo_root")
+    .leftJoin("account", "account.did", "repo_root.did")
+    .select([sql<string | null>`null`.as("uri"), "repo_root.cid", sql<string | null>`repo_root.rev`.as("rev"), "account.signing_key"])
+    .where("repo_root.did", "=", did);
+}
 
 const insertRecords = prepared<{ records: RecordTable[] }, never>((db, $) => db.insertInto("record").values($.rows("records", RECORD_COLUMNS)));
 

@@ -1,4 +1,3 @@
-import type { Keypair } from "@atproto/crypto";
 import type { BlobService } from "@/blob/service";
 import type { DatabasePlugin } from "@/contracts/db";
 import { ForbiddenError, InvalidRequestError } from "@/errors";
@@ -10,11 +9,9 @@ import { commitDiffCar } from "./commit-car";
 import { assertCommitFits, checkSwap, prepareCreate, prepareDelete, prepareUpdate } from "./prepare";
 import { RepoReader } from "./reader";
 import { MAX_WRITES, RepoTransactor } from "./transactor";
-import type { PreparedWrite, WriteResult } from "./types";
+import type { PreparedWrite, SigningKeyOpener, WriteResult } from "./types";
 import { RepoWriteQueue } from "./write-queue";
 
-/** Where the write path gets an account's signing key (the account service decrypts it). */
-export type SigningKeyLookup = (did: string) => Promise<Keypair>;
 
 export type CommitRef = { cid: string; rev: string };
 
@@ -37,13 +34,13 @@ export class RepoService {
     db: DatabasePlugin,
     blobs: BlobService,
     readonly validator: RecordValidator,
-    private readonly signingKey: SigningKeyLookup,
+    signingKeys: SigningKeyOpener,
     log: Logger,
     /** Writers of one repository that may wait on this node behind the running one (service.repoWriteQueueMax). */
     writeQueueMax = 16,
   ) {
     this.reader = new RepoReader(db);
-    this.transactor = new RepoTransactor(db, blobs, log, new RepoWriteQueue(writeQueueMax));
+    this.transactor = new RepoTransactor(db, blobs, log, new RepoWriteQueue(writeQueueMax), signingKeys);
   }
 
   /**
@@ -145,8 +142,7 @@ export class RepoService {
   private async commit(did: string, writes: PreparedWrite[], swapCommit: string | undefined): Promise<WriteResult> {
     const swap = checkSwap(swapCommit, "swapCommit") ?? undefined;
     assertCommitFits(writes);
-    const key = await this.signingKey(did);
-    return this.transactor.write(did, key, writes, swap);
+    return this.transactor.write(did, writes, swap);
   }
 }
 
@@ -159,7 +155,7 @@ export function createRepoService(deps: {
   db: DatabasePlugin;
   blobs: BlobService;
   sequencer: Sequencer;
-  keys: SigningKeyLookup;
+  keys: SigningKeyOpener;
   validator: RecordValidator;
   log: Logger;
   writeQueueMax: number;

@@ -9,7 +9,7 @@ import { type BuiltCommit, type MstWrite, buildCommit, readHead } from "./mst/co
 import { storeCommitRows } from "./commit-rows";
 import { currentRecordCids, readWriteState } from "./record-rows";
 import { SqlRepoStorage } from "./storage";
-import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, WriteOutcome, WriteResult } from "./types";
+import type { CommitDetails, CommitHook, CommitOp, PreparedWrite, SigningKeyOpener, WriteOutcome, WriteResult } from "./types";
 import type { RepoWriteQueue } from "./write-queue";
 
 /** applyWrites accepts at most this many writes in one commit. */
@@ -26,7 +26,7 @@ export class InvalidSwapError extends InvalidRequestError {
  * queue in this process (`RepoWriteQueue`: no pool connection while they
  * wait, 429 past the bound), then under the repo lock (one writer per
  * repository across all nodes) and in one transaction: load the current
- * commit, check swaps, apply the writes to the MST, sign the new commit, then
+ * commit and the account's signing key, check swaps, apply the writes to the MST, sign the new commit, then
  * store its blocks (dropping those no longer reachable), the record rows, the
  * blob references and the new root, and run the commit hooks (the sequencer's
  * `#commit` event). Bytes of blobs no record refers to any more are deleted
@@ -41,6 +41,7 @@ export class RepoTransactor {
     private readonly blobs: BlobService,
     private readonly log: Logger,
     private readonly queue: RepoWriteQueue,
+    private readonly openKey: SigningKeyOpener,
   ) {}
 
   /** Run `hook` in every write transaction, after the repository rows are written. */
@@ -54,10 +55,10 @@ export class RepoTransactor {
   }
 
   /**
-   * Commit `writes` to `did`'s repository, signed with `signingKey`.
+   * Commit `writes` to `did`'s repository, signed with the account's key.
    * `swapCommit`: the current commit CID must be this one (400 InvalidSwap).
    */
-  async write(did: string, signingKey: Keypair, writes: readonly PreparedWrite[], swapCommit?: string): Promise<WriteResult> {
+  async write(did: string, writes: readonly PreparedWrite[], swapCommit?: string): Promise<WriteResult> {
     if (writes.length > MAX_WRITES) throw new InvalidRequestError(`Too many writes: at most ${MAX_WRITES} per commit`);
     const paths = new Set<string>();
     for (const w of writes) {
@@ -66,7 +67,7 @@ export class RepoTransactor {
     }
     if (await this.nothingToDelete(writes)) return { commit: null, results: writes.map(outcome) };
     const { result, dereferenced, details } = await this.queue.run(did, () =>
-      this.db.withRepoLock(did, (tx) => this.commitLocked(tx, did, signingKey, writes, swapCommit)),
+      this.db.withRepoLock(did, (tx) => this.commitLocked(tx, did, writes, swapCommit)),
     );
     if (details) {
       for (const listener of this.listeners) {
@@ -99,12 +100,11 @@ export class RepoTransactor {
   private async commitLocked(
     tx: DbTransaction,
     did: string,
-    signingKey: Keypair,
     writes: readonly PreparedWrite[],
     swapCommit: string | undefined,
   ): Promise<{ result: WriteResult; dereferenced: string[]; details?: CommitDetails }> {
     const storage = new SqlRepoStorage(tx, did);
-    const { root, current } = await readWriteState(tx, did, writes.map((w) => w.uri));
+    const { root, current, sealedKey } = await readWriteState(tx, did, writes.map((w) => w.uri));
     if (!root) throw new InvalidRequestError(`Could not find repo: ${did}`, "RepoNotFound");
     if (swapCommit !== undefined && swapCommit !== root.cid) {
       throw new InvalidSwapError(`Commit was at ${root.cid}`);
@@ -113,7 +113,7 @@ export class RepoTransactor {
     const results = writes.map(outcome);
     if (effective.length === 0) return { result: { commit: null, results }, dereferenced: [] };
 
-    const { commit, prevData } = await signAndStoreCommit(tx, storage, signingKey, effective, root.cid);
+    const { commit, prevData } = await signAndStoreCommit(tx, storage, await this.openKey(did, sealedKey), effective, root.cid);
     const detached = await detachBlobs(tx, did, effective.filter((w) => w.action !== "create").map((w) => w.uri));
     const attached = await attachBlobs(tx, this.blobs.store, did, effective.flatMap((w) => (w.action === "delete" ? [] : [w])));
     const dereferenced = await dropUnreferenced(tx, did, detached);

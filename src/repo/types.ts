@@ -1,3 +1,4 @@
+import type { Keypair } from "@atproto/crypto";
 import type { CID } from "multiformats/cid";
 import type { DbTransaction } from "@/contracts/db";
 import type { DataMap } from "@/lexicon/data-model";
@@ -106,3 +107,9 @@ export interface WriteResult {
 export type WriteOutcome =
   | { action: "create" | "update"; uri: string; cid: string; validationStatus: ValidationStatus }
   | { action: "delete"; uri: string };
+
+/**
+ * How the write path opens an account's signing key: it reads the sealed key (null without an
+ * account row) with the repository's root, under the repo lock, and the account service opens it.
+ */
+export type SigningKeyOpener = (did: string, sealed: Uint8Array | null) => Promise<Keypair>;

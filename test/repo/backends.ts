@@ -71,6 +71,7 @@ export const BACKENDS: (() => Backend)[] = [() => sqliteDisk, postgresS3];
 export function repoHarness(ctx: TestContext) {
   const keys = new Map<string, Secp256k1Keypair>();
   const blobs = ctx.blobService;
+  // The harness makes no account rows: its keys come from memory, whatever the row says (null).
   const repo = new RepoService(ctx.db, blobs, bundledRecordValidator(), async (did) => {
     const key = keys.get(did);
     if (!key) throw new Error(`no key for ${did}`);
