@@ -33,6 +33,8 @@ export class EventTail {
   #recentBase = -1;
   #reading = false;
   #again = false;
+  /** A read is due on the next turn of the event loop. */
+  #soon = false;
   #timer: Timer | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
@@ -96,14 +98,24 @@ export class EventTail {
     return recent.slice(lo);
   }
 
-  /** Read new rows soon. Cheap and safe to call often: reads never overlap, and one more follows a busy read. */
+  /**
+   * Read new rows soon. Cheap and safe to call often: the pokes of one turn of the event loop are one
+   * read (a burst of commits' notifications arrives together), reads never overlap, and one more
+   * follows a busy read.
+   */
   poke(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#soon) return;
     if (this.#reading) {
       this.#again = true;
       return;
     }
-    void this.#read();
+    this.#soon = true;
+    setImmediate(() => {
+      this.#soon = false;
+      if (this.#closed) return;
+      if (this.#reading) this.#again = true;
+      else void this.#read();
+    });
   }
 
   async #read(): Promise<void> {
