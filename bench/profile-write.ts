@@ -35,9 +35,10 @@ const call = inProcessCaller(ctx);
 
 const accounts = await createAccounts(call, "profile", 10);
 
+/** Queries run so far, by `operation table`. */
 const queries = async () => {
   const metric = await ctx.metrics.registry.getSingleMetric("aurora_db_queries_total")?.get();
-  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+  return new Map((metric?.values ?? []).map((v) => [`${v.labels.operation} ${v.labels.table}`, v.value]));
 };
 const queriesBefore = await queries();
 let next = 0;
@@ -52,13 +53,21 @@ await Promise.all(
   }),
 );
 const seconds = (performance.now() - started) / 1000;
+async function queriesPerWrite() {
+  const byKind: Record<string, number> = {};
+  for (const [kind, n] of await queries()) {
+    const per = (n - (queriesBefore.get(kind) ?? 0)) / writes;
+    if (per >= 0.05) byKind[kind] = +per.toFixed(2);
+  }
+  return { queriesPerWrite: +Object.values(byKind).reduce((a, b) => a + b, 0).toFixed(1), byKind };
+}
 const used = process.cpuUsage(cpu);
 console.log(
   JSON.stringify({
     writes,
     perSecond: Math.round(writes / seconds),
     cpuMsPerWrite: +((used.user + used.system) / 1000 / writes).toFixed(3),
-    queriesPerWrite: +(((await queries()) - queriesBefore) / writes).toFixed(1),
+    ...(await queriesPerWrite()),
   }),
 );
 await ctx.close();
