@@ -18,11 +18,28 @@ export interface RecordView {
   valueJson: string;
 }
 
-/** Values no request can send (a NUL is not valid in a DID, NSID or record key; no page is -7 long), standing for listRecords' parameters. */
-const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", limit: -7 } as const;
-const PAGE_PLACEHOLDERS = new Map<string | number, keyof typeof PLACEHOLDER>(
-  Object.entries(PLACEHOLDER).map(([name, value]) => [value, name as keyof typeof PLACEHOLDER]),
-);
+/**
+ * Values no request can send (a NUL is not valid in a DID, NSID, URI or record key; no page is -7
+ * long), standing for the parameters of the record reads' queries, which are compiled once.
+ */
+const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", uri: "\u0000uri", limit: -7 } as const;
+type Placeholder = keyof typeof PLACEHOLDER;
+const PLACEHOLDERS = new Map<string | number, Placeholder>(Object.entries(PLACEHOLDER).map(([name, value]) => [value, name as Placeholder]));
+
+/**
+ * A query compiled with placeholders, with each parameter replaced by the value its placeholder
+ * stands for: matched by value, not by the position the dialect gives it (a placeholder may appear twice).
+ */
+function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, string | number | undefined>>): CompiledQuery {
+  return CompiledQuery.raw(
+    compiled.sql,
+    compiled.parameters.map((p) => {
+      const name = PLACEHOLDERS.get(p as string | number);
+      if (name === undefined) throw new Error(`record read: compiled parameter ${String(p)} is not a placeholder`);
+      return values[name];
+    }),
+  );
+}
 
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
@@ -81,29 +98,38 @@ export class RepoReader {
   }
 
   /**
-   * Records with their blocks, of accounts that are active: a taken-down or
-   * deactivated account's records are as absent as missing ones (com.atproto.repo.*
-   * reads, like the reference), checked in the same query. Left join: a
-   * repository without an account row (tests) counts as active.
+   * Records of `did` with their blocks, while the account is active: a
+   * taken-down or deactivated account's records are as absent as missing ones
+   * (com.atproto.repo.* reads, like the reference), checked in the same query
+   * once rather than per row. A repository without an account row (tests)
+   * counts as active.
    */
-  private visibleRecords() {
+  private visibleRecords(did: string) {
     return this.db
       .db()
       .selectFrom("record")
       .innerJoin("repo_block", (join) => join.onRef("repo_block.did", "=", "record.did").onRef("repo_block.cid", "=", "record.cid"))
-      .leftJoin("account", "account.did", "record.did")
+      .where("record.did", "=", did)
       .where("record.takedown_ref", "is", null)
-      .where("account.takedown_ref", "is", null)
-      .where("account.deactivated_at", "is", null);
+      .where(({ exists, not, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("account")
+              .select(sql.lit(1).as("one"))
+              .where("account.did", "=", did)
+              .where((eb) => eb.or([eb("account.takedown_ref", "is not", null), eb("account.deactivated_at", "is not", null)])),
+          ),
+        ),
+      );
   }
 
   /** A record and its value (JSON form); null when absent, taken down, of an account that is not active, or not at `cid` when one is given. */
   async getRecord(did: string, collection: string, rkey: string, cid?: string): Promise<RecordView | null> {
     const uri = recordUri(did, collection, rkey);
-    // The hottest read: its SQL is compiled once and run with the uri as the only parameter
-    // (building the query each time was a quarter of a getRecord's CPU, measured in process).
-    this.getRecordSql ??= this.visibleRecords().select(["record.cid", "repo_block.content"]).where("record.uri", "=", "").compile();
-    const { rows } = await this.db.db().executeQuery(CompiledQuery.raw(this.getRecordSql.sql, [uri]));
+    // The hottest read: its SQL is compiled once (building the query each time was a quarter
+    // of a getRecord's CPU, measured in process).
+    this.getRecordSql ??= this.visibleRecords(PLACEHOLDER.did).select(["record.cid", "repo_block.content"]).where("record.uri", "=", PLACEHOLDER.uri).compile();
+    const { rows } = await this.db.db().executeQuery(bind(this.getRecordSql, { did, uri }));
     const row = rows[0] as { cid: string; content: Uint8Array } | undefined;
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
     return { uri, cid: row.cid, valueJson: cborToJson(row.content) };
@@ -127,13 +153,12 @@ export class RepoReader {
     opts: { limit?: number; cursor?: string; reverse?: boolean },
   ): Promise<{ records: RecordView[]; cursor?: string }> {
     const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
-    const values = { did, collection, limit, cursor: opts.cursor };
     const compiled = this.compiledPage(opts.reverse === true, opts.cursor !== undefined && opts.cursor !== "");
-    // The query was compiled with placeholders; each parameter is the value its placeholder stands for.
-    const parameters = compiled.parameters.map((p) => values[PAGE_PLACEHOLDERS.get(p as string | number)!]);
-    const { rows } = await this.db.db().executeQuery(CompiledQuery.raw(compiled.sql, parameters));
-    const records = (rows as { uri: string; cid: string; rkey: string; content: Uint8Array }[]).map((r) => ({
-      uri: r.uri,
+    const { rows } = await this.db.db().executeQuery(bind(compiled, { did, collection, limit, cursor: opts.cursor }));
+    // The uri is not read: it is made of the three keys the query matched on.
+    const prefix = recordUri(did, collection, "");
+    const records = (rows as { cid: string; rkey: string; content: Uint8Array }[]).map((r) => ({
+      uri: prefix + r.rkey,
       cid: r.cid,
       valueJson: cborToJson(r.content),
     }));
@@ -143,25 +168,19 @@ export class RepoReader {
   /**
    * listRecords' query for one direction, with or without a cursor, built
    * and compiled once: building a Kysely query per request costs more CPU
-   * than running it and leaves its node tree as garbage. Placeholders stand
-   * for the values (PAGE_PLACEHOLDERS), so parameters are matched by value,
-   * not by the position the dialect gives them.
+   * than running it and leaves its node tree as garbage (see `bind`).
    */
   private compiledPage(reverse: boolean, withCursor: boolean): CompiledQuery {
     const key = `${reverse}:${withCursor}`;
     let compiled = this.listRecordsSql.get(key);
     if (!compiled) {
-      let query = this.visibleRecords()
-        .select(["record.uri", "record.cid", "record.rkey", "repo_block.content"])
-        .where("record.did", "=", PLACEHOLDER.did)
+      let query = this.visibleRecords(PLACEHOLDER.did)
+        .select(["record.cid", "record.rkey", "repo_block.content"])
         .where("record.collection", "=", PLACEHOLDER.collection)
         .orderBy("record.rkey", reverse ? "asc" : "desc")
         .limit(PLACEHOLDER.limit);
       if (withCursor) query = query.where("record.rkey", reverse ? ">" : "<", PLACEHOLDER.cursor);
       compiled = query.compile();
-      if (compiled.parameters.some((p) => !PAGE_PLACEHOLDERS.has(p as string | number))) {
-        throw new Error("listRecords: a compiled parameter is not a placeholder");
-      }
       this.listRecordsSql.set(key, compiled);
     }
     return compiled;
