@@ -4,13 +4,14 @@
  * JSON line: process.memoryUsage() and the largest object types by count
  * (bun:jsc heapStats), then the same after a full synchronous GC, so the
  * driver can tell live data from garbage not yet collected and from memory
- * outside the JS heap.
+ * outside the JS heap. `{pid}` in the path becomes the process id, so several
+ * processes can share one setting (the soak's nodes, through BUN_OPTIONS).
  */
 import { appendFileSync } from "node:fs";
 import { heapStats, memoryUsage } from "bun:jsc";
 
 const MB = 1024 * 1024;
-const out = process.env.AURORA_MEMORY_PROBE;
+const out = process.env.AURORA_MEMORY_PROBE?.replaceAll("{pid}", String(process.pid));
 
 function snapshot() {
   const m = process.memoryUsage();

@@ -5,10 +5,16 @@
  * resident memory and open file descriptors (/proc/<pid>/status, /proc/<pid>/fd),
  * its JS heap as its own /metrics reports it (prom-client's
  * nodejs_heap_size_used_bytes), and each firehose subscriber's lag (the newest
- * seq in repo_seq minus the last seq it received). Writes a small JSON report
- * and fails when RSS or the heap still grows over the second half of the run
+ * seq in repo_seq minus the last seq it received). With the probe (on unless
+ * `--probe-seconds 0`), each node also loads bench/memory-probe.ts
+ * (BUN_OPTIONS=--preload, which the compiled binary honours) and, every
+ * `--probe-seconds`, is sent SIGUSR2: it runs a full GC and reports its live
+ * heap (bun:jsc heapStats after the collection) and object counts by type —
+ * live objects, not garbage the collector has not reached yet. Writes a small
+ * JSON report and fails when RSS or the heap still grows over the second half of the run
  * (least-squares slope per 10 minutes past its bound: a heap that keeps
- * growing is a leak, RSS that grows over a flat heap is memory the allocator
+ * growing is a leak — judged on the live heap after a full GC when probed,
+ * on the heap in use otherwise — RSS that grows over a flat heap is memory the allocator
  * or the collector keeps), descriptors grew after the warm-up, a subscriber
  * fell behind and stayed there, or any request got an answer other than 2xx
  * (a 503 while s3rver was down having exited by itself, as the rig's watchdog
@@ -21,11 +27,14 @@
  *
  *   npm run soak -- [--minutes 30] [--target cluster|node] [--report FILE] [--writers 20] [--readers 8]
  *                   [--max-rss-slope-mb 16] [--max-heap-slope-mb 8] [--max-fd-growth 16] [--max-lag 200]
+ *                   [--probe-seconds 60]
  *
  * `--target node` sends the load (and the firehose) straight to node 0, past
  * nginx. Heavy: run it under `flock /tmp/aurora-heavy.lock` on a shared machine.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import postgresjs from "postgres";
 import { signUp } from "@test/cluster/helpers";
@@ -45,15 +54,17 @@ const { values: args } = parseArgs({
     "max-heap-slope-mb": { type: "string", default: "8" },
     "max-fd-growth": { type: "string", default: "16" },
     "max-lag": { type: "string", default: "200" },
+    "probe-seconds": { type: "string", default: "60" },
   },
 });
 const minutes = Number(args.minutes);
 const intervalMs = Number(args["interval-seconds"]) * 1000;
 const writers = Number(args.writers);
 const readers = Number(args.readers);
+const probeMs = Number(args["probe-seconds"]) * 1000;
 const bounds = { rssSlopeMbPer10Min: Number(args["max-rss-slope-mb"]), heapSlopeMbPer10Min: Number(args["max-heap-slope-mb"]), fdGrowth: Number(args["max-fd-growth"]), lag: Number(args["max-lag"]) };
-if (!(minutes > 0) || !(intervalMs > 0) || !(writers >= 1) || !(readers >= 0) || !["cluster", "node"].includes(args.target!)) {
-  console.error("usage: soak.ts [--minutes N] [--target cluster|node] [--report FILE] [--interval-seconds S]");
+if (!(minutes > 0) || !(intervalMs > 0) || !(writers >= 1) || !(readers >= 0) || !(probeMs >= 0) || !["cluster", "node"].includes(args.target!)) {
+  console.error("usage: soak.ts [--minutes N] [--target cluster|node] [--report FILE] [--interval-seconds S] [--probe-seconds S]");
   process.exit(2);
 }
 
@@ -63,6 +74,40 @@ interface NodeSample {
   fds: number;
   /** JS heap in use as /metrics reports it (NaN when the scrape failed). */
   heapMb: number;
+  /** Live JS heap right after a full GC, from the probe (NaN when not probed at this sample). */
+  liveMb: number;
+}
+
+/** One probe report: the live heap after a full GC and the object counts by type. */
+interface Probe {
+  liveMb: number;
+  objects: number;
+  top: [string, number][];
+}
+
+const PROBE_FILE = join(tmpdir(), `aurora-soak-probe-${process.pid}-{pid}.jsonl`);
+const probeFile = (pid: number) => PROBE_FILE.replaceAll("{pid}", String(pid));
+
+/** Ask the node for a full GC and its live heap (SIGUSR2 to the probe), and read its answer. */
+async function probe(pid: number | undefined): Promise<Probe | null> {
+  if (pid === undefined) return null;
+  const file = probeFile(pid);
+  const lines = () => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : []);
+  const before = lines().length;
+  try {
+    process.kill(pid, "SIGUSR2");
+  } catch {
+    return null;
+  }
+  for (let waited = 0; waited < 5000; waited += 100) {
+    await Bun.sleep(100);
+    const all = lines();
+    if (all.length > before) {
+      const { after } = JSON.parse(all.at(-1)!) as { after: { heapSizeMb: number; objects: number; top: [string, number][] } };
+      return { liveMb: Math.round(after.heapSizeMb * 10) / 10, objects: after.objects, top: after.top };
+    }
+  }
+  return null;
 }
 interface Sample {
   /** Seconds since the load started. */
@@ -93,7 +138,7 @@ async function nodeSample(node: { pid: number | undefined; url: string }): Promi
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${node.pid}/status`, "utf8"))?.[1] ?? Number.NaN);
     const fds = readdirSync(`/proc/${node.pid}/fd`).length;
-    return { rssMb: Math.round(kb / 102.4) / 10, fds, heapMb: await heapUsedMb(node.url) };
+    return { rssMb: Math.round(kb / 102.4) / 10, fds, heapMb: await heapUsedMb(node.url), liveMb: Number.NaN };
   } catch {
     return null;
   }
@@ -149,6 +194,9 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
   const load = new Load({ ...target, accounts, writers, readers, uploadEvery, cursor: await newestSeq(), pauseMs, maxIterations: perAccount });
   const started = Date.now();
   const samples: Sample[] = [];
+  /** Per node: the first probe of the second half of the run and the last one, for the object types that grew. */
+  const probes: { firstOfSecondHalf?: Probe; last?: Probe }[] = rig.nodes.map(() => ({}));
+  let lastProbe = Date.now();
   let seen = 0;
   let acked = 0;
   try {
@@ -166,8 +214,20 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
         acked: load.ledger.length - acked,
       };
       acked = load.ledger.length;
+      if (probeMs > 0 && Date.now() - lastProbe >= probeMs) {
+        lastProbe = Date.now();
+        const found = await Promise.all(rig.nodes.map((n) => probe(n.pid)));
+        found.forEach((p, i) => {
+          if (!p) return;
+          const node = sample.nodes[i];
+          if (node) node.liveMb = p.liveMb;
+          probes[i]!.last = p;
+          if (sample.t >= (minutes * 60) / 2) probes[i]!.firstOfSecondHalf ??= p;
+        });
+      }
       samples.push(sample);
-      const nodes = sample.nodes.map((n, i) => (n ? `node${i} ${n.rssMb} MiB (heap ${n.heapMb}) ${n.fds} fds` : `node${i} -`)).join(", ");
+      const live = (n: NodeSample) => (Number.isNaN(n.liveMb) ? "" : `, live ${n.liveMb}`);
+      const nodes = sample.nodes.map((n, i) => (n ? `node${i} ${n.rssMb} MiB (heap ${n.heapMb}${live(n)}) ${n.fds} fds` : `node${i} -`)).join(", ");
       console.log(`[soak] ${sample.t}s: ${nodes}; lag ${sample.lag.join("/")}; ${sample.requests} requests, ${sample.errors} errors`);
     }
   } finally {
@@ -194,11 +254,27 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
       max: Math.max(...samples.map((s) => s.nodes[i]?.[key] ?? 0).filter(Number.isFinite)),
       slopePer10MinSecondHalf: slopePer10Min(secondHalf.map((s) => [s.t, s.nodes[i]?.[key] ?? Number.NaN])),
     });
-    const row = { node: i, rssMb: figures("rssMb"), heapMb: figures("heapMb"), fds: figures("fds") };
-    const heapGrows = !(row.heapMb.slopePer10MinSecondHalf <= bounds.heapSlopeMbPer10Min);
+    // The live heap after a full GC exists only at probed samples: its figures are over those.
+    const probed = (set: Sample[]) => set.filter((s) => Number.isFinite(s.nodes[i]?.liveMb));
+    const liveOf = (s: Sample | undefined) => s?.nodes[i]?.liveMb ?? null;
+    const live = {
+      first: liveOf(probed(samples)[0]),
+      halfway: liveOf(probed(secondHalf)[0]),
+      end: liveOf(probed(samples).at(-1)),
+      max: Math.max(...probed(samples).map((s) => s.nodes[i]!.liveMb)),
+      slopePer10MinSecondHalf: slopePer10Min(probed(secondHalf).map((s) => [s.t, s.nodes[i]!.liveMb])),
+      probesInSecondHalf: probed(secondHalf).length,
+    };
+    // Object types by how much their count grew over the second half (the probe reports the twelve commonest).
+    const { firstOfSecondHalf: from, last: to } = probes[i]!;
+    const grownTypes = from && to ? to.top.map(([type, n]) => [type, n - (from.top.find(([t]) => t === type)?.[1] ?? 0)] as const).filter(([, d]) => d > 0) : [];
+    const row = { node: i, rssMb: figures("rssMb"), heapMb: figures("heapMb"), liveHeapMb: live, grownTypes, fds: figures("fds") };
+    // Judged on the live heap when there are enough probes, else on the heap in use (which includes uncollected garbage).
+    const judged = live.probesInSecondHalf >= 3 ? { name: "live heap after a full GC", ...live } : { name: "heap in use", ...row.heapMb };
+    const heapGrows = !(judged.slopePer10MinSecondHalf <= bounds.heapSlopeMbPer10Min);
     if (heapGrows) {
       verdicts.push(
-        `node${i} live heap still grows over the second half: ${row.heapMb.slopePer10MinSecondHalf} MiB per 10 min (bound ${bounds.heapSlopeMbPer10Min}), ${row.heapMb.halfway} -> ${row.heapMb.end} MiB: a leak`,
+        `node${i} ${judged.name} still grows over the second half: ${judged.slopePer10MinSecondHalf} MiB per 10 min (bound ${bounds.heapSlopeMbPer10Min}), ${judged.halfway} -> ${judged.end} MiB: a leak`,
       );
     }
     if (!(row.rssMb.slopePer10MinSecondHalf <= bounds.rssSlopeMbPer10Min)) {
@@ -264,7 +340,10 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
   return { samples, verdicts, summary };
 }
 
-const rig = await startRig();
+// The probe rides on every node through BUN_OPTIONS (the compiled binary honours it); its reports go to one file per node.
+const rig = await startRig(
+  probeMs > 0 ? { BUN_OPTIONS: `--preload ${join(import.meta.dir, "../../bench/memory-probe.ts")}`, AURORA_MEMORY_PROBE: PROBE_FILE } : {},
+);
 let failed = true;
 try {
   const { samples, verdicts, summary } = await soak(rig);
@@ -274,5 +353,6 @@ try {
   failed = verdicts.length > 0;
 } finally {
   await rig.stop();
+  for (const node of rig.nodes) if (node.pid !== undefined) rmSync(probeFile(node.pid), { force: true });
 }
 process.exit(failed ? 1 : 0);
