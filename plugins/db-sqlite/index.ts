@@ -36,6 +36,14 @@ export interface SqliteOptions {
    * holds back WAL checkpoints until it ends. @default 16
    */
   maxSnapshots?: number;
+  /**
+   * How much of the file a read snapshot's connection reads through a memory map (PRAGMA mmap_size)
+   * rather than copying each page into the page cache of a connection that starts empty: a getRepo
+   * export reads every block of the repository once. The mapped pages count in the process's RSS
+   * while the snapshot lasts (they are the kernel's page cache, unmapped when it ends); the main
+   * connection reads without a map. 0 turns it off. @default 256
+   */
+  snapshotMmapSizeMb?: number;
 }
 
 type DbMetrics = ReturnType<typeof createDbMetrics>;
@@ -56,6 +64,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
   const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
   const synchronous = options.synchronous === "normal" ? "NORMAL" : "FULL";
   const snapshots = new Semaphore(Math.max(1, Math.trunc(options.maxSnapshots ?? 16)));
+  const snapshotMmapBytes = Math.max(0, Math.trunc(options.snapshotMmapSizeMb ?? 256)) * 1024 * 1024;
   let kysely: Db | undefined;
   let file: string | undefined;
   let metrics: DbMetrics | undefined;
@@ -84,6 +93,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
       const database = new Database(at, { strict: true });
       database.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       database.run("PRAGMA query_only = ON");
+      database.run(`PRAGMA mmap_size = ${snapshotMmapBytes}`);
       reader = new Kysely<DatabaseSchema>({ dialect: m.instrument(new BunSqliteDialect(database, toError)), log: m.log });
     } catch (err) {
       throw toError(err);
@@ -141,7 +151,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
         hub.remove(channel, handler);
       };
     },
-    describe: () => ({ path, busyTimeoutMs, synchronous: synchronous.toLowerCase() }),
+    describe: () => ({ path, busyTimeoutMs, synchronous: synchronous.toLowerCase(), snapshotMmapSizeMb: snapshotMmapBytes / 1024 / 1024 }),
     async close() {
       hub.clear();
       const closing = kysely;
