@@ -16,31 +16,55 @@ export function commitDiffCar(commit: CommitDetails): Uint8Array {
 
 /** A CAR v1 file rooted at `root` holding `blocks` (by CID string), in their order. */
 export function carFile(root: CID, blocks: ReadonlyMap<string, Uint8Array>): Uint8Array {
-  const parts: Uint8Array[] = [];
   const header = encodeDagCbor({ version: 1, roots: [root] });
-  parts.push(varint(header.length), header);
+  const rootString = root.toString();
+  // First the CIDs' bytes and the total size, then one buffer written in order: no per-block parts.
+  const cids: Uint8Array[] = [];
+  let size = varintLength(header.length) + header.length;
   for (const [cid, bytes] of blocks) {
-    const cidBytes = cid === root.toString() ? root.bytes : cidStringBytes(cid);
-    parts.push(varint(cidBytes.length + bytes.length), cidBytes, bytes);
+    const cidBytes = cid === rootString ? root.bytes : cidStringBytes(cid);
+    cids.push(cidBytes);
+    const section = cidBytes.length + bytes.length;
+    size += varintLength(section) + section;
   }
-  let size = 0;
-  for (const p of parts) size += p.length;
   const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  let at = writeVarint(out, 0, header.length);
+  out.set(header, at);
+  at += header.length;
+  let i = 0;
+  for (const bytes of blocks.values()) {
+    const cidBytes = cids[i++]!;
+    at = writeVarint(out, at, cidBytes.length + bytes.length);
+    out.set(cidBytes, at);
+    at += cidBytes.length;
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }
 
 /** Unsigned LEB128, as CAR frames its sections. */
 export function varint(n: number): Uint8Array {
-  const out: number[] = [];
+  const out = new Uint8Array(varintLength(n));
+  writeVarint(out, 0, n);
+  return out;
+}
+
+function varintLength(n: number): number {
+  let length = 1;
   while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+    length++;
+  }
+  return length;
+}
+
+/** Write `n` as unsigned LEB128 at `at`; returns where it ends. */
+function writeVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
     n = Math.floor(n / 128);
   }
-  out.push(n);
-  return Uint8Array.from(out);
+  out[at++] = n;
+  return at;
 }
