@@ -109,7 +109,8 @@ function profileSection(p: WriteProfile): string[] {
     "",
     `\`bun --cpu-prof-md bench/profile-write.ts ${p.writes}\`: createRecord through the whole HTTP stack in one process (no socket), ` +
       `SQLite + disk, from source, 16 at a time: ${p.perSecond} writes/s, **${fmt(p.cpuMsPerWrite)} ms CPU per write**, ` +
-      `**${fmt(p.queriesPerWrite)} queries per write** (profiler on; ${fmt(p.profiledMs / 1000)} s sampled). Top functions by self time:`,
+      `**${fmt(p.queriesPerWrite)} queries per write**${p.byKind ? ` (${Object.entries(p.byKind).map(([k, n]) => `${k} ${fmt(n)}`).join(", ")})` : ""} ` +
+      `(profiler on; ${fmt(p.profiledMs / 1000)} s sampled). Top functions by self time:`,
     "",
     row(["Self %", "Self (ms)", "Total %", "Function", "Location"]),
     row(["---:", "---:", "---:", "---", "---"]),

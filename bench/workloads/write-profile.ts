@@ -20,6 +20,8 @@ export interface WriteProfile {
   perSecond: number;
   cpuMsPerWrite: number;
   queriesPerWrite: number;
+  /** Queries per write by `OPERATION table` (aurora_db_queries_total's labels; OTHER none is BEGIN/COMMIT/SAVEPOINT). */
+  byKind?: Record<string, number>;
   /** The profiled process's sampled time, ms. */
   profiledMs: number;
   /** Functions by self time, highest first. */
