@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { verifyJwt } from "@atproto/xrpc-server";
-import { methods } from "@/xrpc";
 import type { TestContext } from "@test/support/context";
 import { testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";

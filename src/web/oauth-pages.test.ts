@@ -90,7 +90,7 @@ describe("signInPage", () => {
   test("escapes a hostile client name, identifier, error and code hint; the error is an alert", async () => {
     const evilClient: ClientView = { clientId: "https://evil.example/c.json", name: EVIL, uri: "javascript:alert(1)", loopback: false };
     const res = signInPage({ ...base, client: evilClient, identifier: EVIL, error: EVIL, needCode: true, codeHint: EVIL, serverName: EVIL });
-    const { html, forms } = await formsOf(res);
+    const { html } = await formsOf(res);
     expect(html).not.toContain("<img");
     expect(html).not.toContain("javascript:");
     expect(html).toContain(`<div class="alert" role="alert">${ESCAPED}</div>`);

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import Redis from "ioredis";
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import postgresjs from "postgres";
 import type { Algorithm } from "@/rate-limit/types";
 import { type Cluster, startCluster } from "@test/support/cluster";

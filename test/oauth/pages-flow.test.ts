@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type TestContext, testContext } from "@test/support/context";
 import { type TestPlc, startPlc } from "@test/support/plc";
 import { type SmtpSink, startSmtpSink, tokenIn } from "@test/support/smtp";
-import { type TestAccount, newAccount, serverConfig, xrpc } from "@test/xrpc/support";
+import { newAccount, serverConfig, xrpc } from "@test/xrpc/support";
 import { REDIRECT_URI, SCOPE, TestOAuthClient, dpopKey, hidden, loopbackClientId, pkce } from "./kit";
 
 /**

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTokenSigner, SCOPE } from "@/auth/tokens";
-import { methods } from "@/xrpc/index";
 import { type TestContext, testContext } from "@test/support/context";
 
 const JWT_SECRET = "test-jwt-secret-0123456789";
