@@ -105,14 +105,16 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
       log = ctx.log;
       const metrics = createDbMetrics(ctx.metrics, settings.maxConnections);
       pool = postgresjs(options.url, {
-        ...commonOptions(settings.connectTimeout),
+        // Open connections for aurora_db_connections, counted by their sockets: postgres.js has no pool
+        // statistics of its own, and its `debug` hook would make it capture a stack trace for every query.
+        ...commonOptions(settings.connectTimeout, (socket) => {
+          metrics.connectionOpened();
+          socket.once("close", metrics.connectionClosed);
+        }),
         max: settings.maxConnections,
         max_lifetime: settings.maxLifetime,
         idle_timeout: settings.idleTimeout,
         connection: { application_name: "aurora" },
-        // Open connections for aurora_db_connections: postgres.js has no pool statistics of its own.
-        debug: metrics.connectionUsed,
-        onclose: metrics.connectionClosed,
       });
       kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new PostgresJsDialect(pool, toError, settings.preparedStatements, settings.maxConnections)), log: metrics.log });
       const warm = Math.min(settings.minConnections, settings.maxConnections);

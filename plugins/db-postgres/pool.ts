@@ -1,3 +1,4 @@
+import type net from "node:net";
 import type postgresjs from "postgres";
 import type { DbErrorReason } from "@/plugin-kit";
 import { guardedSocket } from "./socket";
@@ -13,12 +14,19 @@ export function reconnectBackoff(attempt: number): number {
 }
 
 /** Options both the query pool and the LISTEN connection use. */
-export function commonOptions(connectTimeout: number): postgresjs.Options<{}> {
+export function commonOptions(connectTimeout: number, onSocket?: (socket: net.Socket) => void): postgresjs.Options<{}> {
+  const open = guardedSocket();
   return {
     connect_timeout: connectTimeout,
     backoff: reconnectBackoff,
     // Not in postgres.js's type definitions, but a documented option: a function returning the socket.
-    socket: guardedSocket(),
+    socket: onSocket
+      ? (target: Parameters<typeof open>[0]) => {
+          const socket = open(target);
+          onSocket(socket);
+          return socket;
+        }
+      : open,
     onnotice: () => {},
     // int8 (seq, sizes, count(*)) as JS numbers, like SQLite: every value we store fits in 2^53.
     types: { int8: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: (x: string) => Number(x) } },

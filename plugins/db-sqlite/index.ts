@@ -128,7 +128,7 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
       }
       writer = database;
       metrics = createDbMetrics(ctx.metrics, 1);
-      metrics.connectionUsed(0); // the one connection stays open for the plugin's life
+      metrics.connectionOpened(); // the one connection stays open for the plugin's life
       kysely = new Kysely<DatabaseSchema>({ dialect: metrics.instrument(new BunSqliteDialect(database, toError)), log: metrics.log });
     },
     async health() {

@@ -20,10 +20,10 @@ export interface DbMetrics {
   readonly log: (event: LogEvent) => void;
   /** The dialect with its driver wrapped to count connections in use. */
   instrument(dialect: Dialect): Dialect;
-  /** A connection ran a query (postgres.js `debug` hook); it is open until `connectionClosed`. */
-  readonly connectionUsed: (id: number) => void;
-  /** A connection closed (postgres.js `onclose` hook). */
-  readonly connectionClosed: (id: number) => void;
+  /** A connection was opened (PostgreSQL: its socket was created); it is open until `connectionClosed`. */
+  readonly connectionOpened: () => void;
+  /** An opened connection closed (PostgreSQL: its socket closed, whether or not it ever connected). */
+  readonly connectionClosed: () => void;
 }
 
 type QueryLabels = { operation: string; table: string };
@@ -43,10 +43,10 @@ export function createDbMetrics(registry: Registry, maxConnections: number): DbM
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5],
     registers: [registry],
   }));
-  const open = new Set<number>();
+  let open = 0;
   let inUse = 0;
   // The registry keeps the first gauge; a plugin initialised again on it (a restart in tests) takes over its source.
-  sources.set(registry, () => ({ active: inUse, total: Math.max(open.size, inUse), max: maxConnections }));
+  sources.set(registry, () => ({ active: inUse, total: Math.max(open, inUse), max: maxConnections }));
   single(registry, "aurora_db_connections", () => new Gauge({
     name: "aurora_db_connections",
     help: "Database connections by state: active (in use), idle, total (open) and max (pool size)",
@@ -94,8 +94,8 @@ export function createDbMetrics(registry: Registry, maxConnections: number): DbM
           }),
       };
     },
-    connectionUsed: (id) => void open.add(id),
-    connectionClosed: (id) => void open.delete(id),
+    connectionOpened: () => void open++,
+    connectionClosed: () => void (open = Math.max(0, open - 1)),
   };
 }
 
