@@ -8,16 +8,10 @@
  *
  *   bun [--cpu-prof-md --cpu-prof-dir /tmp/prof] bench/profile-read.ts [listRecords|getRecord] [seconds]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveConfig, type RunConfig } from "@/config/resolve";
-import { createContext } from "@/context";
 import { listen } from "@/http/server";
-import { createLogger } from "@/log";
-import { createAccounts, inProcessCaller } from "./lib/in-process";
-import { postgres } from "@plugins/db-postgres";
-import { startPlc } from "@test/support/plc";
+import { createAccounts, inProcessCaller, profiledContext } from "./lib/in-process";
 
 const workload = process.argv[2] ?? "listRecords";
 const seconds = Number(process.argv[3] ?? 5);
@@ -25,17 +19,7 @@ if (!["listRecords", "getRecord"].includes(workload) || !(seconds > 0 && seconds
   console.error("usage: profile-read.ts [listRecords|getRecord] [seconds 1..60]");
   process.exit(2);
 }
-const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));
-const plc = await startPlc();
-const config = resolveConfig({
-  dataDir: dir,
-  ...(process.env.DATABASE_URL ? { db: postgres({ url: process.env.DATABASE_URL, maxConnections: 20 }) } : {}),
-  service: { inviteRequired: false, port: 0, bind: "127.0.0.1" },
-  identity: { plcUrl: plc.url },
-  rateLimit: { enabled: false },
-  secrets: { jwtSecret: "profile-jwt-secret-0123456789", adminPassword: "profile-admin", plcRotationKeyHex: "7".repeat(64) },
-}) as RunConfig;
-const ctx = await createContext(config, { log: createLogger("warn") });
+const { ctx, dir, close } = await profiledContext();
 const call = inProcessCaller(ctx);
 const accounts = await createAccounts(call, "reader", 10);
 const paths: string[] = [];
@@ -83,7 +67,5 @@ const overHttp = { requests: total, perSecond: Math.round(total / wall), cpuMsPe
 console.log(JSON.stringify({ workload, seconds, inProcess, overHttp }));
 
 await server.shutdown();
-await ctx.close();
-await plc.stop();
-rmSync(dir, { recursive: true, force: true });
+await close();
 process.exit(0);

@@ -8,29 +8,10 @@
  *
  * With DATABASE_URL set (postgresql://...), the same on PostgreSQL.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { resolveConfig, type RunConfig } from "@/config/resolve";
-import { createContext } from "@/context";
-import { createLogger } from "@/log";
-import { createAccounts, inProcessCaller } from "./lib/in-process";
-import { postgres } from "@plugins/db-postgres";
-import { startPlc } from "@test/support/plc";
+import { createAccounts, inProcessCaller, profiledContext } from "./lib/in-process";
 
 const writes = Number(process.argv[2] ?? 3000);
-const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));
-const plc = await startPlc();
-const config = resolveConfig({
-  dataDir: dir,
-  ...(process.env.DATABASE_URL ? { db: postgres({ url: process.env.DATABASE_URL, maxConnections: 20 }) } : {}),
-  service: { inviteRequired: false },
-  identity: { plcUrl: plc.url },
-  rateLimit: { enabled: false },
-  secrets: { jwtSecret: "profile-jwt-secret-0123456789", adminPassword: "profile-admin", plcRotationKeyHex: "7".repeat(64) },
-}) as RunConfig;
-const ctx = await createContext(config, { log: createLogger("warn") });
-
+const { ctx, close } = await profiledContext();
 const call = inProcessCaller(ctx);
 
 const accounts = await createAccounts(call, "profile", 10);
@@ -70,7 +51,5 @@ console.log(
     ...(await queriesPerWrite()),
   }),
 );
-await ctx.close();
-await plc.stop();
-rmSync(dir, { recursive: true, force: true });
+await close();
 process.exit(0);

@@ -1,4 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AppContext } from "@/app-context";
+import { resolveConfig, type RunConfig } from "@/config/resolve";
+import { createContext } from "@/context";
+import { createLogger } from "@/log";
+import { postgres } from "@plugins/db-postgres";
+import { startPlc } from "@test/support/plc";
 
 /** An XRPC procedure called through the whole request path of a context in this process (no socket). */
 export type InProcessCall = (nsid: string, body: unknown, token?: string) => Promise<Record<string, string>>;
@@ -25,4 +33,32 @@ export async function createAccounts(call: InProcessCall, prefix: string, count:
     accounts.push({ did: a.did!, token: a.accessJwt! });
   }
   return accounts;
+}
+
+/**
+ * A real server context for the in-process profilers: SQLite + disk in a temporary directory (or
+ * PostgreSQL with DATABASE_URL), an in-memory PLC, no rate limits, warn-level logs, listening on a
+ * free loopback port when asked to (`listen(ctx, 0)`). `close()` stops it and removes the directory.
+ */
+export async function profiledContext(): Promise<{ ctx: AppContext; dir: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "aurora-profile-"));
+  const plc = await startPlc();
+  const config = resolveConfig({
+    dataDir: dir,
+    ...(process.env.DATABASE_URL ? { db: postgres({ url: process.env.DATABASE_URL, maxConnections: 20 }) } : {}),
+    service: { inviteRequired: false, port: 0, bind: "127.0.0.1" },
+    identity: { plcUrl: plc.url },
+    rateLimit: { enabled: false },
+    secrets: { jwtSecret: "profile-jwt-secret-0123456789", adminPassword: "profile-admin", plcRotationKeyHex: "7".repeat(64) },
+  }) as RunConfig;
+  const ctx = await createContext(config, { log: createLogger("warn") });
+  return {
+    ctx,
+    dir,
+    async close() {
+      await ctx.close();
+      await plc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
