@@ -25,7 +25,7 @@
  * at most 90% of what its `repo-write` and `upload-blob` token buckets hold
  * plus refill over the run (rules.ts; the rig only raises the per-minute tiers).
  *
- *   npm run soak -- [--minutes 30] [--target cluster|node] [--report FILE] [--writers 20] [--readers 8]
+ *   npm run soak -- [--minutes 60] [--target cluster|node] [--report FILE] [--writers 20] [--readers 8]
  *                   [--max-rss-slope-mb 16] [--max-heap-slope-mb 8] [--max-fd-growth 16] [--max-lag 200]
  *                   [--probe-seconds 60]
  *
@@ -44,7 +44,7 @@ import { type Rig, startRig } from "./rig";
 
 const { values: args } = parseArgs({
   options: {
-    minutes: { type: "string", default: "30" },
+    minutes: { type: "string", default: "60" },
     target: { type: "string", default: "cluster" },
     report: { type: "string", default: "test/faults/soak-report.json" },
     "interval-seconds": { type: "string", default: "10" },
