@@ -63,6 +63,8 @@ describe("aurora nginx output passes nginx -t", () => {
     for (const line of [
       "least_conn;",
       "server 127.0.0.1:2584 max_fails=3 fail_timeout=30s;",
+      // Idle upstream connections are dropped by nginx before Bun.serve's 10 s idle timeout drops them.
+      "keepalive_timeout 5s;",
       "client_max_body_size 100m;",
       "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
       "proxy_set_header X-Real-IP $remote_addr;",

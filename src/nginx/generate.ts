@@ -145,6 +145,9 @@ upstream ${upstream} {
     ${o.sticky ? "ip_hash;   # sticky: one client IP, one node" : "least_conn;"}
 ${servers.join("\n")}
     keepalive 32;
+    # Below Bun.serve's 10 s idle timeout: nginx must drop an idle connection before the node does, or a
+    # request sent on it as the node closes it fails, and a POST is not retried elsewhere (a 502).
+    keepalive_timeout 5s;
 }
 
 ${main}${handleServer}`;
