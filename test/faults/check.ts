@@ -64,7 +64,7 @@ async function getWithRetry(url: string): Promise<Response> {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       if (res.status < 500) return res;
-      what = `${res.status}`;
+      what = `${res.status}${res.status === 503 && url.includes("sync.getBlob") ? await s3rverAway() : ""}`;
       if (Date.now() > deadline) return res;
     } catch (err) {
       what = `${err}${await whoHangs(url)}`;
@@ -94,6 +94,24 @@ async function whoHangs(url: string): Promise<string> {
   return ` [directly: ${answers.map((a, i) => `${i < probeTargets!.nodes.length ? `node${i}` : "s3rver"} ${a}`).join(", ")}]`;
 }
 
+/**
+ * Asked when a getBlob answers 503: whether s3rver itself answers right now.
+ * " (s3rver away)" when it does not (it exits by itself now and then, see
+ * rig.ts), so the check can tell the blob store being gone from the
+ * deployment failing to serve.
+ */
+async function s3rverAway(): Promise<string> {
+  if (!probeTargets) return "";
+  try {
+    const res = await fetch(probeTargets.s3, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return "";
+  } catch {
+    return S3RVER_AWAY;
+  }
+}
+const S3RVER_AWAY = " (s3rver away)";
+
 /** Tell the checks where the nodes and s3rver are, for the diagnosis of a hung request. */
 export function setProbeTargets(rig: Rig): void {
   probeTargets = { nodes: rig.nodes.map((n) => n.url), s3: rig.s3.url };
@@ -102,13 +120,15 @@ export function setProbeTargets(rig: Rig): void {
 /**
  * The check that the deployment served the checks' reads without a 5xx, from
  * `afterRecovery` since `from`. A getBlob 503 while s3rver was down having
- * exited by itself (`s3Outages`, from the rig's watchdog, with 2 s of slack
- * for its polling) is the blob store being away, not the deployment failing
- * to recover: it is excused and counted in the detail.
+ * exited by itself is the blob store being away, not the deployment failing
+ * to recover: it is excused and counted in the detail. Down means s3rver did
+ * not answer when asked right after the 503, or the rig's watchdog had it in
+ * an outage then (`s3Outages`, with 2 s of slack for its polling).
  */
 export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from: number; to: number }[] = []): Check {
   const excusable = (m: { at: number; what: string }) =>
-    m.what === "getBlob 503" && s3Outages.some((o) => m.at >= o.from - 2000 && m.at <= o.to + 2000);
+    m.what === `getBlob 503${S3RVER_AWAY}` ||
+    (m.what.startsWith("getBlob 503") && s3Outages.some((o) => m.at >= o.from - 2000 && m.at <= o.to + 2000));
   const all = afterRecovery.slice(from);
   const met = all.filter((m) => !excusable(m)).map((m) => m.what);
   const excused = all.length - met.length;
@@ -121,7 +141,16 @@ export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from
     ok,
     ...(ok
       ? note ? { detail: note } : {}
-      : { detail: [`${met.length} retried: ${[...byAnswer].map(([a, n]) => `${a} ×${n}`).join(", ")}`, note].filter(Boolean).join("; ") }),
+      : {
+          detail: [
+            `${met.length} retried: ${[...byAnswer].map(([a, n]) => `${a} ×${n}`).join(", ")}`,
+            note,
+            `s3rver outages the watchdog saw: ${s3Outages.length ? s3Outages.map((o) => `${new Date(o.from).toISOString()}–${Number.isFinite(o.to) ? new Date(o.to).toISOString() : "open"}`).join(", ") : "none"}`,
+            `first and last retried at ${[all[0], all.at(-1)].map((m) => new Date(m!.at).toISOString()).join(", ")}`,
+          ]
+            .filter(Boolean)
+            .join("; "),
+        }),
   };
 }
 
