@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
-import { SignJWT, decodeJwt, errors, jwtVerify } from "jose";
+import { SignJWT, decodeJwt } from "jose";
+import { Hs256Error, verifyHs256 } from "@/auth/hs256";
 
 /** How long an OAuth access token lives; its session is also looked up on every use, so revocation is immediate. */
 export const OAUTH_ACCESS_TTL_SECONDS = 30 * 60;
@@ -45,6 +46,7 @@ export interface AccessTokens {
  */
 export function createAccessTokens(opts: { jwtSecret: string; issuer: string; audience: string }): AccessTokens {
   const key = createHmac("sha256", opts.jwtSecret).update("aurora oauth access token v1").digest();
+  const expectations = { typ: TYP, issuer: opts.issuer, audience: opts.audience };
   return {
     async sign({ sub, jti, clientId, scope, jkt }) {
       const now = Math.floor(Date.now() / 1000);
@@ -62,20 +64,20 @@ export function createAccessTokens(opts: { jwtSecret: string; issuer: string; au
     async verify(token) {
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"], typ: TYP, issuer: opts.issuer, audience: opts.audience }));
+        payload = verifyHs256(token, key, expectations);
       } catch (err) {
-        throw new AccessTokenError(err instanceof errors.JWTExpired ? "expired" : "invalid");
+        throw new AccessTokenError(err instanceof Hs256Error && err.reason === "expired" ? "expired" : "invalid");
       }
       const cnf = payload.cnf as { jkt?: unknown } | undefined;
       const { sub, jti, scope, client_id: clientId, exp } = payload;
       if (typeof sub !== "string" || typeof jti !== "string" || typeof scope !== "string" || typeof clientId !== "string" || typeof cnf?.jkt !== "string") {
         throw new AccessTokenError("invalid");
       }
-      return { sub, jti, scope, clientId, jkt: cnf.jkt, exp: exp ?? 0 };
+      return { sub, jti, scope, clientId, jkt: cnf.jkt, exp: typeof exp === "number" ? exp : 0 };
     },
     async verifyIgnoringExpiry(token) {
       try {
-        await jwtVerify(token, key, { algorithms: ["HS256"], typ: TYP, issuer: opts.issuer, audience: opts.audience, currentDate: new Date(0) });
+        verifyHs256(token, key, { ...expectations, ignoreExpiry: true });
         return true;
       } catch {
         return false;

@@ -1,15 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader } from "jose";
 import { createTokenSigner } from "@/auth/tokens";
 import type { Caller } from "./types";
 
 /** Decides a request's rate-limit tier from its credentials, before (and independently of) the handler's auth. */
 export type Identify = (request: Request) => Promise<Caller>;
-
-/** Verified tokens remembered (by digest), so a client reusing its token skips the HMAC (~40 us through WebCrypto). */
-const MAX_REMEMBERED = 10_000;
-/** A remembered token is re-verified at least this often. */
-const REMEMBER_MS = 10 * 60_000;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 
@@ -25,13 +20,9 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest();
 export function tokenIdentify(secrets: { readonly jwtSecret: string; readonly adminPassword: string }, serviceDid: string): Identify {
   const tokens = createTokenSigner(secrets.jwtSecret, serviceDid);
   const admin = sha256(`admin:${secrets.adminPassword}`);
-  const remembered = new Map<string, { did: string; until: number }>();
 
   const verify = async (token: string): Promise<string | null> => {
-    const id = sha256(token).toString("base64url");
-    const known = remembered.get(id);
-    if (known && known.until > Date.now()) return known.did;
-    // One verification, chosen by the header's typ: garbage costs no HMAC at all.
+    // One verification, chosen by the header's typ.
     let typ: unknown;
     try {
       typ = decodeProtectedHeader(token).typ;
@@ -39,12 +30,7 @@ export function tokenIdentify(secrets: { readonly jwtSecret: string; readonly ad
       return null;
     }
     const verifying = typ === "at+jwt" ? tokens.verifyAccess(token) : typ === "refresh+jwt" ? tokens.verifyRefresh(token) : null;
-    const claims = await verifying?.catch(() => null);
-    if (!claims) return null;
-    if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
-    const exp = (decodeJwt(token).exp ?? 0) * 1000;
-    remembered.set(id, { did: claims.did, until: Math.min(exp, Date.now() + REMEMBER_MS) });
-    return claims.did;
+    return (await verifying?.catch(() => null))?.did ?? null;
   };
 
   return async (request) => {
