@@ -41,7 +41,17 @@ async function pool<T, R>(items: readonly T[], n: number, fn: (item: T) => Promi
  * Answers of 5xx (or no answer) the checks' own reads met after the recovery,
  * before a retry got through: reads should be clean once writes flow again.
  */
-export const afterRecovery: { at: number; what: string }[] = [];
+export const afterRecovery: Retried[] = [];
+
+/**
+ * One retried answer: when, what (the method's name and the status or
+ * error), and for a getBlob 503 whether s3rver itself answered right then.
+ */
+export interface Retried {
+  at: number;
+  what: string;
+  blob503?: { s3rverAway: boolean };
+}
 
 /** The checks of one fault stop asking after this time (a deployment that does not answer must not hold the suite). */
 let checksUntil = Infinity;
@@ -56,21 +66,23 @@ export function checksDeadline(ms: number): void {
  * fail_timeout of 5 s), so the data checks tell "unreadable for a while" from
  * "gone"; every retried answer is noted in `afterRecovery`.
  */
-async function getWithRetry(url: string): Promise<Response> {
+export async function getWithRetry(url: string): Promise<Response> {
   if (Date.now() > checksUntil) throw new Error("not checked: the checks ran out of time (see the other failures)");
   const deadline = Math.min(Date.now() + 12_000, checksUntil);
   for (;;) {
     let what: string;
+    let blob503: Retried["blob503"];
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       if (res.status < 500) return res;
-      what = `${res.status}${res.status === 503 && url.includes("sync.getBlob") ? await s3rverAway() : ""}`;
+      if (res.status === 503 && new URL(url).pathname.endsWith("/com.atproto.sync.getBlob")) blob503 = { s3rverAway: await s3rverAway() };
+      what = `${res.status}${blob503?.s3rverAway ? " (s3rver away)" : ""}`;
       if (Date.now() > deadline) return res;
     } catch (err) {
       what = `${err}${await whoHangs(url)}`;
       if (Date.now() > deadline) throw new Error(`GET ${url}: no answer (${what})`);
     }
-    afterRecovery.push({ at: Date.now(), what: `${new URL(url).pathname.split("/").pop()} ${what}` });
+    afterRecovery.push({ at: Date.now(), what: `${new URL(url).pathname.split("/").pop()} ${what}`, ...(blob503 ? { blob503 } : {}) });
     await Bun.sleep(500);
   }
 }
@@ -95,25 +107,23 @@ async function whoHangs(url: string): Promise<string> {
 }
 
 /**
- * Asked when a getBlob answers 503: whether s3rver itself answers right now.
- * " (s3rver away)" when it does not (it exits by itself now and then, see
- * rig.ts), so the check can tell the blob store being gone from the
- * deployment failing to serve.
+ * Asked when a getBlob answers 503: true when s3rver itself does not answer
+ * right now (it exits by itself now and then, see rig.ts), so the check can
+ * tell the blob store being gone from the deployment failing to serve.
  */
-async function s3rverAway(): Promise<string> {
-  if (!probeTargets) return "";
+async function s3rverAway(): Promise<boolean> {
+  if (!probeTargets) return false;
   try {
     const res = await fetch(probeTargets.s3, { signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
-    return "";
+    return false;
   } catch {
-    return S3RVER_AWAY;
+    return true;
   }
 }
-const S3RVER_AWAY = " (s3rver away)";
 
 /** Tell the checks where the nodes and s3rver are, for the diagnosis of a hung request. */
-export function setProbeTargets(rig: Rig): void {
+export function setProbeTargets(rig: { nodes: readonly { url: string }[]; s3: { url: string } }): void {
   probeTargets = { nodes: rig.nodes.map((n) => n.url), s3: rig.s3.url };
 }
 
@@ -125,11 +135,10 @@ export function setProbeTargets(rig: Rig): void {
  * not answer when asked right after the 503, or the rig's watchdog had it in
  * an outage then (`s3Outages`, with 2 s of slack for its polling).
  */
-export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from: number; to: number }[] = []): Check {
-  const excusable = (m: { at: number; what: string }) =>
-    m.what === `getBlob 503${S3RVER_AWAY}` ||
-    (m.what.startsWith("getBlob 503") && s3Outages.some((o) => m.at >= o.from - 2000 && m.at <= o.to + 2000));
-  const all = afterRecovery.slice(from);
+export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from: number; to: number }[] = [], retried: readonly Retried[] = afterRecovery): Check {
+  const excusable = (m: Retried) =>
+    m.blob503 !== undefined && (m.blob503.s3rverAway || s3Outages.some((o) => m.at >= o.from - 2000 && m.at <= o.to + 2000));
+  const all = retried.slice(from);
   const met = all.filter((m) => !excusable(m)).map((m) => m.what);
   const excused = all.length - met.length;
   const byAnswer = new Map<string, number>();
