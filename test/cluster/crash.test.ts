@@ -13,8 +13,13 @@ import { eventually } from "@test/support/eventually";
 
 /** Writers in flight at any moment: two per repository. */
 const WRITERS_PER_REPO = 2;
-/** Each writer stops after this many attempts, whatever happens. */
-const MAX_ATTEMPTS = 250;
+/**
+ * Each writer starts an attempt at most every PACE_MS and stops after
+ * MAX_ATTEMPTS, whatever happens: paced, the writes last (up to 30 s) until
+ * the restarted node has taken some, however fast each write is.
+ */
+const PACE_MS = 50;
+const MAX_ATTEMPTS = 600;
 
 let cluster: Cluster;
 let accounts: Account[];
@@ -51,6 +56,7 @@ test("SIGKILL a node under write load: nginx routes around it, no acknowledged w
       } catch {
         attempts.push({ did: account.did, at, status: 0 });
       }
+      await Bun.sleep(Math.max(0, at + PACE_MS - Date.now()));
     }
   };
   const acked = () => attempts.filter((a) => a.status === 200);
