@@ -13,7 +13,8 @@ import { encode as lexEncode } from "@atproto/lex-cbor";
 import { cidForRecord } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
+import { cidForDagCbor } from "@/repo/dag-cbor-cid";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 
 const msArg = process.argv.indexOf("--ms");
 const MS = msArg > 0 ? Number(process.argv[msArg + 1]) : 400;

@@ -3,7 +3,8 @@ import { BlockMap, blocksToCarFile, readCarWithRoot } from "@atproto/repo";
 import { CID } from "multiformats/cid";
 import { carFile } from "./commit-car";
 import { cidStringBytes, cidToString } from "./mst/cid";
-import { cidForDagCbor, encodeDagCbor } from "./dag-cbor";
+import { cidForDagCbor } from "./dag-cbor-cid";
+import { encodeDagCbor } from "./dag-cbor";
 
 test("cidToString / cidStringBytes agree with multiformats (base32 directly, others via CID.parse)", () => {
   for (let i = 0; i < 500; i++) {

@@ -8,7 +8,8 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { jsonToData } from "@/lexicon/data-model";
 import { BOUNDARY_INTS, fuzzString, fuzzValue, prng } from "@test/support/data-model-fuzz";
-import { cidBytesForDagCbor, cidForDagCbor, DagCborEncodeError, encodeDagCbor, MAX_ENCODE_DEPTH } from "./dag-cbor";
+import { DagCborEncodeError, encodeDagCbor, MAX_ENCODE_DEPTH } from "./dag-cbor";
+import { cidBytesForDagCbor, cidForDagCbor } from "./dag-cbor-cid";
 
 const INTEROP = join(import.meta.dir, "../../../shared/interop");
 const readJson = (path: string) => JSON.parse(readFileSync(join(INTEROP, path), "utf8"));

@@ -1,8 +1,9 @@
 import { CID } from "multiformats/cid";
-import { Digest } from "multiformats/hashes/digest";
+import { MapKey, MapKeyCache, sortSlots } from "./dag-cbor-keys";
 
 /**
- * DAG-CBOR for the repo write path: records, MST nodes and commits.
+ * DAG-CBOR for the repo write path: records, MST nodes and commits (map
+ * keys: dag-cbor-keys.ts; the blocks' CIDs: dag-cbor-cid.ts).
  *
  * A hand-written encoder: @ipld/dag-cbor (through cborg) builds a token tree
  * and sorts map entries through a generic comparator; this writes straight
@@ -22,10 +23,6 @@ import { Digest } from "multiformats/hashes/digest";
  * `undefined` is refused everywhere, map values included.
  */
 
-/** Multicodec code of dag-cbor. */
-export const DAG_CBOR_CODE = 0x71;
-/** Multihash code of sha2-256. */
-export const SHA2_256_CODE = 0x12;
 /** Deepest nesting of arrays and maps encoded; src/lexicon/data-model.ts accepts 128. */
 export const MAX_ENCODE_DEPTH = 512;
 
@@ -209,52 +206,6 @@ function writeBigInt(n: bigint): void {
   b[p + 7] = lo;
 }
 
-// ---- map keys ----
-
-/**
- * A map key ready to write and to sort. DAG-CBOR orders keys by UTF-8 length,
- * then bytewise; `order` packs the length and the first five bytes into one
- * safe integer, so most comparisons are one number against another, and
- * `exact` says the number decides alone (the key has at most five bytes).
- */
-class MapKey {
-  readonly bytes: Uint8Array;
-  readonly order: number;
-  readonly exact: boolean;
-  /** `bytes`: the key's CBOR head, then its UTF-8. */
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-    const minor = bytes[0]! & 0x1f;
-    const off = minor < 24 ? 1 : minor === 24 ? 2 : minor === 25 ? 3 : 5;
-    const len = bytes.length - off;
-    // Keys of 8191 bytes and more share one order (a safe integer has no room
-    // for their length) and are told apart by keyBefore's full comparison.
-    let order = 0x1fff * 2 ** 40;
-    if (len < 0x1fff) {
-      order = len * 2 ** 40;
-      for (let i = 0; i < 5; i++) order += (off + i < bytes.length ? bytes[off + i]! : 0) * 2 ** (32 - 8 * i);
-    }
-    this.order = order;
-    this.exact = len <= 5;
-  }
-}
-
-/** Encoded map keys by key; bounded, reseeded when full. */
-const keyCache = new Map<string, MapKey>();
-const KEY_CACHE_MAX = 4096;
-const KEY_CACHE_MAX_LENGTH = 64;
-/** Keys of records, MST nodes and commits, cached from the start. */
-const FREQUENT_KEYS = [
-  // MST node and entry, commit
-  "l", "e", "p", "k", "v", "t", "did", "version", "data", "rev", "prev", "sig",
-  // records
-  "$type", "text", "createdAt", "langs", "labels", "tags", "facets", "features", "index", "byteStart", "byteEnd",
-  "uri", "tag", "embed", "images", "image", "alt", "aspectRatio", "width", "height", "video", "captions",
-  "external", "title", "description", "thumb", "record", "media", "reply", "root", "parent", "cid", "subject",
-  "ref", "mimeType", "size", "displayName", "avatar", "banner", "pinnedPost", "joinedViaStarterPack", "via",
-  "values", "val", "list", "name", "purpose", "items", "feed", "allow", "listitem", "post", "lang",
-];
-
 /** A key's head and UTF-8, written past the end of the current output and copied out. */
 function encodeKey(key: string): MapKey {
   const start = pos;
@@ -264,36 +215,7 @@ function encodeKey(key: string): MapKey {
   return new MapKey(out);
 }
 
-function seedKeyCache(): void {
-  keyCache.clear();
-  for (const key of FREQUENT_KEYS) keyCache.set(key, encodeKey(key));
-}
-seedKeyCache();
-
-function mapKey(key: string): MapKey {
-  let entry = keyCache.get(key);
-  if (entry === undefined) {
-    entry = encodeKey(key);
-    if (key.length <= KEY_CACHE_MAX_LENGTH) {
-      if (keyCache.size >= KEY_CACHE_MAX) seedKeyCache();
-      keyCache.set(key, entry);
-    }
-  }
-  return entry;
-}
-
-/** DAG-CBOR key order: shorter encoding first, then bytewise. */
-function keyBefore(a: MapKey, b: MapKey): boolean {
-  if (a.order !== b.order) return a.order < b.order;
-  if (a.exact) return false;
-  const x = a.bytes;
-  const y = b.bytes;
-  if (x.length !== y.length) return x.length < y.length;
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) return x[i]! < y[i]!;
-  }
-  return false;
-}
+const keyCache = new MapKeyCache(encodeKey);
 
 function writeKey(bytes: Uint8Array): void {
   const len = bytes.length;
@@ -317,27 +239,9 @@ const keyStack: MapKey[] = [];
 const valueStack: unknown[] = [];
 let stackTop = 0;
 
-/** Insertion sort of slots [base, base + n) into key order; maps here hold a handful of keys. */
-function sortSlots(base: number, n: number): void {
-  const end = base + n;
-  for (let i = base + 1; i < end; i++) {
-    const key = keyStack[i]!;
-    if (!keyBefore(key, keyStack[i - 1]!)) continue;
-    const value = valueStack[i];
-    let j = i - 1;
-    while (j >= base && keyBefore(key, keyStack[j]!)) {
-      keyStack[j + 1] = keyStack[j]!;
-      valueStack[j + 1] = valueStack[j];
-      j--;
-    }
-    keyStack[j + 1] = key;
-    valueStack[j + 1] = value;
-  }
-}
-
 /** Write slots [base, base + n) in order, then free them. */
 function writeSlots(base: number, n: number, depth: number): void {
-  sortSlots(base, n);
+  sortSlots(keyStack, valueStack, base, n);
   const end = base + n;
   for (let i = base; i < end; i++) {
     writeKey(keyStack[i]!.bytes);
@@ -357,7 +261,7 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
   stackTop = base + n;
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
-    keyStack[base + i] = mapKey(key);
+    keyStack[base + i] = keyCache.get(key);
     valueStack[base + i] = obj[key];
   }
   writeSlots(base, n, depth);
@@ -370,7 +274,7 @@ function writeMap(map: Map<unknown, unknown>, depth: number): void {
   let i = base;
   for (const [key, value] of map) {
     if (typeof key !== "string" || key.length === 0) throw new DagCborEncodeError("map keys must be non-empty strings");
-    keyStack[i] = mapKey(key);
+    keyStack[i] = keyCache.get(key);
     valueStack[i++] = value;
   }
   head(MAJOR_MAP, n);
@@ -495,47 +399,4 @@ export function encodeDagCbor(value: unknown): Uint8Array {
     busy = false;
     if (buf.length > KEEP_SIZE) buf = new Uint8Array(INITIAL_SIZE);
   }
-}
-
-// ---- CIDs ----
-
-// Bun.SHA256 measured fastest here (792 bytes): ~1.7x Bun.CryptoHasher, ~2x node:crypto, ~13x @noble/hashes.
-// It hashes into a scratch array that is copied: in JSC a view (subarray) of a small typed array costs
-// ~60-90 ns as it makes the ArrayBuffer real, while a fresh 36-byte array and a copy cost ~10 ns
-// (cidBytesForDagCbor: 670 -> 540 ns for 800 bytes).
-const hashScratch = new Uint8Array(32);
-/** 0x01 (CIDv1), 0x71 (dag-cbor), 0x12 (sha2-256), 0x20 (32 bytes). */
-const CID_PREFIX = [0x01, DAG_CBOR_CODE, SHA2_256_CODE, 32] as const;
-
-function hashWithPrefix(bytes: Uint8Array, prefix: number): Uint8Array {
-  Bun.SHA256.hash(bytes, hashScratch);
-  const out = new Uint8Array(prefix + 32);
-  for (let i = 0; i < prefix; i++) out[i] = CID_PREFIX[4 - prefix + i]!;
-  for (let i = 0; i < 32; i++) out[prefix + i] = hashScratch[i]!;
-  return out;
-}
-
-/** Binary CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes: 0x01 0x71 0x12 0x20 + digest. */
-export function cidBytesForDagCbor(bytes: Uint8Array): Uint8Array {
-  return hashWithPrefix(bytes, 4);
-}
-
-/** CIDv1 (dag-cbor, sha2-256) of DAG-CBOR bytes, as a multiformats CID. */
-export function cidForDagCbor(bytes: Uint8Array): CID {
-  return cidFromDagCborBytes(hashWithPrefix(bytes, 4));
-}
-
-/**
- * The CID object of a binary CID made by cidBytesForDagCbor. The digest is
- * two views of `cidBytes`: multiformats reads `.buffer` of each array, which
- * JSC makes real once per buffer, so views of one array cost less than copies.
- */
-export function cidFromDagCborBytes(cidBytes: Uint8Array): CID {
-  return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, 32, cidBytes.subarray(4), cidBytes.subarray(2)), cidBytes);
-}
-
-/** Encode a value and compute its CID in one call. */
-export function encodeWithCid(value: unknown): { bytes: Uint8Array; cid: CID } {
-  const bytes = encodeDagCbor(value);
-  return { bytes, cid: cidForDagCbor(bytes) };
 }

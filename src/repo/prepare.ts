@@ -5,7 +5,8 @@ import { type DataMap, findBlobRefs, jsonToDataMap } from "@/lexicon/data-model"
 import { assertBlobFits } from "@/lexicon/blob-constraints";
 import { assertNsid, assertRecordKey, recordUri } from "@/lexicon/syntax";
 import type { RecordValidator, ValidateMode } from "@/lexicon/validator";
-import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
+import { cidForDagCbor } from "@/repo/dag-cbor-cid";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 import { MAX_COMMIT_BLOCKS_BYTES } from "@/sequencer/encode";
 import type { PreparedBlobRef, PreparedCreate, PreparedDelete, PreparedUpdate, PreparedWrite } from "./types";
 

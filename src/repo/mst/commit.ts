@@ -1,7 +1,8 @@
 import { TID } from "@atproto/common-web";
 import { decode } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
+import { cidForDagCbor } from "@/repo/dag-cbor-cid";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 import { BlockCache, type NodeCache } from "./cache";
 import { cidToString } from "./cid";
 import { encodeNode } from "./node";

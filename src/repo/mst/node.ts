@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { decode } from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
+import { cidForDagCbor } from "@/repo/dag-cbor-cid";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 
 /**
  * MST nodes as the atproto repository spec stores them: `{l, e: [{p, k, v, t}]}`

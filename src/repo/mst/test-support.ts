@@ -1,5 +1,6 @@
 import { CID } from "multiformats/cid";
-import { cidForDagCbor, encodeDagCbor } from "@/repo/dag-cbor";
+import { cidForDagCbor } from "@/repo/dag-cbor-cid";
+import { encodeDagCbor } from "@/repo/dag-cbor";
 import type { BuiltCommit } from "./commit";
 import type { BlockSource } from "./tree";
 
