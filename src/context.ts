@@ -69,7 +69,7 @@ export async function createContext(config: RunConfig, overrides: ContextOverrid
     const stopPruner = startEventPruner({ db, cache, backfillHours: config.firehose.backfillHours, log: log.child({ component: "event-pruner" }) });
     closers.push({ name: "event-pruner", close: async () => stopPruner() });
     const cached = createCacheAside(cache, config.caching, metrics.registry);
-    const sequencer = createSequencer(db, log.child({ component: "sequencer" }));
+    const sequencer = createSequencer(db, log.child({ component: "sequencer" }), (row) => firehose.tail.expect(row));
     const rateLimits = await createRateLimits({ config, cache, log: log.child({ component: "rate-limit" }), registry: metrics.registry });
     closers.push({ name: "rate-limit", close: () => rateLimits.close() });
     const accountServices = await createAccountServices({ config, db, cache, cached, sequencer, rateLimits, log, registry: metrics.registry, oauthClientFetch: overrides.oauthClientFetch });

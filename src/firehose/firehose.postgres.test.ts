@@ -128,6 +128,45 @@ describe("firehose on PostgreSQL: commit order and several nodes", () => {
     await eventually(() => a.ctx.firehose.size === 0);
   });
 
+  test("a node's own events reach its subscribers without being read back; a rolled-back one is never sent; other nodes read them", async () => {
+    // Polling only once a minute: every read counted here follows a notification.
+    const c = await startNode(make(), { pollIntervalMs: 60_000 });
+    const clients: FirehoseClient[] = [];
+    try {
+      const seqReads = async (node: Node) => {
+        const metric = await node.ctx.metrics.registry.getSingleMetric("aurora_db_queries_total")?.get();
+        return (metric?.values ?? []).filter((v) => v.labels.operation === "SELECT" && v.labels.table === "repo_seq").reduce((n, v) => n + v.value, 0);
+      };
+      await eventually(async () => c.ctx.firehose.tail.head === (await storedSeqs(c.ctx)).at(-1) && b.ctx.firehose.tail.head === c.ctx.firehose.tail.head);
+      const onC = await live(c, 1);
+      const onB = await live(b, 1);
+      clients.push(onC, onB);
+      const before = { c: await seqReads(c), b: await seqReads(b) };
+      const written: number[] = [];
+      for (let i = 0; i < 20; i++) written.push(await writeIdentity(c.ctx));
+      let rolledBack = 0;
+      await c.ctx.db
+        .transaction(async (tx) => {
+          rolledBack = await c.ctx.sequencer.sequenceIdentity(tx, newDid());
+          throw new Error("rolled back on purpose");
+        })
+        .catch(() => {});
+      for (let i = 0; i < 5; i++) written.push(await writeIdentity(c.ctx));
+      await onC.waitForSeq(written.at(-1)!);
+      await onB.waitForSeq(written.at(-1)!);
+      expect(rolledBack).toBeGreaterThan(written[19]!);
+      expect(onC.seqs()).toEqual(written);
+      expect(onB.seqs()).toEqual(written);
+      // The seq the rollback used is a gap after which the next event is read; the others are not.
+      expect((await seqReads(c)) - before.c).toBeLessThanOrEqual(2);
+      expect((await seqReads(b)) - before.b).toBeGreaterThanOrEqual(10);
+    } finally {
+      for (const client of clients) client.close();
+      await eventually(() => c.ctx.firehose.size + b.ctx.firehose.size === 0);
+      await c.stop();
+    }
+  });
+
   test("subscribers on two nodes receive the identical sequence under concurrent writes from both", async () => {
     for (let round = 0; round < 10; round++) {
       const start = (await storedSeqs(a.ctx)).at(-1)!;

@@ -1,6 +1,6 @@
 import type { DatabasePlugin } from "@/contracts/db";
 import type { Logger } from "@/log";
-import type { SeqReader } from "@/sequencer/reader";
+import type { SeqReader, SeqRow } from "@/sequencer/reader";
 import { SEQ_CHANNEL } from "@/sequencer/sequencer";
 import { type FirehoseEvent, rowToEvent } from "./frames";
 
@@ -9,6 +9,8 @@ const PAGE = 500;
 /** Recent frames kept in memory, so reconnecting consumers replay without a database read. */
 const RECENT_MAX_EVENTS = 2048;
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
+/** Rows of this node's own uncommitted events held at once (see `expect`); past it they are forgotten and read back. */
+const EXPECTED_MAX = 1024;
 
 /** Receives each batch of newly read events, in seq order (one batch per read, so sends can be corked). */
 export type TailListener = (events: readonly FirehoseEvent[]) => void;
@@ -18,6 +20,10 @@ export type TailListener = (events: readonly FirehoseEvent[]) => void;
  * hands each event, as a ready frame, to every live subscriber of this node.
  * It reads when told (a database notification on the `seq` channel, from any
  * node) and on a timer as the fallback; reads are coalesced, one at a time.
+ *
+ * This node's own events on PostgreSQL are not read back: the sequencer hands
+ * over each row it inserts (`expect`), and when the commit's notification
+ * names that seq and it is the next after `head`, it is emitted as it is.
  *
  * `head` is the highest seq emitted. Everything at or below it is in the
  * database, and everything above it will be emitted in order, so a
@@ -31,6 +37,8 @@ export class EventTail {
   #recent: FirehoseEvent[] = [];
   #recentBytes = 0;
   #recentBase = -1;
+  /** Rows this node inserted, by seq, until their commit's notification or a read passes them. */
+  readonly #expected = new Map<number, SeqRow>();
   #reading = false;
   #again = false;
   /** A read is due on the next turn of the event loop. */
@@ -51,7 +59,7 @@ export class EventTail {
 
   async start(): Promise<void> {
     // A notification may come from any node; a null payload (missed notifications) means the same: re-read.
-    this.#unlisten = await this.db.listen(SEQ_CHANNEL, () => this.poke());
+    this.#unlisten = await this.db.listen(SEQ_CHANNEL, (payload) => this.#notified(payload));
     this.#timer = setInterval(() => this.poke(), this.pollIntervalMs);
     this.poke();
   }
@@ -96,6 +104,42 @@ export class EventTail {
       else hi = mid;
     }
     return recent.slice(lo);
+  }
+
+  /**
+   * A row the sequencer inserted in a transaction not yet committed (it may
+   * still roll back): kept until the notification of its commit names it.
+   */
+  expect(row: SeqRow): void {
+    if (this.#closed || row.seq <= this.#head) return;
+    if (this.#expected.size >= EXPECTED_MAX) this.#expected.clear();
+    this.#expected.set(row.seq, row);
+  }
+
+  /**
+   * A notification on the seq channel. One naming the seq right after `head`
+   * of a row this node inserted means that row committed, and everything
+   * before it has been emitted: it is emitted without a read. One naming a
+   * seq at or below `head` was read already. Anything else (no seq, another
+   * node's event, a gap, a read in progress) reads.
+   */
+  #notified(payload: string | null): void {
+    const seq = payload !== null && /^[0-9]{1,15}$/.test(payload) ? Number(payload) : 0;
+    if (seq > 0 && this.#head >= 0 && !this.#reading && !this.#closed) {
+      if (seq <= this.#head) return;
+      const row = seq === this.#head + 1 ? this.#expected.get(seq) : undefined;
+      if (row) {
+        try {
+          const events = [rowToEvent(row)];
+          this.#emit(events);
+          this.onEmit(events);
+          return;
+        } catch (err) {
+          this.log.warn("firehose: could not emit this node's own event; reading it instead", { err, seq });
+        }
+      }
+    }
+    this.poke();
   }
 
   /**
@@ -151,6 +195,8 @@ export class EventTail {
 
   #emit(events: readonly FirehoseEvent[]): void {
     for (const event of events) this.#remember(event);
+    // Expected rows at or below the head are emitted, or were rolled back (their seq is never used).
+    if (this.#expected.size > 0) for (const seq of this.#expected.keys()) if (seq <= this.#head) this.#expected.delete(seq);
     // Head and memory cover the whole batch before anyone hears of it: a subscriber never sees head ahead of a gap.
     for (const listener of this.#listeners) {
       try {

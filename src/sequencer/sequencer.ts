@@ -3,10 +3,15 @@ import type { DatabasePlugin, DbTransaction } from "@/contracts/db";
 import { LOCK_SPACE, lockKey } from "@/db/advisory-lock";
 import { prepared } from "@/db/prepared";
 import type { Logger } from "@/log";
+import type { SeqRow } from "./reader";
 import { accountBody, commitBody, encodeBody, encodeWithTimeSlot, identityBody, syncBody } from "./encode";
 import type { AccountStatus, CidInput, CommitEventInput, EventType } from "./types";
 
-/** The notification channel that tells every node "new rows in repo_seq". Payloads are hints. */
+/**
+ * The notification channel that tells every node "new rows in repo_seq".
+ * Payloads are hints: on PostgreSQL each event's own notification carries its
+ * seq (see PG_SEQUENCE), other notifications are empty.
+ */
 export const SEQ_CHANNEL = "seq";
 /** The named lock (DatabasePlugin.lock) held from the insert to the commit of every event. */
 export const SEQ_LOCK = "seq";
@@ -29,6 +34,10 @@ export const SEQ_LOCK = "seq";
  * On PostgreSQL the event's insert notifies by itself at commit (see
  * PG_SEQUENCE) and `announce()` only notifies for events written some other
  * way: it skips one call per transaction that sequenced events.
+ *
+ * `onInserted`, when given, hears of each row as PostgreSQL stored it, before
+ * the transaction commits (this node's firehose then needs not read its own
+ * events back: EventTail.expect); it must not throw.
  */
 export interface Sequencer {
   /** A `#commit` event. Returns its seq. */
@@ -47,7 +56,7 @@ export interface Sequencer {
   announce(): void;
 }
 
-export function createSequencer(db: DatabasePlugin, log: Logger): Sequencer {
+export function createSequencer(db: DatabasePlugin, log: Logger, onInserted?: (row: SeqRow) => void): Sequencer {
   const folded = db.dialect === "postgres";
   // Transactions whose events carried their own notification (PostgreSQL): as many announce() calls are redundant.
   let carried = 0;
@@ -57,14 +66,17 @@ export function createSequencer(db: DatabasePlugin, log: Logger): Sequencer {
     if (folded) {
       // The body is built and checked before the lock: a bad event must not make other writers wait.
       const { bytes, at } = encodeWithTimeSlot(body);
-      const { rows } = await tx.executeQuery<{ seq: number | string }>(
+      const { rows } = await tx.executeQuery<{ seq: number | string; event: Uint8Array; sequenced_at: string }>(
         CompiledQuery.raw(PG_SEQUENCE, [FALLBACK_LOCK_TIMEOUT, LOCK_SPACE, lockKey(SEQ_LOCK), did, type, bytes, at + 1, SEQ_CHANNEL]),
       );
       if (!carrying.has(tx)) {
         carrying.add(tx);
         carried++;
       }
-      return Number(rows[0]!.seq);
+      const row = rows[0]!;
+      const seq = Number(row.seq);
+      onInserted?.({ seq, did, event_type: type, event: row.event, sequenced_at: row.sequenced_at });
+      return seq;
     }
     await db.lock(tx, SEQ_LOCK);
     // The time is taken under the lock so that, on one clock, it grows with seq.
@@ -101,8 +113,9 @@ const insertEvent = prepared<{ did: string; type: EventType; event: Uint8Array; 
  * the one before: the transaction's lock timeout (kept when the repo lock has
  * set it already), the seq lock, the database clock taken under the lock
  * (one clock for every node), written over the body's placeholder time, the
- * insert; pg_notify is delivered when the transaction commits, and not at
- * all when it rolls back. $1 fallback lock timeout, $2/$3 the lock's keys,
+ * insert, which returns the stored row; pg_notify, with the seq as its
+ * payload, is delivered when the transaction commits, and not at all when it
+ * rolls back. $1 fallback lock timeout, $2/$3 the lock's keys,
  * $4 did, $5 type, $6 body, $7 1-based offset of its time, $8 channel.
  */
 const PG_SEQUENCE = `with c as (
@@ -114,9 +127,9 @@ const PG_SEQUENCE = `with c as (
 ), e as (
   insert into repo_seq (did, event_type, event, sequenced_at)
   select $4, $5, overlay($6::bytea placing convert_to(t.time, 'UTF8') from $7::int4), t.time from t
-  returning seq
+  returning seq, event, sequenced_at
 )
-select seq, pg_notify($8, '') from e`;
+select seq, event, sequenced_at, pg_notify($8, seq::text) from e`;
 
 /** Lock timeout of the seq lock in a transaction that has none yet (db-postgres's default lockTimeout). */
 const FALLBACK_LOCK_TIMEOUT = "15s";
