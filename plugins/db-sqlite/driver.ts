@@ -5,6 +5,8 @@ import {
   type Dialect,
   type Driver,
   type Kysely,
+  type LimitNode,
+  type OffsetNode,
   type QueryResult,
   SqliteAdapter,
   SqliteIntrospector,
@@ -35,10 +37,30 @@ export class BunSqliteDialect implements Dialect {
     return new BunSqliteDriver(new BunSqliteConnection(this.database, this.toError));
   }
   createQueryCompiler() {
-    return new SqliteQueryCompiler();
+    return new RuntimeLimitCompiler();
   }
   createIntrospector(db: Kysely<unknown>) {
     return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * `limit +?` instead of `limit ?` (and the same for offset). SQLite plans a
+ * bare bound LIMIT with the value bound at the time (EXPLAIN shows it as a
+ * constant), so binding it again, which every run does, prepares the
+ * statement again: 10–12 µs a query here, whatever the rows (listRecords'
+ * page query: 15 µs for one row, 2.5 µs with `+?`). As an expression the
+ * value is read when the statement runs, and the prepared plan is kept.
+ */
+class RuntimeLimitCompiler extends SqliteQueryCompiler {
+  protected override visitLimit(node: LimitNode): void {
+    this.append("limit +");
+    this.visitNode(node.limit);
+  }
+
+  protected override visitOffset(node: OffsetNode): void {
+    this.append("offset +");
+    this.visitNode(node.offset);
   }
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { sql } from "kysely";
+import { CompiledQuery, type Kysely, sql } from "kysely";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +68,28 @@ test("db-sqlite maxSnapshots: snapshots past the bound wait for a free connectio
     gate.resolve();
     await all;
     expect(most).toBe(2);
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
+});
+
+test("db-sqlite LIMIT and OFFSET are read when the statement runs, not planned as constants (which would prepare it again on every run)", async () => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, "limits.sqlite") });
+  try {
+    await plugin.init(ctx);
+    const db = plugin.db() as unknown as Kysely<{ n: { v: number } }>;
+    await sql`create table n (v integer primary key)`.execute(db);
+    await db.insertInto("n").values(Array.from({ length: 20 }, (_, v) => ({ v }))).execute();
+    const page = (limit: number, offset: number) => db.selectFrom("n").select("v").orderBy("v", "desc").limit(limit).offset(offset);
+    expect((await page(3, 2).execute()).map((r) => r.v)).toEqual([17, 16, 15]);
+    expect((await page(5, 0).execute()).map((r) => r.v)).toEqual([19, 18, 17, 16, 15]);
+    const compiled = page(7777, 8888).compile();
+    const { rows } = await db.executeQuery<{ opcode: string; p1: number }>(CompiledQuery.raw(`explain ${compiled.sql}`, compiled.parameters));
+    const constants = rows.filter((r) => r.opcode === "Integer").map((r) => r.p1);
+    expect(constants).not.toContain(7777);
+    expect(constants).not.toContain(8888);
   } finally {
     await plugin.close();
     ctx.cleanup();
