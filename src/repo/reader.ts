@@ -5,6 +5,7 @@ import type { Caller } from "@/auth/types";
 import type { DatabasePlugin } from "@/contracts/db";
 import { InvalidRequestError } from "@/errors";
 import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
+import { LruCache } from "@/util/lru-cache";
 import { cborToJson } from "./cbor-json";
 
 /** listRecords page sizes. */
@@ -22,7 +23,7 @@ export interface RecordView {
  * Values no request can send (a NUL is not valid in a DID, NSID, URI or record key; no page is -7
  * long), standing for the parameters of the record reads' queries, which are compiled once.
  */
-const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", uri: "\u0000uri", limit: -7 } as const;
+const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", uri: "\u0000uri", cid: "\u0000cid", limit: -7 } as const;
 type Placeholder = keyof typeof PLACEHOLDER;
 const PLACEHOLDERS = new Map<string | number, Placeholder>(Object.entries(PLACEHOLDER).map(([name, value]) => [value, name as Placeholder]));
 
@@ -41,6 +42,15 @@ function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, strin
   );
 }
 
+/**
+ * Record values as JSON text by CID, at most 20,000 and about 16 MiB (two bytes a character, plus the
+ * key and entry). A CID is the hash of the block, so its JSON never changes and may be shared by every
+ * repository; which CID a record has, and whether it may be read, always comes from the query.
+ */
+const VALUE_CACHE_ENTRIES = 20_000;
+const VALUE_CACHE_BYTES = 16 * 1024 * 1024;
+const valueWeight = (json: string) => json.length * 2 + 200;
+
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
   did: string;
@@ -56,6 +66,9 @@ export interface RepoState {
 /** Read side of the repositories: records, collections, roots and hosting state, all from the index tables. */
 export class RepoReader {
   private getRecordSql?: CompiledQuery;
+  private blockSql?: CompiledQuery;
+  /** Record values already converted, so a hot record costs neither its block's lookup nor its conversion. */
+  private readonly values = new LruCache<string>(VALUE_CACHE_ENTRIES, VALUE_CACHE_BYTES, valueWeight);
   /** listRecords' SQL by direction and whether a cursor is given, compiled once each (see `compiledPage`). */
   private readonly listRecordsSql = new Map<string, CompiledQuery>();
 
@@ -98,7 +111,7 @@ export class RepoReader {
   }
 
   /**
-   * Records of `did` with their blocks, while the account is active: a
+   * Records of `did` (their keys and CIDs; the values come from `valuesOf`), while the account is active: a
    * taken-down or deactivated account's records are as absent as missing ones
    * (com.atproto.repo.* reads, like the reference), checked in the same query
    * once rather than per row. A repository without an account row (tests)
@@ -108,7 +121,6 @@ export class RepoReader {
     return this.db
       .db()
       .selectFrom("record")
-      .innerJoin("repo_block", (join) => join.onRef("repo_block.did", "=", "record.did").onRef("repo_block.cid", "=", "record.cid"))
       .where("record.did", "=", did)
       .where("record.takedown_ref", "is", null)
       .where(({ exists, not, selectFrom }) =>
@@ -128,11 +140,37 @@ export class RepoReader {
     const uri = recordUri(did, collection, rkey);
     // The hottest read: its SQL is compiled once (building the query each time was a quarter
     // of a getRecord's CPU, measured in process).
-    this.getRecordSql ??= this.visibleRecords(PLACEHOLDER.did).select(["record.cid", "repo_block.content"]).where("record.uri", "=", PLACEHOLDER.uri).compile();
+    this.getRecordSql ??= this.visibleRecords(PLACEHOLDER.did).select("record.cid").where("record.uri", "=", PLACEHOLDER.uri).compile();
     const { rows } = await this.db.db().executeQuery(bind(this.getRecordSql, { did, uri }));
-    const row = rows[0] as { cid: string; content: Uint8Array } | undefined;
+    const row = rows[0] as { cid: string } | undefined;
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
-    return { uri, cid: row.cid, valueJson: cborToJson(row.content) };
+    const [valueJson] = await this.valuesOf(did, [row.cid]);
+    // No block: the record was deleted between the two reads.
+    return valueJson === undefined ? null : { uri, cid: row.cid, valueJson };
+  }
+
+  /**
+   * The values (JSON text) of blocks of `did`, in the order of `cids`: from the cache, the rest in
+   * one query (undefined for a block that is gone, its record deleted since it was listed).
+   */
+  private async valuesOf(did: string, cids: string[]): Promise<(string | undefined)[]> {
+    const out = cids.map((cid) => this.values.get(cid));
+    const missing = [...new Set(cids.filter((_, i) => out[i] === undefined))];
+    if (missing.length === 0) return out;
+    let rows: { cid: string; content: Uint8Array }[];
+    if (missing.length === 1) {
+      this.blockSql ??= this.db.db().selectFrom("repo_block").select(["cid", "content"]).where("did", "=", PLACEHOLDER.did).where("cid", "=", PLACEHOLDER.cid).compile();
+      rows = (await this.db.db().executeQuery(bind(this.blockSql, { did, cid: missing[0] }))).rows as typeof rows;
+    } else {
+      rows = await this.db.db().selectFrom("repo_block").select(["cid", "content"]).where("did", "=", did).where("cid", "in", missing).execute();
+    }
+    const found = new Map<string, string>();
+    for (const row of rows) {
+      const json = cborToJson(row.content);
+      this.values.set(row.cid, json);
+      found.set(row.cid, json);
+    }
+    return cids.map((cid, i) => out[i] ?? found.get(cid));
   }
 
   /** getRecord's answer as JSON text: `{uri, cid, value}`. */
@@ -154,15 +192,16 @@ export class RepoReader {
   ): Promise<{ records: RecordView[]; cursor?: string }> {
     const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
     const compiled = this.compiledPage(opts.reverse === true, opts.cursor !== undefined && opts.cursor !== "");
-    const { rows } = await this.db.db().executeQuery(bind(compiled, { did, collection, limit, cursor: opts.cursor }));
+    const { rows } = (await this.db.db().executeQuery(bind(compiled, { did, collection, limit, cursor: opts.cursor }))) as { rows: { cid: string; rkey: string }[] };
+    const values = await this.valuesOf(did, rows.map((r) => r.cid));
     // The uri is not read: it is made of the three keys the query matched on.
     const prefix = recordUri(did, collection, "");
-    const records = (rows as { cid: string; rkey: string; content: Uint8Array }[]).map((r) => ({
-      uri: prefix + r.rkey,
-      cid: r.cid,
-      valueJson: cborToJson(r.content),
-    }));
-    return { records, cursor: rows.length === limit ? (rows.at(-1) as { rkey: string } | undefined)?.rkey : undefined };
+    const records: RecordView[] = [];
+    rows.forEach((r, i) => {
+      const valueJson = values[i];
+      if (valueJson !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, valueJson });
+    });
+    return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
   }
 
   /**
@@ -175,7 +214,7 @@ export class RepoReader {
     let compiled = this.listRecordsSql.get(key);
     if (!compiled) {
       let query = this.visibleRecords(PLACEHOLDER.did)
-        .select(["record.cid", "record.rkey", "repo_block.content"])
+        .select(["record.cid", "record.rkey"])
         .where("record.collection", "=", PLACEHOLDER.collection)
         .orderBy("record.rkey", reverse ? "asc" : "desc")
         .limit(PLACEHOLDER.limit);

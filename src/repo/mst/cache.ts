@@ -1,53 +1,15 @@
+import { LruCache } from "@/util/lru-cache";
 import type { StoredNode } from "./node";
 
 /**
- * Decoded blocks by CID string, least recently used dropped first, bounded
+ * Decoded blocks by CID string, least recently used dropped first (as LruCache approximates it), bounded
  * in count and in (estimated) bytes. Shared by every repository of the
  * process: a block is addressed by the hash of its content, so whatever store
  * or cluster node it came from, the same CID is the same block.
  */
-export class BlockCache<T extends { bytes: Uint8Array }> {
-  private readonly nodes = new Map<string, T>();
-  private bytes = 0;
-
-  constructor(
-    readonly maxNodes: number,
-    readonly maxBytes: number,
-  ) {}
-
-  get(cid: string): T | undefined {
-    const node = this.nodes.get(cid);
-    if (node) {
-      // Move to the most recent end.
-      this.nodes.delete(cid);
-      this.nodes.set(cid, node);
-    }
-    return node;
-  }
-
-  set(cid: string, node: T): void {
-    const old = this.nodes.get(cid);
-    if (old) {
-      this.nodes.delete(cid);
-      this.bytes -= weight(old);
-    }
-    this.nodes.set(cid, node);
-    this.bytes += weight(node);
-    while (this.nodes.size > this.maxNodes || this.bytes > this.maxBytes) {
-      const oldest = this.nodes.keys().next();
-      if (oldest.done) break;
-      const dropped = this.nodes.get(oldest.value)!;
-      this.nodes.delete(oldest.value);
-      this.bytes -= weight(dropped);
-    }
-  }
-
-  get size(): number {
-    return this.nodes.size;
-  }
-
-  get byteSize(): number {
-    return this.bytes;
+export class BlockCache<T extends { bytes: Uint8Array }> extends LruCache<T> {
+  constructor(maxNodes: number, maxBytes: number) {
+    super(maxNodes, maxBytes, weight);
   }
 }
 
