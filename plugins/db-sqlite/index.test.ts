@@ -86,7 +86,7 @@ test("db-sqlite LIMIT and OFFSET are read when the statement runs, not planned a
     expect((await page(3, 2).execute()).map((r) => r.v)).toEqual([17, 16, 15]);
     expect((await page(5, 0).execute()).map((r) => r.v)).toEqual([19, 18, 17, 16, 15]);
     const compiled = page(7777, 8888).compile();
-    const { rows } = await db.executeQuery<{ opcode: string; p1: number }>(CompiledQuery.raw(`explain ${compiled.sql}`, compiled.parameters));
+    const { rows } = await db.executeQuery<{ opcode: string; p1: number }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
     const constants = rows.filter((r) => r.opcode === "Integer").map((r) => r.p1);
     expect(constants).not.toContain(7777);
     expect(constants).not.toContain(8888);
