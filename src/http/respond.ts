@@ -8,8 +8,8 @@ export function json(body: unknown, status = 200, headers?: Record<string, strin
   return jsonText(JSON.stringify(body), status, headers);
 }
 
-/** A JSON answer whose text is already built (the record reads assemble theirs from stored blocks). */
-export function jsonText(text: string, status = 200, headers?: Record<string, string>): Response {
+/** A JSON answer whose text is already built (the record reads assemble theirs as UTF-8 from stored blocks). */
+export function jsonText(text: string | Uint8Array, status = 200, headers?: Record<string, string>): Response {
   const res = new Response(text, { status, headers });
   res.headers.set("content-type", JSON_TYPE);
   return res;

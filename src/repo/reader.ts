@@ -7,17 +7,11 @@ import { InvalidRequestError } from "@/errors";
 import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
 import { LruCache } from "@/util/lru-cache";
 import { cborToJson } from "./cbor-json";
+import type { RecordView } from "./record-body";
 
 /** listRecords page sizes. */
 export const LIST_RECORDS_DEFAULT = 50;
 export const LIST_RECORDS_MAX = 100;
-
-/** A record as the record reads answer it; its value is already the text of its JSON form (cbor-json.ts). */
-export interface RecordView {
-  uri: string;
-  cid: string;
-  valueJson: string;
-}
 
 /**
  * Values no request can send (a NUL is not valid in a DID, NSID, URI or record key; no page is -7
@@ -43,13 +37,14 @@ function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, strin
 }
 
 /**
- * Record values as JSON text by CID, at most 20,000 and about 16 MiB (two bytes a character, plus the
- * key and entry). A CID is the hash of the block, so its JSON never changes and may be shared by every
- * repository; which CID a record has, and whether it may be read, always comes from the query.
+ * Record values as the UTF-8 text of their JSON by CID, at most 20,000 and about 16 MiB (the bytes
+ * plus the key and entry). A CID is the hash of the block, so its JSON never changes and may be shared
+ * by every repository; which CID a record has, and whether it may be read, always comes from the query.
  */
 const VALUE_CACHE_ENTRIES = 20_000;
 const VALUE_CACHE_BYTES = 16 * 1024 * 1024;
-const valueWeight = (json: string) => json.length * 2 + 200;
+const valueWeight = (json: Uint8Array) => json.length + 300;
+const utf8 = new TextEncoder();
 
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
@@ -68,7 +63,7 @@ export class RepoReader {
   private getRecordSql?: CompiledQuery;
   private blockSql?: CompiledQuery;
   /** Record values already converted, so a hot record costs neither its block's lookup nor its conversion. */
-  private readonly values = new LruCache<string>(VALUE_CACHE_ENTRIES, VALUE_CACHE_BYTES, valueWeight);
+  private readonly values = new LruCache<Uint8Array>(VALUE_CACHE_ENTRIES, VALUE_CACHE_BYTES, valueWeight);
   /** listRecords' SQL by direction and whether a cursor is given, compiled once each (see `compiledPage`). */
   private readonly listRecordsSql = new Map<string, CompiledQuery>();
 
@@ -144,16 +139,16 @@ export class RepoReader {
     const { rows } = await this.db.db().executeQuery(bind(this.getRecordSql, { did, uri }));
     const row = rows[0] as { cid: string } | undefined;
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
-    const [valueJson] = await this.valuesOf(did, [row.cid]);
+    const [value] = await this.valuesOf(did, [row.cid]);
     // No block: the record was deleted between the two reads.
-    return valueJson === undefined ? null : { uri, cid: row.cid, valueJson };
+    return value === undefined ? null : { uri, cid: row.cid, value };
   }
 
   /**
-   * The values (JSON text) of blocks of `did`, in the order of `cids`: from the cache, the rest in
+   * The values (UTF-8 JSON) of blocks of `did`, in the order of `cids`: from the cache, the rest in
    * one query (undefined for a block that is gone, its record deleted since it was listed).
    */
-  private async valuesOf(did: string, cids: string[]): Promise<(string | undefined)[]> {
+  private async valuesOf(did: string, cids: string[]): Promise<(Uint8Array | undefined)[]> {
     const out = cids.map((cid) => this.values.get(cid));
     const missing = [...new Set(cids.filter((_, i) => out[i] === undefined))];
     if (missing.length === 0) return out;
@@ -164,24 +159,13 @@ export class RepoReader {
     } else {
       rows = await this.db.db().selectFrom("repo_block").select(["cid", "content"]).where("did", "=", did).where("cid", "in", missing).execute();
     }
-    const found = new Map<string, string>();
+    const found = new Map<string, Uint8Array>();
     for (const row of rows) {
-      const json = cborToJson(row.content);
+      const json = utf8.encode(cborToJson(row.content));
       this.values.set(row.cid, json);
       found.set(row.cid, json);
     }
     return cids.map((cid, i) => out[i] ?? found.get(cid));
-  }
-
-  /** getRecord's answer as JSON text: `{uri, cid, value}`. */
-  static recordJson(view: RecordView): string {
-    return `{"uri":${JSON.stringify(view.uri)},"cid":"${view.cid}","value":${view.valueJson}}`;
-  }
-
-  /** listRecords' answer as JSON text: `{records, cursor?}`. */
-  static pageJson(page: { records: RecordView[]; cursor?: string }): string {
-    const records = page.records.map(RepoReader.recordJson).join(",");
-    return page.cursor === undefined ? `{"records":[${records}]}` : `{"records":[${records}],"cursor":${JSON.stringify(page.cursor)}}`;
   }
 
   /** Records of one collection by record key: newest (highest key) first, or oldest first with `reverse`. */
@@ -198,8 +182,8 @@ export class RepoReader {
     const prefix = recordUri(did, collection, "");
     const records: RecordView[] = [];
     rows.forEach((r, i) => {
-      const valueJson = values[i];
-      if (valueJson !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, valueJson });
+      const value = values[i];
+      if (value !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, value });
     });
     return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
   }

@@ -11,6 +11,7 @@ import { Registry } from "prom-client";
 import { BlobService } from "@/blob/service";
 import { sweepTempBlobs } from "@/blob/sweeper";
 import { repoCarStream } from "@/repo/car-export";
+import { recordValue } from "@/repo/record-body";
 import { BACKENDS, repoHarness } from "./backends";
 import type { TestContext } from "@test/support/context";
 import { fakePng } from "@test/support/blobs";
@@ -58,7 +59,7 @@ for (const makeBackend of BACKENDS) {
       const rkeyA = a.uri.split("/").pop()!;
       const got = await h.repo.reader.getRecord(did, "app.bsky.feed.post", rkeyA);
       expect(got).toMatchObject({ uri: a.uri, cid: a.cid });
-      expect(JSON.parse(got!.valueJson)).toMatchObject({ text: "first" });
+      expect(recordValue(got!)).toMatchObject({ text: "first" });
       const listed = await h.repo.reader.listRecords(did, "app.bsky.feed.post", {});
       expect(listed.records.map((r) => r.uri)).toEqual([b.uri, a.uri]);
       expect(await h.repo.reader.listCollections(did)).toEqual(["app.bsky.actor.profile", "app.bsky.feed.post"]);
@@ -73,7 +74,7 @@ for (const makeBackend of BACKENDS) {
       expect(again.cid).toBe(profile.cid);
 
       await h.repo.putRecord(did, { collection: "app.bsky.feed.post", rkey: rkeyA, record: post("edited") });
-      expect(JSON.parse((await h.repo.reader.getRecord(did, "app.bsky.feed.post", rkeyA))!.valueJson)).toMatchObject({ text: "edited" });
+      expect(recordValue((await h.repo.reader.getRecord(did, "app.bsky.feed.post", rkeyA))!)).toMatchObject({ text: "edited" });
       const del = await h.repo.deleteRecord(did, { collection: "app.bsky.feed.post", rkey: b.uri.split("/").pop()! });
       expect(del.commit).toBeDefined();
       expect(await h.repo.deleteRecord(did, { collection: "app.bsky.feed.post", rkey: TID.nextStr() })).toEqual({});
@@ -102,9 +103,9 @@ for (const makeBackend of BACKENDS) {
       for (let i = 0; i < 5; i++) made.push(await h.repo.createRecord(did, { collection: "app.bsky.feed.post", record: post(`post ${i}`) }));
       const rkey = (uri: string) => uri.split("/").pop()!;
       // Two of them read first, so their values are the reader's already.
-      for (const i of [1, 3]) expect(JSON.parse((await h.repo.reader.getRecord(did, "app.bsky.feed.post", rkey(made[i]!.uri)))!.valueJson).text).toBe(`post ${i}`);
+      for (const i of [1, 3]) expect((recordValue((await h.repo.reader.getRecord(did, "app.bsky.feed.post", rkey(made[i]!.uri)))!) as { text: string }).text).toBe(`post ${i}`);
       const texts = async (opts = {}) =>
-        (await h.repo.reader.listRecords(did, "app.bsky.feed.post", opts)).records.map((r) => [r.cid, JSON.parse(r.valueJson).text]);
+        (await h.repo.reader.listRecords(did, "app.bsky.feed.post", opts)).records.map((r) => [r.cid, (recordValue(r) as { text: string }).text]);
       const expected = made.map((m, i) => [m.cid, `post ${i}`]).reverse();
       expect(await texts()).toEqual(expected);
       expect(await texts({ reverse: true, limit: 2 })).toEqual(expected.slice(3).reverse());

@@ -2,6 +2,7 @@ import { format } from "node:util";
 import { INVALID_HANDLE } from "@atproto/syntax";
 import type { AppContext } from "@/app-context";
 import { accountByDid, accountByHandle } from "@/account/store";
+import { recordValue } from "@/repo/record-body";
 import type { LocalRecord, LocalRecords } from "./records";
 import { isObject, localPost } from "./records";
 import type { Embed, FeedViewPost, JsonBlob, PostRecord, PostView, ProfileRecord, ProfileViewBasic } from "./types";
@@ -49,7 +50,7 @@ export class LocalViewer {
       ]);
       if (!account) return null;
       const view: ProfileViewBasic = { did: this.did, handle: account.handle ?? INVALID_HANDLE };
-      const value: unknown = profile ? JSON.parse(profile.valueJson) : null;
+      const value: unknown = profile ? recordValue(profile) : null;
       return isObject(value) ? this.withProfileBasic(view, value as ProfileRecord) : view;
     })();
     return this.author;

@@ -3,7 +3,7 @@ import { InvalidRequestError } from "@/errors";
 import { Str } from "@/lexicon/formats";
 import { jsonText } from "@/http/respond";
 import { recordUri } from "@/lexicon/syntax";
-import { RepoReader } from "@/repo/reader";
+import { recordBody } from "@/repo/record-body";
 import { query } from "@/xrpc/method";
 
 export default query({
@@ -17,7 +17,7 @@ export default query({
     // One query on the common path: the record, if its account is hosted here and active.
     const did = await ctx.repo.reader.didOf(params.repo);
     const record = did ? await ctx.repo.reader.getRecord(did, params.collection, params.rkey, params.cid) : null;
-    if (record) return jsonText(RepoReader.recordJson(record));
+    if (record) return jsonText(recordBody(record));
     // A repository hosted elsewhere: the AppView (or the atproto-proxy target) may know the record, as in the reference.
     const hosted = did ? await ctx.repo.reader.hostedRepo(did) : null;
     if (!hosted) {

@@ -2,7 +2,8 @@ import { Type } from "@sinclair/typebox";
 import { InvalidRequestError } from "@/errors";
 import { Str } from "@/lexicon/formats";
 import { jsonText } from "@/http/respond";
-import { LIST_RECORDS_DEFAULT, LIST_RECORDS_MAX, RepoReader } from "@/repo/reader";
+import { pageBody } from "@/repo/record-body";
+import { LIST_RECORDS_DEFAULT, LIST_RECORDS_MAX } from "@/repo/reader";
 import { query } from "@/xrpc/method";
 
 export default query({
@@ -22,6 +23,6 @@ export default query({
     if (listed.records.length === 0 && !(await ctx.repo.reader.hostedRepo(did))?.active) {
       throw new InvalidRequestError(`Could not find repo: ${repo}`, "RepoNotFound");
     }
-    return jsonText(RepoReader.pageJson(listed));
+    return jsonText(pageBody(listed.records, listed.cursor));
   },
 });
