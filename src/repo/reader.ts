@@ -7,7 +7,7 @@ import { InvalidRequestError } from "@/errors";
 import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
 import { LruCache } from "@/util/lru-cache";
 import { cborToJson } from "./cbor-json";
-import type { RecordView } from "./record-body";
+import { type RecordView, recordTail } from "./record-body";
 
 /** listRecords page sizes. */
 export const LIST_RECORDS_DEFAULT = 50;
@@ -37,14 +37,14 @@ function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, strin
 }
 
 /**
- * Record values as the UTF-8 text of their JSON by CID, at most 20,000 and about 16 MiB (the bytes
- * plus the key and entry). A CID is the hash of the block, so its JSON never changes and may be shared
- * by every repository; which CID a record has, and whether it may be read, always comes from the query.
+ * Records' ends of body (their CID and value JSON as UTF-8, `recordTail`) by CID, at most 20,000 and
+ * about 16 MiB (the bytes plus the key and entry). A CID is the hash of the block, so its JSON never
+ * changes and may be shared by every repository; which CID a record has, and whether it may be read,
+ * always comes from the query.
  */
-const VALUE_CACHE_ENTRIES = 20_000;
-const VALUE_CACHE_BYTES = 16 * 1024 * 1024;
-const valueWeight = (json: Uint8Array) => json.length + 300;
-const utf8 = new TextEncoder();
+const TAIL_CACHE_ENTRIES = 20_000;
+const TAIL_CACHE_BYTES = 16 * 1024 * 1024;
+const tailWeight = (tail: Uint8Array) => tail.length + 300;
 
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
@@ -62,8 +62,8 @@ export interface RepoState {
 export class RepoReader {
   private getRecordSql?: CompiledQuery;
   private blockSql?: CompiledQuery;
-  /** Record values already converted, so a hot record costs neither its block's lookup nor its conversion. */
-  private readonly values = new LruCache<Uint8Array>(VALUE_CACHE_ENTRIES, VALUE_CACHE_BYTES, valueWeight);
+  /** Record tails already made, so a hot record costs neither its block's lookup nor its conversion. */
+  private readonly tails = new LruCache<Uint8Array>(TAIL_CACHE_ENTRIES, TAIL_CACHE_BYTES, tailWeight);
   /** listRecords' SQL by direction and whether a cursor is given, compiled once each (see `compiledPage`). */
   private readonly listRecordsSql = new Map<string, CompiledQuery>();
 
@@ -106,7 +106,7 @@ export class RepoReader {
   }
 
   /**
-   * Records of `did` (their keys and CIDs; the values come from `valuesOf`), while the account is active: a
+   * Records of `did` (their keys and CIDs; the values come from `tailsOf`), while the account is active: a
    * taken-down or deactivated account's records are as absent as missing ones
    * (com.atproto.repo.* reads, like the reference), checked in the same query
    * once rather than per row. A repository without an account row (tests)
@@ -139,17 +139,17 @@ export class RepoReader {
     const { rows } = await this.db.db().executeQuery(bind(this.getRecordSql, { did, uri }));
     const row = rows[0] as { cid: string } | undefined;
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
-    const [value] = await this.valuesOf(did, [row.cid]);
+    const [tail] = await this.tailsOf(did, [row.cid]);
     // No block: the record was deleted between the two reads.
-    return value === undefined ? null : { uri, cid: row.cid, value };
+    return tail === undefined ? null : { uri, cid: row.cid, tail };
   }
 
   /**
-   * The values (UTF-8 JSON) of blocks of `did`, in the order of `cids`: from the cache, the rest in
+   * The records' tails (`recordTail`) for blocks of `did`, in the order of `cids`: from the cache, the rest in
    * one query (undefined for a block that is gone, its record deleted since it was listed).
    */
-  private async valuesOf(did: string, cids: string[]): Promise<(Uint8Array | undefined)[]> {
-    const out = cids.map((cid) => this.values.get(cid));
+  private async tailsOf(did: string, cids: string[]): Promise<(Uint8Array | undefined)[]> {
+    const out = cids.map((cid) => this.tails.get(cid));
     const missing = [...new Set(cids.filter((_, i) => out[i] === undefined))];
     if (missing.length === 0) return out;
     let rows: { cid: string; content: Uint8Array }[];
@@ -161,9 +161,9 @@ export class RepoReader {
     }
     const found = new Map<string, Uint8Array>();
     for (const row of rows) {
-      const json = utf8.encode(cborToJson(row.content));
-      this.values.set(row.cid, json);
-      found.set(row.cid, json);
+      const tail = recordTail(row.cid, cborToJson(row.content));
+      this.tails.set(row.cid, tail);
+      found.set(row.cid, tail);
     }
     return cids.map((cid, i) => out[i] ?? found.get(cid));
   }
@@ -177,13 +177,13 @@ export class RepoReader {
     const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
     const compiled = this.compiledPage(opts.reverse === true, opts.cursor !== undefined && opts.cursor !== "");
     const { rows } = (await this.db.db().executeQuery(bind(compiled, { did, collection, limit, cursor: opts.cursor }))) as { rows: { cid: string; rkey: string }[] };
-    const values = await this.valuesOf(did, rows.map((r) => r.cid));
+    const tails = await this.tailsOf(did, rows.map((r) => r.cid));
     // The uri is not read: it is made of the three keys the query matched on.
     const prefix = recordUri(did, collection, "");
     const records: RecordView[] = [];
     rows.forEach((r, i) => {
-      const value = values[i];
-      if (value !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, value });
+      const tail = tails[i];
+      if (tail !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, tail });
     });
     return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
   }
