@@ -3,7 +3,9 @@ import postgresjs from "postgres";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
 import { DbError, migrateToLatest } from "@/plugin-kit";
 import { errorResponse } from "@/http/respond";
+import { sql } from "kysely";
 import { postgres } from "./index";
+import { connectionTarget } from "./pool";
 
 const base = process.env.AURORA_TEST_POSTGRES_URL;
 if (!base) throw new Error("AURORA_TEST_POSTGRES_URL unset: run via scripts/with-services.ts");
@@ -46,4 +48,48 @@ test("a value PostgreSQL cannot hold (a NUL byte in text) is DbError reason inva
     await server.end();
     ctx.cleanup();
   }
+});
+
+test("connectionTarget reads libpq's Unix-socket forms and leaves every other URL as it is", () => {
+  expect(connectionTarget("postgresql://u:p@localhost/aurora?host=/run/postgresql&sslmode=disable")).toEqual({
+    url: "postgresql://u:p@localhost/aurora?sslmode=disable",
+    path: "/run/postgresql/.s.PGSQL.5432",
+  });
+  expect(connectionTarget("postgresql://%2Fvar%2Frun%2Fpostgresql:5433/aurora")).toEqual({
+    url: "postgresql://localhost:5433/aurora",
+    path: "/var/run/postgresql/.s.PGSQL.5433",
+  });
+  expect(connectionTarget("postgresql:///aurora?host=/tmp/")).toEqual({ url: "postgresql://localhost/aurora", path: "/tmp/.s.PGSQL.5432" });
+  for (const plain of ["postgresql://u:p@db.example:5432/aurora", "postgresql://u@localhost/aurora?host=db.example", "not a url"]) {
+    expect(connectionTarget(plain)).toEqual({ url: plain });
+  }
+});
+
+test("db-postgres connects over the Unix socket the URL names (queries and LISTEN/NOTIFY), not over TCP", async () => {
+  const own = `${name}_uds`;
+  const server = postgresjs(base, { max: 1, onnotice: () => {} });
+  const [setting] = await server.unsafe<{ unix_socket_directories: string }[]>("show unix_socket_directories");
+  const dir = setting!.unix_socket_directories.split(",")[0]!.trim();
+  await server.unsafe(`create database ${own}`);
+  const port = new URL(base).port;
+  const ctx = pluginContext();
+  for (const url of [`postgresql://postgres@localhost:${port}/${own}?host=${dir}`, `postgresql://postgres@${encodeURIComponent(dir)}:${port}/${own}`]) {
+    const plugin = postgres({ url, maxConnections: 2, minConnections: 1, connectTimeout: 5 });
+    try {
+      await plugin.init(ctx);
+      // inet_server_addr() is null on a Unix-socket connection and 127.0.0.1 over TCP.
+      const { rows } = await sql<{ addr: string | null }>`select inet_server_addr()::text as addr`.execute(plugin.db());
+      expect(rows).toEqual([{ addr: null }]);
+      let hear!: (payload: string | null) => void;
+      const heard = new Promise<string | null>((resolve) => (hear = resolve));
+      await plugin.listen("uds_probe", (payload) => hear(payload));
+      await plugin.notify("uds_probe", "over the socket");
+      expect(await heard).toBe("over the socket");
+    } finally {
+      await plugin.close();
+    }
+  }
+  ctx.cleanup();
+  await server.unsafe(`drop database if exists ${own} with (force)`);
+  await server.end();
 });

@@ -14,10 +14,14 @@ import {
 } from "@/plugin-kit";
 import { PostgresJsDialect } from "./driver";
 import { PostgresListener } from "./listener";
-import { classify, commonOptions, retryPolicy, withRetries } from "./pool";
+import { classify, commonOptions, connectionTarget, retryPolicy, withRetries } from "./pool";
 
 export interface PostgresOptions {
-  /** Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). */
+  /**
+   * Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). On the database's
+   * machine the Unix socket is cheaper than TCP: `postgresql://user@localhost/db?host=/run/postgresql`
+   * (or `postgresql://%2Frun%2Fpostgresql/db`), as libpq writes it.
+   */
   url: string;
   /** Most connections in the pool, at least 2 (POSTGRES_MAX_CONNECTIONS). One more is opened for LISTEN. @default 100 */
   maxConnections?: number;
@@ -79,6 +83,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
   let log: PluginContext["log"] | undefined;
   const hub = new ChannelHub(() => log);
   const toError = (err: unknown) => toDbError(NAME, err, classify);
+  const target = connectionTarget(options.url);
 
   const db = (): Db => {
     if (!kysely) throw new PluginError(NAME, "not initialised", { unavailable: true });
@@ -104,13 +109,17 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     async init(ctx) {
       log = ctx.log;
       const metrics = createDbMetrics(ctx.metrics, settings.maxConnections);
-      pool = postgresjs(options.url, {
+      pool = postgresjs(target.url, {
         // Open connections for aurora_db_connections, counted by their sockets: postgres.js has no pool
         // statistics of its own, and its `debug` hook would make it capture a stack trace for every query.
-        ...commonOptions(settings.connectTimeout, (socket) => {
-          metrics.connectionOpened();
-          socket.once("close", metrics.connectionClosed);
-        }),
+        ...commonOptions(
+          settings.connectTimeout,
+          (socket) => {
+            metrics.connectionOpened();
+            socket.once("close", metrics.connectionClosed);
+          },
+          target.path,
+        ),
         max: settings.maxConnections,
         max_lifetime: settings.maxLifetime,
         idle_timeout: settings.idleTimeout,
@@ -156,7 +165,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     },
     async listen(channel, handler) {
       sqlPool();
-      listener ??= new PostgresListener(options.url, settings.connectTimeout, hub, () => log);
+      listener ??= new PostgresListener(target, settings.connectTimeout, hub, () => log);
       return listener.listen(channel, handler);
     },
     describe: () => ({ url: redactUrl(options.url), ...settings }),

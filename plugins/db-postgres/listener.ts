@@ -1,6 +1,6 @@
 import postgresjs from "postgres";
 import type { ChannelHub, Logger, NotifyHandler } from "@/plugin-kit";
-import { commonOptions } from "./pool";
+import { type ConnectionTarget, commonOptions } from "./pool";
 
 /** Retry delays while re-subscribing after the LISTEN connection was lost, in ms. */
 const RETRY_MIN_MS = 100;
@@ -19,13 +19,13 @@ export class PostgresListener {
   #closed = false;
 
   constructor(
-    url: string,
+    target: ConnectionTarget,
     connectTimeout: number,
     private readonly hub: ChannelHub,
     private readonly log: () => Logger | undefined,
   ) {
     const options = {
-      ...commonOptions(connectTimeout),
+      ...commonOptions(connectTimeout, undefined, target.path),
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
@@ -35,7 +35,7 @@ export class PostgresListener {
       onnotify: (channel: string, payload: string) => hub.deliver(channel, payload),
       onclose: () => void this.#renew(),
     };
-    this.#sql = postgresjs(url, options);
+    this.#sql = postgresjs(target.url, options);
   }
 
   /** Subscribe `handler`; when the database is down the subscription is made as soon as it returns. */

@@ -13,10 +13,43 @@ export function reconnectBackoff(attempt: number): number {
   return Math.min(0.05 * 2 ** attempt, 1);
 }
 
+/** Where to connect: the URL postgres.js reads, and the Unix socket's path when the URL names one. */
+export interface ConnectionTarget {
+  url: string;
+  path?: string;
+}
+
+/**
+ * libpq's Unix-socket forms of a connection URL, which postgres.js does not
+ * read: a `host` query parameter that is a directory
+ * (`postgresql://aurora@localhost/aurora?host=/run/postgresql`) or a
+ * percent-encoded directory as the host (`postgresql://%2Frun%2Fpostgresql/aurora`).
+ * The socket is `<dir>/.s.PGSQL.<port>` (port 5432 unless the URL gives one);
+ * the `host` parameter is taken out of the URL, or postgres.js would send it
+ * to the server as a setting. Any other URL is returned as it is.
+ */
+export function connectionTarget(url: string): ConnectionTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  const param = parsed.searchParams.get("host");
+  const hostDir = decodeURIComponent(parsed.hostname);
+  const dir = param?.startsWith("/") ? param : hostDir.startsWith("/") ? hostDir : undefined;
+  if (dir === undefined) return { url };
+  parsed.searchParams.delete("host");
+  // The host postgres.js parses is then only a name in its messages; the socket is what it connects to.
+  if (hostDir.startsWith("/") || parsed.hostname === "") parsed.hostname = "localhost";
+  return { url: parsed.toString(), path: `${dir.replace(/\/+$/, "")}/.s.PGSQL.${parsed.port || "5432"}` };
+}
+
 /** Options both the query pool and the LISTEN connection use. */
-export function commonOptions(connectTimeout: number, onSocket?: (socket: net.Socket) => void): postgresjs.Options<{}> {
+export function commonOptions(connectTimeout: number, onSocket?: (socket: net.Socket) => void, path?: string): postgresjs.Options<{}> {
   const open = guardedSocket();
   return {
+    ...(path === undefined ? {} : { path }),
     connect_timeout: connectTimeout,
     backoff: reconnectBackoff,
     // Not in postgres.js's type definitions, but a documented option: a function returning the socket.
