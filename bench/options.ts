@@ -1,8 +1,8 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-export const TARGETS = ["reference", "aurora-sqlite", "aurora-pg", "aurora-pg-2"] as const;
-/** Targets run unless --target names them: aurora-pg-2 (two Aurora processes) is asked for. */
+export const TARGETS = ["reference", "aurora-sqlite", "aurora-pg", "aurora-pg-socket", "aurora-pg-2"] as const;
+/** Targets run unless --target names them: aurora-pg-socket (PostgreSQL over its Unix socket) and aurora-pg-2 (two Aurora processes) are asked for. */
 const DEFAULT_TARGETS: TargetName[] = ["reference", "aurora-sqlite", "aurora-pg"];
 export type TargetName = (typeof TARGETS)[number];
 
@@ -57,7 +57,8 @@ Runs the same workloads against the reference PDS and Aurora (SQLite + disk,
 then PostgreSQL + Redis + s3rver), one after the other, and writes
 <out>/<date>.json, .md and .png.
 
-  --target LIST      ${TARGETS.join(",")} (default: all but aurora-pg-2,
+  --target LIST      ${TARGETS.join(",")} (default: all but aurora-pg-socket,
+                     PostgreSQL over its Unix socket instead of TCP, and aurora-pg-2,
                      two Aurora processes on the same PostgreSQL, writes round-robin)
   --workload LIST    ${WORKLOADS.join(",")} (default: all;
                      cold start and RSS are always measured)

@@ -150,6 +150,7 @@ function makeTarget(name: TargetName, install: ReferenceInstall | undefined, com
   mkdirSync(dir, { recursive: true });
   if (name === "reference") return referenceTarget(install!, plcUrl, dir);
   if (name === "aurora-pg-2") return auroraTarget("pg", command, plcUrl, dir, 2);
+  if (name === "aurora-pg-socket") return auroraTarget("pg-socket", command, plcUrl, dir);
   return auroraTarget(name === "aurora-pg" ? "pg" : "sqlite", command, plcUrl, dir);
 }
 

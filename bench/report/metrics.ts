@@ -20,7 +20,7 @@ export interface Metric {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const SQLITE = ["aurora-sqlite"];
-const PG = ["aurora-pg", "aurora-pg-2"];
+const PG = ["aurora-pg", "aurora-pg-socket", "aurora-pg-2"];
 /** Share of the expected #commit frames (commits × subscribers) that arrived, %. */
 const deliveredPercent = (r: TargetResult) => (r.subscribeRepos ? (100 * r.subscribeRepos.delivered) / r.subscribeRepos.expected : undefined);
 

@@ -6,7 +6,8 @@ import { freePort, freshSecrets, type Server, spawnServer, type Target } from ".
 
 const ROOT = resolve(import.meta.dir, "../..");
 
-export type AuroraProfile = "sqlite" | "pg";
+/** SQLite + disk, or PostgreSQL + Redis + S3 with PostgreSQL over TCP or over its Unix socket. */
+export type AuroraProfile = "sqlite" | "pg" | "pg-socket";
 
 /**
  * How Aurora runs: the compiled binary (what operators deploy; built by
@@ -29,7 +30,7 @@ export default defineConfig({ ...env, service: { ...env.service, bind: "127.0.0.
  * over them (see Server.nodes).
  */
 export async function auroraTarget(profile: AuroraProfile, command: AuroraCommand, plcUrl: string, workDir: string, nodes = 1): Promise<Target> {
-  if (nodes > 1 && profile !== "pg") throw new Error("several Aurora processes need the shared PostgreSQL profile");
+  if (nodes > 1 && profile === "sqlite") throw new Error("several Aurora processes need the shared PostgreSQL profile");
   mkdirSync(workDir, { recursive: true });
   const configFile = join(workDir, "bench.config.ts");
   writeFileSync(configFile, CONFIG);
@@ -37,7 +38,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
   const stopServices = () => Promise.all(services.map((s) => s.stop())).then(() => {});
   const untrack = track(stopServices);
   const backendEnv: Record<string, string> = {};
-  if (profile === "pg") {
+  if (profile !== "sqlite") {
     const started = <T extends Service>(s: T) => (services.push(s), s);
     const [pg, redis, s3] = await Promise.all([startPostgres().then(started), startRedis().then(started), startS3().then(started)]).catch(
       async (err) => {
@@ -48,7 +49,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
     );
     Object.assign(backendEnv, {
       DATABASE_TYPE: "postgres",
-      DATABASE_URL: pg.url,
+      DATABASE_URL: profile === "pg-socket" ? `postgresql://postgres@localhost:${pg.port}/postgres?host=${pg.socketDir}` : pg.url,
       REDIS_URL: redis.url,
       PDS_BLOBSTORE_TYPE: "s3",
       PDS_BLOBSTORE_S3_BUCKET: S3_BUCKET,
@@ -65,7 +66,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
   }
   const secrets = freshSecrets();
   const ports: number[] = [];
-  const backends = profile === "pg" ? "PostgreSQL + Redis + s3rver" : "SQLite + disk";
+  const backends = profile === "sqlite" ? "SQLite + disk" : `PostgreSQL${profile === "pg-socket" ? " (Unix socket)" : ""} + Redis + s3rver`;
   const startNode = (i: number) =>
     spawnServer({
       cmd: [...command, "serve", "--config", configFile],
@@ -99,7 +100,7 @@ export async function auroraTarget(profile: AuroraProfile, command: AuroraComman
         ? `${nodes} Aurora ${auroraVersion()} processes on Bun ${Bun.version}, one ${backends}: writes round-robin over them, reads, blobs, firehose and getRepo on the first; CPU and RSS add them up`
         : `Aurora ${auroraVersion()} on Bun ${Bun.version}, ${backends}`,
     version: auroraVersion(),
-    blobstore: profile === "pg" ? "S3 (s3rver)" : "disk",
+    blobstore: profile === "sqlite" ? "disk" : "S3 (s3rver)",
     async start() {
       while (ports.length < nodes) ports.push(await freePort());
       // The first alone creates and migrates the database; the others start on it.

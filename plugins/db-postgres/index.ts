@@ -18,9 +18,9 @@ import { classify, commonOptions, connectionTarget, retryPolicy, withRetries } f
 
 export interface PostgresOptions {
   /**
-   * Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). On the database's
-   * machine the Unix socket is cheaper than TCP: `postgresql://user@localhost/db?host=/run/postgresql`
-   * (or `postgresql://%2Frun%2Fpostgresql/db`), as libpq writes it.
+   * Connection URL, e.g. `postgresql://user:pass@host:5432/db` (DATABASE_URL). The server's Unix
+   * socket, as libpq writes it: `postgresql://user@localhost/db?host=/run/postgresql` (or
+   * `postgresql://%2Frun%2Fpostgresql/db`).
    */
   url: string;
   /** Most connections in the pool, at least 2 (POSTGRES_MAX_CONNECTIONS). One more is opened for LISTEN. @default 100 */

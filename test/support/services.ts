@@ -66,7 +66,8 @@ function service(parts: { url: string; port: number; dir: string; start(): Promi
 
 const asRoot = process.getuid?.() === 0;
 
-export async function startPostgres(): Promise<Service> {
+/** PostgreSQL on a free loopback port; `socketDir` holds its Unix socket too (`.s.PGSQL.<port>`). */
+export async function startPostgres(): Promise<Service & { readonly socketDir: string }> {
   const bin = pgBin();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "aurora-pg-"));
@@ -81,7 +82,7 @@ export async function startPostgres(): Promise<Service> {
     run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], user);
   };
   await start();
-  return service({
+  const pg = service({
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
@@ -92,6 +93,7 @@ export async function startPostgres(): Promise<Service> {
       run(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"], user);
     },
   });
+  return Object.assign(pg, { socketDir: dir });
 }
 
 export async function startRedis(): Promise<Service> {
