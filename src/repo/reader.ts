@@ -1,8 +1,9 @@
-import { CompiledQuery, sql } from "kysely";
+import { sql } from "kysely";
 import { CID } from "multiformats/cid";
 import { hostingStatus } from "@/account/store";
 import type { Caller } from "@/auth/types";
-import type { DatabasePlugin } from "@/contracts/db";
+import type { DatabasePlugin, Db } from "@/contracts/db";
+import { prepared } from "@/db/prepared";
 import { InvalidRequestError } from "@/errors";
 import { assertAtIdentifier, assertDid, recordUri } from "@/lexicon/syntax";
 import { LruCache } from "@/util/lru-cache";
@@ -14,29 +15,6 @@ export const LIST_RECORDS_DEFAULT = 50;
 export const LIST_RECORDS_MAX = 100;
 
 /**
- * Values no request can send (a NUL is not valid in a DID, NSID, URI or record key; no page is -7
- * long), standing for the parameters of the record reads' queries, which are compiled once.
- */
-const PLACEHOLDER = { did: "\u0000did", collection: "\u0000collection", cursor: "\u0000cursor", uri: "\u0000uri", cid: "\u0000cid", limit: -7 } as const;
-type Placeholder = keyof typeof PLACEHOLDER;
-const PLACEHOLDERS = new Map<string | number, Placeholder>(Object.entries(PLACEHOLDER).map(([name, value]) => [value, name as Placeholder]));
-
-/**
- * A query compiled with placeholders, with each parameter replaced by the value its placeholder
- * stands for: matched by value, not by the position the dialect gives it (a placeholder may appear twice).
- */
-function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, string | number | undefined>>): CompiledQuery {
-  return CompiledQuery.raw(
-    compiled.sql,
-    compiled.parameters.map((p) => {
-      const name = PLACEHOLDERS.get(p as string | number);
-      if (name === undefined) throw new Error(`record read: compiled parameter ${String(p)} is not a placeholder`);
-      return values[name];
-    }),
-  );
-}
-
-/**
  * Records' ends of body (their CID and value JSON as UTF-8, `recordTail`) by CID, at most 20,000 and
  * about 16 MiB (the bytes plus the key and entry). A CID is the hash of the block, so its JSON never
  * changes and may be shared by every repository; which CID a record has, and whether it may be read,
@@ -45,6 +23,61 @@ function bind(compiled: CompiledQuery, values: Partial<Record<Placeholder, strin
 const TAIL_CACHE_ENTRIES = 20_000;
 const TAIL_CACHE_BYTES = 16 * 1024 * 1024;
 const tailWeight = (tail: Uint8Array) => tail.length + 300;
+
+/**
+ * Records of `did` (their keys and CIDs; the values come from `tailsOf`), while the account is active: a
+ * taken-down or deactivated account's records are as absent as missing ones (com.atproto.repo.* reads,
+ * like the reference), checked in the same query once rather than per row. A repository without an
+ * account row (tests) counts as active.
+ */
+function visibleRecords(db: Db, did: string) {
+  return db
+    .selectFrom("record")
+    .where("record.did", "=", did)
+    .where("record.takedown_ref", "is", null)
+    .where(({ exists, not, selectFrom }) =>
+      not(
+        exists(
+          selectFrom("account")
+            .select(sql.lit(1).as("one"))
+            .where("account.did", "=", did)
+            .where((eb) => eb.or([eb("account.takedown_ref", "is not", null), eb("account.deactivated_at", "is not", null)])),
+        ),
+      ),
+    );
+}
+
+// The record reads' queries, compiled once (src/db/prepared.ts): building a Kysely query per request
+// cost more CPU than running it (a quarter of a getRecord's, measured in process).
+const getRecordQuery = prepared<{ did: string; uri: string }, { cid: string }>((db, $) =>
+  visibleRecords(db, $("did")).select("record.cid").where("record.uri", "=", $("uri")),
+);
+
+const blocksQuery = prepared<{ did: string; cids: string[] }, { cid: string; content: Uint8Array }>((db, $) =>
+  db.selectFrom("repo_block").select(["cid", "content"]).where("did", "=", $("did")).where("cid", "in", $.list("cids")),
+);
+
+type PageArgs = { did: string; collection: string; limit: number; cursor: string };
+
+/** listRecords' query: newest first (desc) or oldest first (asc), after a cursor or from the start. */
+function pageQuery(reverse: boolean, withCursor: boolean) {
+  return prepared<PageArgs, { cid: string; rkey: string }>((db, $) => {
+    let query = visibleRecords(db, $("did"))
+      .select(["record.cid", "record.rkey"])
+      .where("record.collection", "=", $("collection"))
+      .orderBy("record.rkey", reverse ? "asc" : "desc")
+      .limit($("limit"));
+    if (withCursor) query = query.where("record.rkey", reverse ? ">" : "<", $("cursor"));
+    return query;
+  });
+}
+
+const PAGE_QUERIES = {
+  desc: pageQuery(false, false),
+  "desc+cursor": pageQuery(false, true),
+  asc: pageQuery(true, false),
+  "asc+cursor": pageQuery(true, true),
+};
 
 /** Hosting state of a repository, as the sync API reports it. */
 export interface RepoState {
@@ -60,12 +93,8 @@ export interface RepoState {
 
 /** Read side of the repositories: records, collections, roots and hosting state, all from the index tables. */
 export class RepoReader {
-  private getRecordSql?: CompiledQuery;
-  private blockSql?: CompiledQuery;
   /** Record tails already made, so a hot record costs neither its block's lookup nor its conversion. */
   private readonly tails = new LruCache<Uint8Array>(TAIL_CACHE_ENTRIES, TAIL_CACHE_BYTES, tailWeight);
-  /** listRecords' SQL by direction and whether a cursor is given, compiled once each (see `compiledPage`). */
-  private readonly listRecordsSql = new Map<string, CompiledQuery>();
 
   constructor(private readonly db: DatabasePlugin) {}
 
@@ -105,39 +134,10 @@ export class RepoReader {
     return row ?? null;
   }
 
-  /**
-   * Records of `did` (their keys and CIDs; the values come from `tailsOf`), while the account is active: a
-   * taken-down or deactivated account's records are as absent as missing ones
-   * (com.atproto.repo.* reads, like the reference), checked in the same query
-   * once rather than per row. A repository without an account row (tests)
-   * counts as active.
-   */
-  private visibleRecords(did: string) {
-    return this.db
-      .db()
-      .selectFrom("record")
-      .where("record.did", "=", did)
-      .where("record.takedown_ref", "is", null)
-      .where(({ exists, not, selectFrom }) =>
-        not(
-          exists(
-            selectFrom("account")
-              .select(sql.lit(1).as("one"))
-              .where("account.did", "=", did)
-              .where((eb) => eb.or([eb("account.takedown_ref", "is not", null), eb("account.deactivated_at", "is not", null)])),
-          ),
-        ),
-      );
-  }
-
   /** A record and its value (JSON form); null when absent, taken down, of an account that is not active, or not at `cid` when one is given. */
   async getRecord(did: string, collection: string, rkey: string, cid?: string): Promise<RecordView | null> {
     const uri = recordUri(did, collection, rkey);
-    // The hottest read: its SQL is compiled once (building the query each time was a quarter
-    // of a getRecord's CPU, measured in process).
-    this.getRecordSql ??= this.visibleRecords(PLACEHOLDER.did).select("record.cid").where("record.uri", "=", PLACEHOLDER.uri).compile();
-    const { rows } = await this.db.db().executeQuery(bind(this.getRecordSql, { did, uri }));
-    const row = rows[0] as { cid: string } | undefined;
+    const [row] = await getRecordQuery.rows(this.db.db(), { did, uri });
     if (!row || (cid !== undefined && !sameCid(cid, row.cid))) return null;
     const [tail] = await this.tailsOf(did, [row.cid]);
     // No block: the record was deleted between the two reads.
@@ -152,13 +152,7 @@ export class RepoReader {
     const out = cids.map((cid) => this.tails.get(cid));
     const missing = [...new Set(cids.filter((_, i) => out[i] === undefined))];
     if (missing.length === 0) return out;
-    let rows: { cid: string; content: Uint8Array }[];
-    if (missing.length === 1) {
-      this.blockSql ??= this.db.db().selectFrom("repo_block").select(["cid", "content"]).where("did", "=", PLACEHOLDER.did).where("cid", "=", PLACEHOLDER.cid).compile();
-      rows = (await this.db.db().executeQuery(bind(this.blockSql, { did, cid: missing[0] }))).rows as typeof rows;
-    } else {
-      rows = await this.db.db().selectFrom("repo_block").select(["cid", "content"]).where("did", "=", did).where("cid", "in", missing).execute();
-    }
+    const rows = await blocksQuery.rows(this.db.db(), { did, cids: missing });
     const found = new Map<string, Uint8Array>();
     for (const row of rows) {
       const tail = recordTail(row.cid, cborToJson(row.content));
@@ -175,8 +169,9 @@ export class RepoReader {
     opts: { limit?: number; cursor?: string; reverse?: boolean },
   ): Promise<{ records: RecordView[]; cursor?: string }> {
     const limit = Math.min(Math.max(opts.limit ?? LIST_RECORDS_DEFAULT, 1), LIST_RECORDS_MAX);
-    const compiled = this.compiledPage(opts.reverse === true, opts.cursor !== undefined && opts.cursor !== "");
-    const { rows } = (await this.db.db().executeQuery(bind(compiled, { did, collection, limit, cursor: opts.cursor }))) as { rows: { cid: string; rkey: string }[] };
+    const withCursor = opts.cursor !== undefined && opts.cursor !== "";
+    const query = PAGE_QUERIES[`${opts.reverse === true ? "asc" : "desc"}${withCursor ? "+cursor" : ""}`];
+    const rows = await query.rows(this.db.db(), { did, collection, limit, cursor: opts.cursor ?? "" });
     const tails = await this.tailsOf(did, rows.map((r) => r.cid));
     // The uri is not read: it is made of the three keys the query matched on.
     const prefix = recordUri(did, collection, "");
@@ -186,27 +181,6 @@ export class RepoReader {
       if (tail !== undefined) records.push({ uri: prefix + r.rkey, cid: r.cid, tail });
     });
     return { records, cursor: rows.length === limit ? rows.at(-1)?.rkey : undefined };
-  }
-
-  /**
-   * listRecords' query for one direction, with or without a cursor, built
-   * and compiled once: building a Kysely query per request costs more CPU
-   * than running it and leaves its node tree as garbage (see `bind`).
-   */
-  private compiledPage(reverse: boolean, withCursor: boolean): CompiledQuery {
-    const key = `${reverse}:${withCursor}`;
-    let compiled = this.listRecordsSql.get(key);
-    if (!compiled) {
-      let query = this.visibleRecords(PLACEHOLDER.did)
-        .select(["record.cid", "record.rkey"])
-        .where("record.collection", "=", PLACEHOLDER.collection)
-        .orderBy("record.rkey", reverse ? "asc" : "desc")
-        .limit(PLACEHOLDER.limit);
-      if (withCursor) query = query.where("record.rkey", reverse ? ">" : "<", PLACEHOLDER.cursor);
-      compiled = query.compile();
-      this.listRecordsSql.set(key, compiled);
-    }
-    return compiled;
   }
 
   /** The collections `did` has records in, sorted. */
