@@ -22,7 +22,7 @@ let code = 1;
 try {
   // Record each service as soon as it is up, so a failure of another still stops it.
   const started = <T extends Service>(s: T) => (services.push(s), s);
-  const [pg, redis, s3] = await Promise.all([startPostgres().then(started), startRedis().then(started), startS3().then(started)]);
+  const [pg, redis, s3] = await Promise.all([startPostgres().then(started), startRedis().then(started), startS3({ respawn: true }).then(started)]);
   console.error(`[with-services] postgres ${pg.url} · redis ${redis.url} · s3rver ${s3.url}`);
   const child = Bun.spawn(command, {
     stdio: ["inherit", "inherit", "inherit"],

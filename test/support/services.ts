@@ -6,7 +6,7 @@
  * a private one with these same functions.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { eventually } from "@test/support/eventually";
@@ -121,18 +121,40 @@ export async function startRedis(): Promise<Service> {
 export const S3_BUCKET = "aurora-test";
 export const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
-export async function startS3(): Promise<Service> {
+/**
+ * s3rver on a free port. With `respawn` (the run's shared instance) it is
+ * started again on the same port and data when it exits unasked: it exits on
+ * a PUT racing a DELETE that empties a directory, which real S3 does not do.
+ * Its stderr goes to `<dir>.log`; an unasked exit prints the log's tail.
+ */
+export async function startS3(options: { respawn?: boolean } = {}): Promise<Service & { readonly dir: string; readonly pid: number | undefined; readonly unaskedExits: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "aurora-s3-"));
+  const logPath = `${dir}.log`;
   let child: ReturnType<typeof spawn> | undefined;
+  let asked = false;
+  let unaskedExits = 0;
   const url = `http://127.0.0.1:${port}`;
   const start = async () => {
+    repairS3Store(dir);
+    asked = false;
+    const log = openSync(logPath, "a");
     // s3rver signs ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only has in its legacy provider.
-    child = spawn("node", ["--openssl-legacy-provider", join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
-      String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: "ignore" });
+    const proc = spawn("node", ["--openssl-legacy-provider", join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
+      String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: ["ignore", "ignore", log] });
+    closeSync(log);
+    child = proc;
+    proc.once("exit", (code, signal) => {
+      if (asked || child !== proc) return;
+      unaskedExits++;
+      const tail = readFileSync(logPath, "utf8").split("\n").slice(-15).join("\n");
+      console.error(`[services] s3rver on ${port} exited unasked (${signal ?? code})${options.respawn ? ", starting it again" : ""}:\n${tail}`);
+      if (options.respawn) start().catch((err) => console.error(`[services] s3rver restart failed: ${err}`));
+    });
     await eventually(async () => (await fetch(url)).status > 0, { timeoutMs: 15_000, intervalMs: 50, what: "s3rver" });
   };
   const kill = async () => {
+    asked = true;
     // A child killed by a signal has signalCode set and exitCode null.
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once("exit", r));
@@ -140,5 +162,41 @@ export async function startS3(): Promise<Service> {
     await exited;
   };
   await start();
-  return service({ url, port, dir, start, kill });
+  const base = service({ url, port, dir, start, kill });
+  return {
+    ...base,
+    stop: async () => {
+      await base.stop();
+      rmSync(logPath, { force: true });
+    },
+    dir,
+    get pid() {
+      return child?.pid;
+    },
+    get unaskedExits() {
+      return unaskedExits;
+    },
+  };
+}
+
+/**
+ * s3rver writes an object's metadata file after its bytes and replies only
+ * then, and not atomically: killed in between, it leaves a metadata file that
+ * does not parse, and from then on every listing of that prefix fails with
+ * InternalError. Such an object's PUT was never acknowledged, so it is removed
+ * before s3rver starts, as S3 would show a PUT that never completed.
+ */
+function repairS3Store(dir: string): void {
+  const suffix = "._S3rver_metadata.json";
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(suffix)) continue;
+    const path = join(entry.parentPath, entry.name);
+    try {
+      JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      const base = path.slice(0, -suffix.length);
+      for (const p of [path, `${base}._S3rver_object`, `${base}._S3rver_object.md5`]) rmSync(p, { force: true });
+      console.error(`[services] s3rver store: removed ${base.slice(dir.length)}, whose write was cut off`);
+    }
+  }
 }
