@@ -74,10 +74,10 @@ export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
 }
 
 /**
- * s3rver exits by itself when a PUT races a DELETE that empties a directory
- * (seen in test/move too), which the suite's fast sweeper makes likely. Real
- * S3 does not do that, so the rig starts it again when it dies unbidden, and
- * counts it; `kill()` on purpose pauses the watchdog.
+ * s3rver exited by itself when a PUT raced a DELETE that emptied a directory
+ * (now patched out: test/support/s3rver-keep-dirs.cjs). Real S3 does not
+ * exit, so should it still die unbidden the rig starts it again and counts
+ * it; `kill()` on purpose pauses the watchdog.
  */
 function s3Watchdog(s3: Service) {
   let killed = false;

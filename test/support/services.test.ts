@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { eventually } from "@test/support/eventually";
 import { S3_BUCKET, S3_CREDENTIALS, startS3 } from "@test/support/services";
 
@@ -24,6 +24,27 @@ describe("startS3", () => {
       await s3.stop();
     }
   }, 30_000);
+
+  test("a DELETE that empties a prefix racing a PUT under it does not bring s3rver down", async () => {
+    const s3 = await startS3();
+    const s3c = client(s3.url);
+    try {
+      for (let i = 0; i < 150; i++) {
+        await s3c.send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: `tmp/${i}`, Body: "x" }));
+        await Promise.all([
+          s3c.send(new DeleteObjectCommand({ Bucket: S3_BUCKET, Key: `tmp/${i}` })),
+          s3c.send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: `tmp/${i}.next`, Body: "y" })),
+        ]);
+        await s3c.send(new DeleteObjectCommand({ Bucket: S3_BUCKET, Key: `tmp/${i}.next` }));
+      }
+      expect(s3.unaskedExits).toBe(0);
+      const listed = await s3c.send(new ListObjectsV2Command({ Bucket: S3_BUCKET, Prefix: "tmp/" }));
+      expect(listed.KeyCount ?? 0).toBe(0);
+    } finally {
+      s3c.destroy();
+      await s3.stop();
+    }
+  }, 60_000);
 
   test("with respawn, an unasked exit is followed by a restart on the same port and data", async () => {
     const s3 = await startS3({ respawn: true });

@@ -122,9 +122,9 @@ export const S3_BUCKET = "aurora-test";
 export const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 /**
- * s3rver on a free port. With `respawn` (the run's shared instance) it is
- * started again on the same port and data when it exits unasked: it exits on
- * a PUT racing a DELETE that empties a directory, which real S3 does not do.
+ * s3rver on a free port, with its DELETE race patched out
+ * (s3rver-keep-dirs.cjs). With `respawn` (the run's shared instance) it is
+ * started again on the same port and data if it still exits unasked.
  * Its stderr goes to `<dir>.log`; an unasked exit prints the log's tail.
  */
 export async function startS3(options: { respawn?: boolean } = {}): Promise<Service & { readonly dir: string; readonly pid: number | undefined; readonly unaskedExits: number }> {
@@ -140,7 +140,7 @@ export async function startS3(options: { respawn?: boolean } = {}): Promise<Serv
     asked = false;
     const log = openSync(logPath, "a");
     // s3rver signs ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only has in its legacy provider.
-    const proc = spawn("node", ["--openssl-legacy-provider", join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
+    const proc = spawn("node", ["--openssl-legacy-provider", "--require", join(ROOT, "test/support/s3rver-keep-dirs.cjs"), join(ROOT, "node_modules/s3rver/bin/s3rver.js"), "-d", dir, "-a", "127.0.0.1", "-p",
       String(port), "--configure-bucket", S3_BUCKET, "--silent"], { stdio: ["ignore", "ignore", log] });
     closeSync(log);
     child = proc;
