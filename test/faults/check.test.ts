@@ -35,7 +35,7 @@ test("faults check: getBlob 503s while s3rver does not answer are excused", asyn
   expect(check.detail).toContain("2 getBlob 503");
 });
 
-test("faults check: getBlob 503s while s3rver answers fail the check, unless inside a watchdog outage", async () => {
+test("faults check: getBlob 503s while s3rver answers fail the check, unless inside a recorded s3rver outage", async () => {
   setProbeTargets({ nodes: [{ url: nodeUrl }], s3: { url: s3Url } });
   const from = afterRecovery.length;
   const started = Date.now();

@@ -132,8 +132,9 @@ export function setProbeTargets(rig: { nodes: readonly { url: string }[]; s3: { 
  * `afterRecovery` since `from`. A getBlob 503 while s3rver was down having
  * exited by itself is the blob store being away, not the deployment failing
  * to recover: it is excused and counted in the detail. Down means s3rver did
- * not answer when asked right after the 503, or the rig's watchdog had it in
- * an outage then (`s3Outages`, with 2 s of slack for its polling).
+ * not answer when asked right after the 503, or it was in one of the outages
+ * its restarter recorded (`s3Outages`, startS3's `respawn`, with 2 s of slack
+ * either side for requests in flight and the nodes' reconnection).
  */
 export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from: number; to: number }[] = [], retried: readonly Retried[] = afterRecovery): Check {
   const excusable = (m: Retried) =>
@@ -154,7 +155,7 @@ export function cleanAfterRecoveryCheck(from: number, s3Outages: readonly { from
           detail: [
             `${met.length} retried: ${[...byAnswer].map(([a, n]) => `${a} ×${n}`).join(", ")}`,
             note,
-            `s3rver outages the watchdog saw: ${s3Outages.length ? s3Outages.map((o) => `${new Date(o.from).toISOString()}–${Number.isFinite(o.to) ? new Date(o.to).toISOString() : "open"}`).join(", ") : "none"}`,
+            `s3rver outages recorded: ${s3Outages.length ? s3Outages.map((o) => `${new Date(o.from).toISOString()}–${Number.isFinite(o.to) ? new Date(o.to).toISOString() : "open"}`).join(", ") : "none"}`,
             `first and last retried at ${[all[0], all.at(-1)].map((m) => new Date(m!.at).toISOString()).join(", ")}`,
           ]
             .filter(Boolean)

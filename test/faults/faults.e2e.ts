@@ -65,7 +65,7 @@ async function maxSeq(): Promise<number> {
 async function underLoad(id: string, fault: string, inject: (load: Load) => Promise<number>, note?: string): Promise<void> {
   const cursor = await maxSeq();
   const started = Date.now();
-  const s3ExitsBefore = rig.s3.unexpectedExits;
+  const s3ExitsBefore = rig.s3.unaskedExits;
   const load = new Load({ url: rig.url, port: rig.cluster.port, accounts, cursor });
   let injections = 0;
   try {
@@ -91,7 +91,7 @@ async function underLoad(id: string, fault: string, inject: (load: Load) => Prom
     checkOrphans(rig),
   ]);
   for (const s of report.subscribers) s.close();
-  const checks = [ledger.check, repos.check, checkChains(report, repos.revs), firehose, blobs, orphans, cleanErrorsCheck(report.samples), cleanAfterRecoveryCheck(retriedBefore, rig.s3.unexpectedOutages)];
+  const checks = [ledger.check, repos.check, checkChains(report, repos.revs), firehose, blobs, orphans, cleanErrorsCheck(report.samples), cleanAfterRecoveryCheck(retriedBefore, rig.s3.outages)];
   const recovery = recoverySeconds(report);
   checks.push({ name: "recovered (a write acknowledged after each fault)", ok: recovery !== null });
   const gaps = firehose.ok ? 0 : report.subscribers.length;
@@ -113,8 +113,8 @@ async function underLoad(id: string, fault: string, inject: (load: Load) => Prom
       errors: report.subscribers.reduce((n, s) => n + s.errors.length, 0),
     },
     checks,
-    ...(note || rig.s3.unexpectedExits > s3ExitsBefore
-      ? { note: [note, rig.s3.unexpectedExits > s3ExitsBefore ? `s3rver exited by itself ${rig.s3.unexpectedExits - s3ExitsBefore}× (restarted by the rig)` : ""].filter(Boolean).join("; ") }
+    ...(note || rig.s3.unaskedExits > s3ExitsBefore
+      ? { note: [note, rig.s3.unaskedExits > s3ExitsBefore ? `s3rver exited by itself ${rig.s3.unaskedExits - s3ExitsBefore}× (restarted by the rig)` : ""].filter(Boolean).join("; ") }
       : {}),
     at: new Date().toISOString(),
   });

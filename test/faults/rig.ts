@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import postgresjs from "postgres";
 import { type Cluster, type ClusterNode, startCluster } from "@test/support/cluster";
-import { S3_BUCKET, type Service, startPostgres, startRedis, startS3 } from "@test/support/services";
+import { S3_BUCKET, type S3Service, type Service, startPostgres, startRedis, startS3 } from "@test/support/services";
 
 /** A cluster node that can also be frozen and thawed. */
 export interface RigNode extends ClusterNode {
@@ -32,15 +32,8 @@ export interface Rig {
     terminateBackends(): Promise<number>;
   };
   readonly redis: { readonly url: string; kill(): Promise<void>; start(): Promise<void> };
-  readonly s3: {
-    readonly url: string;
-    kill(): Promise<void>;
-    start(): Promise<void>;
-    /** Times s3rver exited when not killed on purpose (and was started again by the rig's watchdog). */
-    readonly unexpectedExits: number;
-    /** When it was down after those exits: from its last good probe to its restart (Infinity while restarting). */
-    readonly unexpectedOutages: readonly { from: number; to: number }[];
-  };
+  /** Started again by itself should it exit unbidden (real S3 does not); `unaskedExits` and `outages` say when. */
+  readonly s3: Pick<S3Service, "url" | "kill" | "start" | "unaskedExits" | "outages">;
   /** Lines of every node's log matching `pattern`, prefixed with the node's index. */
   grepLogs(pattern: RegExp): string[];
   stop(): Promise<void>;
@@ -53,7 +46,7 @@ export const SWEEP = { intervalMs: 2_000, olderThanMs: 12_000 };
 export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   const services: Service[] = [];
   try {
-    const [pg, redis, s3] = await Promise.all([startPostgres(), startRedis(), startS3()]);
+    const [pg, redis, s3] = await Promise.all([startPostgres(), startRedis(), startS3({ respawn: true })]);
     services.push(pg, redis, s3);
     const cluster = await startCluster({
       nodes: 3,
@@ -73,63 +66,7 @@ export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   }
 }
 
-/**
- * s3rver exited by itself when a PUT raced a DELETE that emptied a directory
- * (now patched out: test/support/s3rver-keep-dirs.cjs). Real S3 does not
- * exit, so should it still die unbidden the rig starts it again and counts
- * it; `kill()` on purpose pauses the watchdog.
- */
-function s3Watchdog(s3: Service) {
-  let killed = false;
-  let unexpectedExits = 0;
-  const unexpectedOutages: { from: number; to: number }[] = [];
-  let lastGood = Date.now();
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (killed || busy) return;
-    busy = true;
-    try {
-      await fetch(s3.url, { signal: AbortSignal.timeout(2000) });
-      lastGood = Date.now();
-    } catch (err) {
-      if (!killed && /ECONNREFUSED|Unable to connect/i.test(String(err))) {
-        unexpectedExits++;
-        // Open until it is back, so checks that run during the restart already see it.
-        const outage = { from: lastGood, to: Number.POSITIVE_INFINITY };
-        unexpectedOutages.push(outage);
-        await s3.start().catch(() => {});
-        outage.to = Date.now();
-      }
-    } finally {
-      busy = false;
-    }
-  }, 500);
-  return {
-    url: s3.url,
-    get unexpectedExits() {
-      return unexpectedExits;
-    },
-    get unexpectedOutages() {
-      return unexpectedOutages;
-    },
-    async kill() {
-      killed = true;
-      while (busy) await Bun.sleep(50);
-      await s3.kill();
-    },
-    async start() {
-      await s3.start();
-      lastGood = Date.now();
-      killed = false;
-    },
-    stop() {
-      clearInterval(timer);
-    },
-  };
-}
-
-function rigOf(cluster: Cluster, pg: Service, redis: Service, s3service: Service): Rig {
-  const s3 = s3Watchdog(s3service);
+function rigOf(cluster: Cluster, pg: Service, redis: Service, s3: S3Service): Rig {
   const dir = dirname(cluster.dataDir);
   const database = new URL(cluster.databaseUrl).pathname.slice(1);
   const nodes = cluster.nodes.map((node, i) => rigNode(node, join(dir, `node${i}.log`)));
@@ -165,9 +102,8 @@ function rigOf(cluster: Cluster, pg: Service, redis: Service, s3service: Service
       }
       // A stopped process does not act on SIGTERM until it is continued.
       for (const n of nodes) if (n.stopped) n.continue();
-      s3.stop();
       await cluster.stop().catch(() => {});
-      await Promise.all([pg, redis, s3service].map((s) => s.stop().catch(() => {})));
+      await Promise.all([pg, redis, s3].map((s) => s.stop().catch(() => {})));
     },
   };
 }

@@ -52,9 +52,20 @@ describe("startS3", () => {
     try {
       await s3c.send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: "k", Body: "x" }));
       process.kill(s3.pid!, "SIGKILL");
-      await eventually(async () => s3.unaskedExits === 1 && (await fetch(s3.url)).status > 0, { timeoutMs: 15_000, what: "s3rver back" });
+      const killedAt = Date.now();
+      await eventually(async () => s3.unaskedExits === 1 && Number.isFinite(s3.outages[0]?.to) && (await fetch(s3.url)).status > 0, { timeoutMs: 15_000, what: "s3rver back" });
       const listed = await s3c.send(new ListObjectsV2Command({ Bucket: S3_BUCKET }));
       expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(["k"]);
+      // The outage runs from the exit to the restart answering.
+      const [outage] = s3.outages;
+      expect(outage!.from).toBeGreaterThanOrEqual(killedAt);
+      expect(outage!.to).toBeGreaterThan(outage!.from);
+      // A kill on purpose is neither restarted nor an outage.
+      await s3.kill();
+      await Bun.sleep(1000);
+      expect(await fetch(s3.url).then(() => "answered", () => "refused")).toBe("refused");
+      expect(s3.unaskedExits).toBe(1);
+      expect(s3.outages).toHaveLength(1);
     } finally {
       s3c.destroy();
       await s3.stop();

@@ -123,18 +123,36 @@ export const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER"
 
 /**
  * s3rver on a free port, with its DELETE race patched out
- * (s3rver-keep-dirs.cjs). With `respawn` (the run's shared instance) it is
- * started again on the same port and data if it still exits unasked.
- * Its stderr goes to `<dir>.log`; an unasked exit prints the log's tail.
+ * (s3rver-keep-dirs.cjs). With `respawn` (the run's shared instance, the
+ * fault rig's) it is started again on the same port and data if it still
+ * exits unasked, and each such outage is recorded: from the exit to the
+ * restart answering (Infinity until then). Its stderr goes to `<dir>.log`;
+ * an unasked exit prints the log's tail.
  */
-export async function startS3(options: { respawn?: boolean } = {}): Promise<Service & { readonly dir: string; readonly pid: number | undefined; readonly unaskedExits: number }> {
+export async function startS3(options: { respawn?: boolean } = {}): Promise<S3Service> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "aurora-s3-"));
   const logPath = `${dir}.log`;
   let child: ReturnType<typeof spawn> | undefined;
   let asked = false;
   let unaskedExits = 0;
+  const outages: { from: number; to: number }[] = [];
+  let restarting: Promise<void> | undefined;
   const url = `http://127.0.0.1:${port}`;
+  // Until it answers or someone kills it on purpose; a failed start (its port briefly held) is tried again.
+  const respawn = async (outage: { from: number; to: number }) => {
+    for (let attempt = 1; !asked; attempt++) {
+      try {
+        await start();
+        outage.to = Date.now();
+        return;
+      } catch (err) {
+        console.error(`[services] s3rver restart ${attempt} failed: ${err}`);
+        if (attempt === 10) return;
+        await Bun.sleep(500);
+      }
+    }
+  };
   const start = async () => {
     repairS3Store(dir);
     asked = false;
@@ -149,12 +167,17 @@ export async function startS3(options: { respawn?: boolean } = {}): Promise<Serv
       unaskedExits++;
       const tail = readFileSync(logPath, "utf8").split("\n").slice(-15).join("\n");
       console.error(`[services] s3rver on ${port} exited unasked (${signal ?? code})${options.respawn ? ", starting it again" : ""}:\n${tail}`);
-      if (options.respawn) start().catch((err) => console.error(`[services] s3rver restart failed: ${err}`));
+      if (!options.respawn) return;
+      const outage = { from: Date.now(), to: Number.POSITIVE_INFINITY };
+      outages.push(outage);
+      restarting = respawn(outage).finally(() => (restarting = undefined));
     });
     await eventually(async () => (await fetch(url)).status > 0, { timeoutMs: 15_000, intervalMs: 50, what: "s3rver" });
   };
   const kill = async () => {
     asked = true;
+    // A restart under way would otherwise start a child after this kill.
+    while (restarting) await restarting;
     // A child killed by a signal has signalCode set and exitCode null.
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once("exit", r));
@@ -176,7 +199,19 @@ export async function startS3(options: { respawn?: boolean } = {}): Promise<Serv
     get unaskedExits() {
       return unaskedExits;
     },
+    get outages() {
+      return outages;
+    },
   };
+}
+
+export interface S3Service extends Service {
+  readonly dir: string;
+  readonly pid: number | undefined;
+  /** Times it exited when not killed on purpose. */
+  readonly unaskedExits: number;
+  /** With `respawn`: when it was away after those exits, from the exit to the restart answering (Infinity while restarting). */
+  readonly outages: readonly { from: number; to: number }[];
 }
 
 /**
