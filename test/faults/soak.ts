@@ -17,7 +17,7 @@
  * on the heap in use otherwise — RSS that grows over a flat heap is memory the allocator
  * or the collector keeps), descriptors grew after the warm-up, a subscriber
  * fell behind and stayed there, or any request got an answer other than 2xx
- * (a 503 while s3rver was down having exited by itself, as the rig's watchdog
+ * (a 503 while s3rver was down having exited by itself, as its restarter
  * records, is excused and counted apart, as in the fault suite).
  *
  * The load stays inside the server's per-account limits, so every request is
@@ -92,7 +92,8 @@ const probeFile = (pid: number) => PROBE_FILE.replaceAll("{pid}", String(pid));
 async function probe(pid: number | undefined): Promise<Probe | null> {
   if (pid === undefined) return null;
   const file = probeFile(pid);
-  const lines = () => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : []);
+  // Complete lines only: the node may be appending its answer while this reads (a line is written with its newline).
+  const lines = () => (existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(0, -1).filter(Boolean) : []);
   const before = lines().length;
   try {
     process.kill(pid, "SIGUSR2");
@@ -297,9 +298,9 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
   if (secondHalf.length < 3) verdicts.push("fewer than three samples in the second half: run longer");
   const statuses: Record<string, number> = {};
   for (const s of load.samples) statuses[String(s.outcome)] = (statuses[String(s.outcome)] ?? 0) + 1;
-  // s3rver sometimes exits by itself (the rig's watchdog restarts it and records when it was down): a 503 that overlaps
-  // such an outage, with the fault suite's 2 s of slack for the watchdog's polling, is the test blob store being away.
-  const s3Outages = rig.s3.unexpectedOutages;
+  // s3rver sometimes exits by itself (startS3's respawn starts it again and records when it was down): a 503 that overlaps
+  // such an outage, with the fault suite's 2 s of slack either side, is the test blob store being away.
+  const s3Outages = rig.s3.outages;
   const duringS3Outage = (s: (typeof load.samples)[number]) =>
     s.outcome === 503 && s3Outages.some((o) => s.startedAt + s.ms >= o.from - 2000 && s.startedAt <= o.to + 2000);
   const refused = load.samples.filter((s) => !is2xx(s.outcome));
@@ -320,7 +321,7 @@ async function soak(rig: Rig): Promise<{ samples: Sample[]; verdicts: string[]; 
     requestsByKind: Object.fromEntries(["write", "upload", "read"].map((k) => [k, load.samples.filter((s) => s.kind === k).length])),
     requestsByStatus: statuses,
     s3rver: {
-      unexpectedExits: rig.s3.unexpectedExits,
+      unexpectedExits: rig.s3.unaskedExits,
       outages: s3Outages.map((o) => ({ from: Math.round((o.from - started) / 1000), to: Math.round((o.to - started) / 1000) })),
       excused503: refused.length - unexcused.length,
     },
