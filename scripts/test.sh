@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite with real services: installs what is missing
-# (PostgreSQL, Redis, nginx from Debian; s3rver comes from npm), starts them
+# (PostgreSQL, Redis, nginx, faketime from Debian; s3rver comes from npm), starts them
 # on free loopback ports, runs `bun test`, stops them, and ends with the line
 # CI reads: "N passed, N failed, N skipped".
 set -uo pipefail
@@ -11,6 +11,8 @@ missing=()
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || missing+=(nginx)
+# The clock-jump fault test runs a node under libfaketime; without it that test only records "not run".
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[test] installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
