@@ -1,6 +1,7 @@
 import type { Secp256k1Keypair } from "@atproto/crypto";
 import { createSecretBox, SecretBoxError } from "@/crypto/secret-box";
 import { Secp256k1Signer } from "@/crypto/secp256k1";
+import { LruCache } from "@/util/lru-cache";
 
 /**
  * Account signing keys (secp256k1) sealed for the database. The sealing key
@@ -27,7 +28,7 @@ const OPENED_KEYS_KEPT = 10_000;
 export function createSigningKeyVault(plcRotationKeyHex: string): SigningKeyVault {
   const box = createSecretBox(Buffer.from(plcRotationKeyHex, "hex"), "account signing keys");
   // Keyed by DID, checked against the sealed bytes: a rotated key (new bytes) is opened afresh on every node.
-  const opened = new Map<string, { sealed: Uint8Array; keypair: Secp256k1Signer }>();
+  const opened = new LruCache<{ sealed: Uint8Array; keypair: Secp256k1Signer }>(OPENED_KEYS_KEPT, Number.POSITIVE_INFINITY, () => 0);
   return {
     generate: async () => Secp256k1Signer.generate({ exportable: true }),
     async seal(did, keypair) {
@@ -38,7 +39,6 @@ export function createSigningKeyVault(plcRotationKeyHex: string): SigningKeyVaul
       if (hit && Buffer.compare(hit.sealed, sealed) === 0) return hit.keypair;
       try {
         const keypair = Secp256k1Signer.fromSecret(box.open(sealed, did), { exportable: true });
-        if (opened.size >= OPENED_KEYS_KEPT) opened.delete(opened.keys().next().value!);
         opened.set(did, { sealed: Uint8Array.from(sealed), keypair });
         return keypair;
       } catch (err) {

@@ -1,4 +1,5 @@
 import type { LocalScriptStore, LocalValue } from "@/contracts/cache";
+import { LruCache } from "@/util/lru-cache";
 
 interface Entry {
   value: LocalValue;
@@ -7,27 +8,27 @@ interface Entry {
 }
 
 /**
- * A Map bounded by entry count and by an estimate of bytes, evicting the
- * least recently used first, with a TTL on every entry. A Map keeps insertion
- * order, so re-inserting on access makes the first key the least recently
- * used. Expired entries go when touched or when eviction reaches them.
+ * Bounded by entry count and by an estimate of bytes, the least recently
+ * used going first as src/util/lru-cache.ts approximates it, with a TTL on
+ * every entry. Expired entries go when touched or when eviction reaches them.
  * It is also the store that scripts' local halves run against.
  */
 export class LruStore implements LocalScriptStore {
-  private readonly entries = new Map<string, Entry>();
-  private totalBytes = 0;
+  private readonly entries: LruCache<Entry>;
 
   constructor(
-    private readonly maxEntries: number,
+    maxEntries: number,
     private readonly maxBytes: number,
-  ) {}
+  ) {
+    this.entries = new LruCache<Entry>(maxEntries, maxBytes, (entry) => entry.bytes);
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
   get bytes(): number {
-    return this.totalBytes;
+    return this.entries.byteSize;
   }
 
   now(): number {
@@ -35,53 +36,40 @@ export class LruStore implements LocalScriptStore {
   }
 
   get(key: string): LocalValue | null {
-    const entry = this.live(key);
-    if (!entry) return null;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry.value;
+    return this.live(key, this.entries.get(key))?.value ?? null;
   }
 
   /** A value too large for `maxBytes` on its own is not stored (and the old one is gone). */
   set(key: string, value: LocalValue, ttlMs: number): void {
-    this.delete(key);
+    this.entries.delete(key);
     const entry = { value, expiresAt: Date.now() + ttlMs, bytes: sizeOf(key, value) };
     if (entry.bytes > this.maxBytes) return;
     this.entries.set(key, entry);
-    this.totalBytes += entry.bytes;
-    for (const oldest of this.entries.keys()) {
-      if (this.entries.size <= this.maxEntries && this.totalBytes <= this.maxBytes) break;
-      this.delete(oldest);
-    }
   }
 
   delete(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
     this.entries.delete(key);
-    this.totalBytes -= entry.bytes;
   }
 
   pttl(key: string): number {
-    const entry = this.live(key);
+    const entry = this.live(key, this.entries.peek(key));
     return entry ? entry.expiresAt - Date.now() : -2;
   }
 
   deletePrefix(prefix: string): void {
     for (const key of [...this.entries.keys()]) {
-      if (key.startsWith(prefix)) this.delete(key);
+      if (key.startsWith(prefix)) this.entries.delete(key);
     }
   }
 
   clear(): void {
     this.entries.clear();
-    this.totalBytes = 0;
   }
 
-  private live(key: string): Entry | undefined {
-    const entry = this.entries.get(key);
+  /** `entry` (stored under `key`) unless it has expired, in which case it goes. */
+  private live(key: string, entry: Entry | undefined): Entry | undefined {
     if (entry && entry.expiresAt <= Date.now()) {
-      this.delete(key);
+      this.entries.delete(key);
       return undefined;
     }
     return entry;
