@@ -21,7 +21,14 @@ const queries = async () => {
   const metric = await ctx.metrics.registry.getSingleMetric("aurora_db_queries_total")?.get();
   return new Map((metric?.values ?? []).map((v) => [`${v.labels.operation} ${v.labels.table}`, v.value]));
 };
+/** Seconds spent in queries so far (the duration histogram's sums), by `operation table`. */
+const queryTime = async () => {
+  const metric = await ctx.metrics.registry.getSingleMetric("aurora_db_query_duration_seconds")?.get();
+  const sums = (metric?.values ?? []).filter((v) => (v as { metricName?: string }).metricName?.endsWith("_sum"));
+  return new Map(sums.map((v) => [`${v.labels.operation} ${v.labels.table}`, v.value]));
+};
 const queriesBefore = await queries();
+const timeBefore = await queryTime();
 let next = 0;
 const started = performance.now();
 const cpu = process.cpuUsage();
@@ -40,7 +47,17 @@ async function queriesPerWrite() {
     const per = (n - (queriesBefore.get(kind) ?? 0)) / writes;
     if (per >= 0.05) byKind[kind] = +per.toFixed(2);
   }
-  return { queriesPerWrite: +Object.values(byKind).reduce((a, b) => a + b, 0).toFixed(1), byKind };
+  const msByKind: Record<string, number> = {};
+  for (const [kind, sum] of await queryTime()) {
+    const ms = ((sum - (timeBefore.get(kind) ?? 0)) * 1000) / writes;
+    if (ms >= 0.005) msByKind[kind] = +ms.toFixed(3);
+  }
+  return {
+    queriesPerWrite: +Object.values(byKind).reduce((a, b) => a + b, 0).toFixed(1),
+    byKind,
+    queryMsPerWrite: +Object.values(msByKind).reduce((a, b) => a + b, 0).toFixed(3),
+    msByKind,
+  };
 }
 const used = process.cpuUsage(cpu);
 console.log(
