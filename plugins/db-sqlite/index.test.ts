@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { CompiledQuery, type Kysely, sql } from "kysely";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
@@ -8,6 +8,15 @@ import { migrateToLatest } from "@/plugin-kit";
 import { sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
+
+/** Where a descriptor points, or "" when it closed meanwhile. */
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}
 
 databaseConformance("db-sqlite (temp file)", {
   make: () => sqlite({ path: join(dir, "conformance.sqlite") }),
@@ -25,6 +34,33 @@ test.each([
     await plugin.init(ctx);
     const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(plugin.db());
     expect(rows).toEqual([{ synchronous: expected }]);
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
+});
+
+test("a savepoint's journal stays in memory: no temporary file however many pages it copies", async () => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, "savepoint-journal.sqlite") });
+  // SQLite names its temporary files etilqs_* and unlinks them on open: they show as deleted descriptors.
+  const tempFiles = () => readdirSync("/proc/self/fd").filter((fd) => /etilqs_/.test(readlinkOr(`/proc/self/fd/${fd}`))).length;
+  try {
+    await plugin.init(ctx);
+    const db = plugin.db();
+    await sql`create table pages (n integer primary key, body blob)`.execute(db);
+    await sql`with recursive k(n) as (select 1 union all select n + 1 from k where n < 200) insert into pages select n, randomblob(3000) from k`.execute(db);
+    const before = tempFiles();
+    let during = -1;
+    await db.transaction().execute(async (tx) => {
+      await sql`update pages set body = randomblob(3000)`.execute(tx);
+      // Every page changed again inside a savepoint is first copied to its journal: about 600 KB here.
+      await sql`savepoint s`.execute(tx);
+      await sql`update pages set body = randomblob(3000)`.execute(tx);
+      during = tempFiles();
+      await sql`release s`.execute(tx);
+    });
+    expect(during).toBe(before);
   } finally {
     await plugin.close();
     ctx.cleanup();

@@ -122,6 +122,9 @@ export function sqlite(options: SqliteOptions = {}): DatabasePlugin {
         database.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
         database.run(`PRAGMA synchronous = ${synchronous}`);
         database.run("PRAGMA foreign_keys = ON");
+        // Savepoint journals in memory: each transaction of a group commit runs in a SAVEPOINT, and every
+        // page it changes that an earlier one of the group changed is first copied to that journal.
+        database.run("PRAGMA temp_store = MEMORY");
       } catch (cause) {
         database?.close();
         throw new PluginError(NAME, `cannot open ${file}: ${(cause as Error).message}`, { cause });
