@@ -40,6 +40,19 @@ test.each([
   }
 });
 
+test("the write connection checkpoints every 4000 WAL pages, not every 1000", async () => {
+  const ctx = pluginContext();
+  const plugin = sqlite({ path: join(dir, "checkpoint.sqlite") });
+  try {
+    await plugin.init(ctx);
+    const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(plugin.db());
+    expect(rows).toEqual([{ wal_autocheckpoint: 4000 }]);
+  } finally {
+    await plugin.close();
+    ctx.cleanup();
+  }
+});
+
 test("a savepoint's journal stays in memory: no temporary file however many pages it copies", async () => {
   const ctx = pluginContext();
   const plugin = sqlite({ path: join(dir, "savepoint-journal.sqlite") });
