@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
 import { migrateToLatest } from "@/plugin-kit";
-import { sqlite } from "./index";
+import type { DatabasePlugin } from "@/plugin-kit";
+import { type SqliteOptions, sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
 
@@ -24,42 +25,34 @@ databaseConformance("db-sqlite (temp file)", {
   dispose: async () => rmSync(dir, { recursive: true, force: true }),
 });
 
-test.each([
-  ["by default FULL: an acknowledged commit survives a power loss", undefined, 2],
-  ["NORMAL when asked for", "normal" as const, 1],
-])("db-sqlite synchronous: %s", async (_what, synchronous, expected) => {
+/** Run `fn` against a plugin opened on its own file, closed after. */
+async function opened(file: string, options: Omit<SqliteOptions, "path">, fn: (plugin: DatabasePlugin) => Promise<void>): Promise<void> {
   const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, `durability-${expected}.sqlite`), synchronous });
+  const plugin = sqlite({ path: join(dir, file), ...options });
   try {
     await plugin.init(ctx);
-    const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(plugin.db());
-    expect(rows).toEqual([{ synchronous: expected }]);
+    await fn(plugin);
   } finally {
     await plugin.close();
     ctx.cleanup();
   }
-});
+}
 
-test("the write connection checkpoints every 4000 WAL pages, not every 1000", async () => {
-  const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, "checkpoint.sqlite") });
-  try {
-    await plugin.init(ctx);
-    const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(plugin.db());
-    expect(rows).toEqual([{ wal_autocheckpoint: 4000 }]);
-  } finally {
-    await plugin.close();
-    ctx.cleanup();
-  }
+test.each([
+  ["synchronous by default FULL: an acknowledged commit survives a power loss", {}, "synchronous", 2],
+  ["synchronous NORMAL when asked for", { synchronous: "normal" as const }, "synchronous", 1],
+  ["a checkpoint every 4000 WAL pages, not SQLite's 1000", {}, "wal_autocheckpoint", 4000],
+])("db-sqlite write connection: %s", async (_what, options, pragma, expected) => {
+  await opened(`pragma-${pragma}-${expected}.sqlite`, options, async (plugin) => {
+    const { rows } = await sql<Record<string, number>>`pragma ${sql.raw(pragma)}`.execute(plugin.db());
+    expect(rows).toEqual([{ [pragma]: expected }]);
+  });
 });
 
 test("a savepoint's journal stays in memory: no temporary file however many pages it copies", async () => {
-  const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, "savepoint-journal.sqlite") });
   // SQLite names its temporary files etilqs_* and unlinks them on open: they show as deleted descriptors.
   const tempFiles = () => readdirSync("/proc/self/fd").filter((fd) => /etilqs_/.test(readlinkOr(`/proc/self/fd/${fd}`))).length;
-  try {
-    await plugin.init(ctx);
+  await opened("savepoint-journal.sqlite", {}, async (plugin) => {
     const db = plugin.db();
     await sql`create table pages (n integer primary key, body blob)`.execute(db);
     await sql`with recursive k(n) as (select 1 union all select n + 1 from k where n < 200) insert into pages select n, randomblob(3000) from k`.execute(db);
@@ -74,31 +67,19 @@ test("a savepoint's journal stays in memory: no temporary file however many page
       await sql`release s`.execute(tx);
     });
     expect(during).toBe(before);
-  } finally {
-    await plugin.close();
-    ctx.cleanup();
-  }
+  });
 });
 
 test("migrations index refresh_token.next_id: following a rotation chain is a lookup, not a scan", async () => {
-  const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, "indexes.sqlite") });
-  try {
-    await plugin.init(ctx);
+  await opened("indexes.sqlite", {}, async (plugin) => {
     await migrateToLatest(plugin);
     const { rows } = await sql<{ detail: string }>`explain query plan select id from refresh_token where next_id = ${"x"}`.execute(plugin.db());
     expect(rows.map((r) => r.detail).join("; ")).toContain("refresh_token_next_id_idx");
-  } finally {
-    await plugin.close();
-    ctx.cleanup();
-  }
+  });
 });
 
 test("db-sqlite maxSnapshots: snapshots past the bound wait for a free connection instead of opening more", async () => {
-  const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, "snapshots.sqlite"), maxSnapshots: 2 });
-  try {
-    await plugin.init(ctx);
+  await opened("snapshots.sqlite", { maxSnapshots: 2 }, async (plugin) => {
     await migrateToLatest(plugin);
     let open = 0;
     let most = 0;
@@ -117,17 +98,11 @@ test("db-sqlite maxSnapshots: snapshots past the bound wait for a free connectio
     gate.resolve();
     await all;
     expect(most).toBe(2);
-  } finally {
-    await plugin.close();
-    ctx.cleanup();
-  }
+  });
 });
 
 test("db-sqlite LIMIT and OFFSET are read when the statement runs, not planned as constants (which would prepare it again on every run)", async () => {
-  const ctx = pluginContext();
-  const plugin = sqlite({ path: join(dir, "limits.sqlite") });
-  try {
-    await plugin.init(ctx);
+  await opened("limits.sqlite", {}, async (plugin) => {
     const db = plugin.db() as unknown as Kysely<{ n: { v: number } }>;
     await sql`create table n (v integer primary key)`.execute(db);
     await db.insertInto("n").values(Array.from({ length: 20 }, (_, v) => ({ v }))).execute();
@@ -139,8 +114,5 @@ test("db-sqlite LIMIT and OFFSET are read when the statement runs, not planned a
     const constants = rows.filter((r) => r.opcode === "Integer").map((r) => r.p1);
     expect(constants).not.toContain(7777);
     expect(constants).not.toContain(8888);
-  } finally {
-    await plugin.close();
-    ctx.cleanup();
-  }
+  });
 });
