@@ -1,4 +1,3 @@
-import { TID } from "@atproto/common-web";
 import { CID } from "multiformats/cid";
 import { InvalidRequestError } from "@/errors";
 import { type DataMap, findBlobRefs, jsonToDataMap } from "@/lexicon/data-model";
@@ -8,6 +7,7 @@ import type { RecordValidator, ValidateMode } from "@/lexicon/validator";
 import { cidForDagCbor } from "@/repo/dag-cbor-cid";
 import { encodeDagCbor } from "@/repo/dag-cbor";
 import { MAX_COMMIT_BLOCKS_BYTES } from "@/sequencer/encode";
+import { nextTid } from "./tid";
 import type { PreparedBlobRef, PreparedCreate, PreparedDelete, PreparedUpdate, PreparedWrite } from "./types";
 
 /**
@@ -28,7 +28,7 @@ export interface RecordInput {
 
 export async function prepareCreate(validator: RecordValidator, did: string, input: RecordInput): Promise<PreparedCreate> {
   assertNsid(input.collection, "collection");
-  const rkey = input.rkey ?? validator.literalKey(input.collection) ?? TID.nextStr();
+  const rkey = input.rkey ?? validator.literalKey(input.collection) ?? nextTid();
   return { action: "create", ...(await prepareRecord(validator, did, { ...input, rkey })) };
 }
 
