@@ -4,8 +4,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
-import { migrateToLatest } from "@/plugin-kit";
-import type { DatabasePlugin } from "@/plugin-kit";
+import { type DatabasePlugin, migrateToLatest } from "@/plugin-kit";
 import { type SqliteOptions, sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
