@@ -16,10 +16,7 @@ interface Entry {
 export class LruStore implements LocalScriptStore {
   private readonly entries: LruCache<Entry>;
 
-  constructor(
-    maxEntries: number,
-    private readonly maxBytes: number,
-  ) {
+  constructor(maxEntries: number, maxBytes: number) {
     this.entries = new LruCache<Entry>(maxEntries, maxBytes, (entry) => entry.bytes);
   }
 
@@ -43,7 +40,7 @@ export class LruStore implements LocalScriptStore {
   set(key: string, value: LocalValue, ttlMs: number): void {
     this.entries.delete(key);
     const entry = { value, expiresAt: Date.now() + ttlMs, bytes: sizeOf(key, value) };
-    if (entry.bytes > this.maxBytes) return;
+    if (entry.bytes > this.entries.maxBytes) return;
     this.entries.set(key, entry);
   }
 

@@ -24,6 +24,3 @@ export function nextTid(): string {
   last = Math.max(now, last + 1);
   return TID.fromTime(last, CLOCK_ID).toString();
 }
-
-/** The clock identifier this process writes into its TIDs. */
-export const tidClockId = (): number => CLOCK_ID;
