@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
-import { type DatabasePlugin, migrateToLatest } from "@/plugin-kit";
+import { type DatabasePlugin, migrateToLatest, revertLatest } from "@/plugin-kit";
 import { type SqliteOptions, sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
@@ -74,6 +74,36 @@ test("migrations index refresh_token.next_id: following a rotation chain is a lo
     await migrateToLatest(plugin);
     const { rows } = await sql<{ detail: string }>`explain query plan select id from refresh_token where next_id = ${"x"}`.execute(plugin.db());
     expect(rows.map((r) => r.detail).join("; ")).toContain("refresh_token_next_id_idx");
+  });
+});
+
+test("migration 010 keeps repo_block's rows in its primary key's b-tree (WITHOUT ROWID), and its revert gives the rowid table back, rows intact", async () => {
+  await opened("clustered.sqlite", {}, async (plugin) => {
+    const db = plugin.db();
+    const tableSql = async () =>
+      (await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'repo_block'`.execute(db)).rows[0]?.sql ?? "";
+    const blocks = async () => (await sql`select did, cid, rev, size, content from repo_block order by did, cid`.execute(db)).rows;
+    const exportPlan = async () =>
+      (await sql<{ detail: string }>`explain query plan select cid, rev, content from repo_block where did = ${"d"} and cid > ${"c"} order by cid limit 500`.execute(db)).rows
+        .map((r) => r.detail)
+        .join("; ");
+    await migrateToLatest(plugin);
+    expect(await tableSql()).toMatch(/without rowid$/i);
+    await sql`insert into repo_block (did, cid, rev, size, content) values
+      ('did:plc:b', 'bafy2', '3l2', 2, x'0102'), ('did:plc:a', 'bafy9', '3l1', 1, x'09'), ('did:plc:a', 'bafy1', '3l3', 0, x'')`.execute(db);
+    const rows = await blocks();
+    expect(rows).toHaveLength(3);
+
+    expect(await revertLatest(plugin)).toBe("010-repo-block-clustered");
+    expect(await tableSql()).not.toMatch(/without rowid/i);
+    expect(await blocks()).toEqual(rows);
+    await migrateToLatest(plugin);
+    expect(await tableSql()).toMatch(/without rowid$/i);
+    expect(await blocks()).toEqual(rows);
+    const { rows: indexes } = await sql<{ name: string }>`select name from pragma_index_list('repo_block') order by name`.execute(db);
+    expect(indexes.map((i) => i.name)).toEqual(["repo_block_did_rev_idx", "sqlite_autoindex_repo_block_1"]);
+    // Last: bun:sqlite leaves an EXPLAIN statement unreset, and an active statement forbids DROP TABLE.
+    expect(await exportPlan()).toContain("USING PRIMARY KEY (did=? AND cid>?)");
   });
 });
 

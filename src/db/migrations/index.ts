@@ -7,6 +7,7 @@ import { emailToken } from "./006-email-token";
 import { reservedSigningKey } from "./007-reserved-signing-key";
 import { oauth } from "./008-oauth";
 import { adminAction } from "./009-admin-action";
+import { repoBlockClustered } from "./010-repo-block-clustered";
 import type { Migration } from "./types";
 
 export type { Migration } from "./types";
@@ -26,4 +27,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migrat
   ["007-reserved-signing-key", reservedSigningKey],
   ["008-oauth", oauth],
   ["009-admin-action", adminAction],
+  ["010-repo-block-clustered", repoBlockClustered],
 ];
