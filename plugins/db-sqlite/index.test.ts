@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
 import { type DatabasePlugin, migrateToLatest, revertLatest } from "@/plugin-kit";
+import { migrationStatus } from "@/db/migrator";
 import { type SqliteOptions, sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));
@@ -104,6 +105,32 @@ test("migration 010 keeps repo_block's rows in its primary key's b-tree (WITHOUT
     expect(indexes.map((i) => i.name)).toEqual(["repo_block_did_rev_idx", "sqlite_autoindex_repo_block_1"]);
     // Last: bun:sqlite leaves an EXPLAIN statement unreset, and an active statement forbids DROP TABLE.
     expect(await exportPlan()).toContain("USING PRIMARY KEY (did=? AND cid>?)");
+  });
+});
+
+test("migration 010 failing half-way (the disk full) leaves repo_block as it was and itself pending; it applies once there is room", async () => {
+  await opened("clustered-full.sqlite", {}, async (plugin) => {
+    const db = plugin.db();
+    await migrateToLatest(plugin);
+    await revertLatest(plugin);
+    // About 2 MB of blocks: their copy cannot fit in the few pages left below.
+    await sql`with recursive k(n) as (select 1 union all select n + 1 from k where n < 2000)
+      insert into repo_block (did, cid, rev, size, content) select 'did:plc:' || (n % 7), 'bafy' || n, '3l' || n, 1000, randomblob(1000) from k`.execute(db);
+    const blocks = async () => (await sql`select did, cid, rev, size, content from repo_block order by did, cid`.execute(db)).rows;
+    const before = await blocks();
+    const { rows: pages } = await sql<{ page_count: number }>`pragma page_count`.execute(db);
+    await sql`pragma max_page_count = ${sql.raw(String(pages[0]!.page_count + 20))}`.execute(db);
+    const failed = await migrateToLatest(plugin).then(() => undefined, (err: unknown) => err as Error);
+    expect(failed?.message).toContain("database or disk is full");
+    expect((await migrationStatus(plugin)).find((m) => m.name === "010-repo-block-clustered")?.appliedAt).toBeNull();
+    const { rows: tables } = await sql<{ name: string; sql: string }>`select name, sql from sqlite_master where type = 'table' and name like 'repo_block%'`.execute(db);
+    expect(tables.map((t) => t.name)).toEqual(["repo_block"]);
+    expect(tables[0]!.sql).not.toMatch(/without rowid/i);
+    expect(await blocks()).toEqual(before);
+
+    await sql`pragma max_page_count = 1000000000`.execute(db);
+    expect(await migrateToLatest(plugin)).toEqual(["010-repo-block-clustered"]);
+    expect(await blocks()).toEqual(before);
   });
 });
 
