@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseConformance, pluginContext } from "@test/conformance/database";
-import { type DatabasePlugin, migrateToLatest, revertLatest } from "@/plugin-kit";
-import { migrationStatus } from "@/db/migrator";
+import { migrationStatus, revertLatest } from "@/db/migrator";
+import { type DatabasePlugin, migrateToLatest } from "@/plugin-kit";
 import { type SqliteOptions, sqlite } from "./index";
 
 const dir = mkdtempSync(join(tmpdir(), "aurora-sqlite-"));

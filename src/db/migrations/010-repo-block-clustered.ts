@@ -8,8 +8,8 @@ import type { Migration } from "./types";
  * table beside it. A repository's blocks then sit together in key order: a
  * getRepo export reads them sequentially (measured: 10,000 records' blocks in
  * about a quarter of the time, where every row cost a second descent into
- * the rowid table at a random place), and a write changes one b-tree per
- * block rather than two. PostgreSQL keeps its heap table: nothing to do there.
+ * the rowid table at a random place); writes measured no different.
+ * PostgreSQL keeps its heap table: nothing to do there.
  *
  * The rebuild copies every block once, inside the migration's transaction;
  * on a large database it takes as long as reading and writing the table.
