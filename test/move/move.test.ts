@@ -247,13 +247,19 @@ async function expectServedAfterUntakedown(service: string, blob: { did: string;
   expect(Buffer.from(digest).equals(Buffer.from(CID.parse(blob.cid).multihash.digest))).toBe(true);
 }
 
-/** Every table's rows of a SQLite file, in key order, as one string (read-only). */
+/** Every table's rows of a SQLite file, in key order (rowid, or the primary key of a WITHOUT ROWID table), as one string (read-only). */
 function dump(file: string): string {
   const db = new Database(file, { readonly: true });
+  const order = (name: string): string => {
+    const { wr } = db.query<{ wr: number }, [string]>("select wr from pragma_table_list where schema = 'main' and name = ?").get(name)!;
+    if (!wr) return "rowid";
+    const key = db.query<{ name: string }, [string]>("select name from pragma_table_info(?) where pk > 0 order by pk").all(name);
+    return key.map((c) => `"${c.name}"`).join(", ");
+  };
   try {
     const tables = db.query<{ name: string }, []>("select name from sqlite_master where type = 'table' order by name").all();
     return tables
-      .map(({ name }) => `${name}\n${JSON.stringify(db.query(`select * from "${name}" order by rowid`).all(), (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v))}`)
+      .map(({ name }) => `${name}\n${JSON.stringify(db.query(`select * from "${name}" order by ${order(name)}`).all(), (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v))}`)
       .join("\n");
   } finally {
     db.close();
