@@ -13,6 +13,7 @@ import {
   SqliteQueryCompiler,
   type TransactionSettings,
 } from "kysely";
+import { type ImmediateRunner, offerImmediate } from "@/plugin-kit";
 
 /** Prepared statements kept per connection; Kysely's `in (...)` lists make the set of SQL texts open-ended. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -26,15 +27,19 @@ const STATEMENT_CACHE_SIZE = 256;
  * errors through `toError` so callers only ever see `DbError`s.
  */
 export class BunSqliteDialect implements Dialect {
-  constructor(
-    private readonly database: Database,
-    private readonly toError: (err: unknown) => unknown,
-  ) {}
+  readonly #driver: BunSqliteDriver;
+
+  constructor(database: Database, toError: (err: unknown) => unknown) {
+    this.#driver = new BunSqliteDriver(new BunSqliteConnection(database, toError));
+  }
+  /** The adapter of one Kysely instance; its prepared queries may run on the spot (src/db/immediate.ts). */
   createAdapter() {
-    return new TransactionalDdlAdapter();
+    const adapter = new TransactionalDdlAdapter();
+    offerImmediate(adapter, this.#driver);
+    return adapter;
   }
   createDriver(): Driver {
-    return new BunSqliteDriver(new BunSqliteConnection(this.database, this.toError));
+    return this.#driver;
   }
   createQueryCompiler() {
     return new RuntimeLimitCompiler();
@@ -71,16 +76,24 @@ class TransactionalDdlAdapter extends SqliteAdapter {
   }
 }
 
-/** One connection, handed to one user at a time in FIFO order: a transaction holds it until it ends. */
-class BunSqliteDriver implements Driver {
+/**
+ * One connection, handed to one user at a time in FIFO order: a transaction holds it until it ends.
+ * A prepared statement may also run on it at once (`run`) when that cannot overtake anyone: nobody
+ * holds or waits for it, or the caller's own transaction holds it.
+ */
+class BunSqliteDriver implements Driver, ImmediateRunner {
   #tail: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
+  /** Users holding or waiting for the connection. */
+  #users = 0;
+  #destroyed = false;
 
   constructor(private readonly connection: BunSqliteConnection) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#users++;
     const previous = this.#tail;
     let release!: () => void;
     this.#tail = new Promise((resolve) => (release = resolve));
@@ -92,7 +105,14 @@ class BunSqliteDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const release = this.#release;
     this.#release = undefined;
+    this.#users--;
     release?.();
+  }
+
+  run<R>(query: CompiledQuery, inTransaction: boolean): QueryResult<R> | undefined {
+    // With one connection, a transaction that runs a query is the one holding it.
+    const now = inTransaction ? this.#release !== undefined : this.#users === 0;
+    return now && !this.#destroyed ? this.connection.runNow<R>(query) : undefined;
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -122,6 +142,7 @@ class BunSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    this.#destroyed = true;
     this.connection.close();
   }
 }
@@ -139,6 +160,11 @@ class BunSqliteConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.runNow(query);
+  }
+
+  /** `query` run on this connection now (bun:sqlite is synchronous). */
+  runNow<R>(query: CompiledQuery): QueryResult<R> {
     try {
       const { stmt, reads } = this.#prepare(query.sql);
       const params = query.parameters as SQLQueryBindings[];

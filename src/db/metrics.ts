@@ -1,6 +1,7 @@
-import type { DatabaseConnection, Dialect, Driver, LogEvent } from "kysely";
+import type { CompiledQuery, DatabaseConnection, Dialect, Driver, LogEvent } from "kysely";
 import { Gauge, type Registry } from "prom-client";
 import { LabelledCounter, LabelledHistogram } from "@/util/labelled-metrics";
+import { type ImmediateRunner, immediateRunner, offerImmediate } from "./immediate";
 
 const OPERATIONS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE"]);
 /** Distinct table labels kept; SQL comes from our code, so this only guards against a surprise. */
@@ -77,15 +78,22 @@ export function createDbMetrics(registry: Registry, maxConnections: number): DbM
     return labels;
   };
 
+  const log = (event: LogEvent) => {
+    const labels = labelsOf(event.query.sql);
+    queries.inc(labels);
+    duration.observe(labels, event.queryDurationMillis / 1000);
+  };
+
   return {
-    log(event) {
-      const labels = labelsOf(event.query.sql);
-      queries.inc(labels);
-      duration.observe(labels, event.queryDurationMillis / 1000);
-    },
+    log,
     instrument(dialect) {
       return {
-        createAdapter: () => dialect.createAdapter(),
+        createAdapter: () => {
+          const adapter = dialect.createAdapter();
+          const runner = immediateRunner(adapter);
+          if (runner) offerImmediate(adapter, timedRunner(runner, log));
+          return adapter;
+        },
         createQueryCompiler: () => dialect.createQueryCompiler(),
         createIntrospector: (db) => dialect.createIntrospector(db),
         createDriver: () =>
@@ -121,6 +129,23 @@ export function parseQuery(sql: string): QueryLabels {
     : /\bfrom\s+([^\s(),;]+)/i.exec(sql);
   const name = target?.[1]?.split(".").pop()?.replaceAll('"', "").replaceAll("`", "");
   return { operation, table: name && IDENTIFIER.test(name) ? name.toLowerCase() : "none" };
+}
+
+/** Statements run by an immediate runner, counted and timed as Kysely's `log` would have them. */
+function timedRunner(runner: ImmediateRunner, log: (event: LogEvent) => void): ImmediateRunner {
+  return {
+    run<R>(query: CompiledQuery, inTransaction: boolean) {
+      const started = performance.now();
+      try {
+        const result = runner.run<R>(query, inTransaction);
+        if (result) log({ level: "query", isStream: false, query, queryDurationMillis: performance.now() - started });
+        return result;
+      } catch (error) {
+        log({ level: "error", error, query, queryDurationMillis: performance.now() - started });
+        throw error;
+      }
+    },
+  };
 }
 
 function countingDriver(driver: Driver, count: (delta: number) => void): Driver {

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Registry } from "prom-client";
 import type { DatabasePlugin } from "@/contracts/db";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
 import { freshPostgres } from "@test/support/firehose";
+import { isUniqueViolation } from "./errors";
 import { migrateToLatest } from "./migrator";
 import { prepared } from "./prepared";
 
@@ -12,6 +14,11 @@ beforeAll(async () => {
   pg = await freshPostgres();
 });
 afterAll(() => pg.drop());
+
+const sample = async (registry: Registry, line: string) => {
+  const match = (await registry.metrics()).split("\n").find((l) => l.startsWith(`${line} `));
+  return match === undefined ? undefined : Number(match.slice(line.length + 1));
+};
 
 type Block = { did: string; cid: string; rev: string; size: number; content: Uint8Array };
 let builds = 0;
@@ -29,6 +36,13 @@ const selectOne = prepared<{ did: string; cid: string }, { content: Uint8Array }
   db.selectFrom("repo_block").select("content").where("did", "=", $("did")).where("cid", "=", $("cid")).where("rev", "!=", "fixed"),
 );
 
+const insertStrict = prepared<{ blocks: Block[] }, never>((db, $) =>
+  db.insertInto("repo_block").values($.rows("blocks", ["did", "cid", "rev", "size", "content"])),
+);
+const countBlocks = prepared<{ did: string }, { n: number | string }>((db, $) =>
+  db.selectFrom("repo_block").select((eb) => eb.fn.countAll<number>().as("n")).where("did", "=", $("did")),
+);
+
 const block = (cid: string, size = 3): Block => ({ did: "did:plc:p", cid, rev: "r", size, content: new Uint8Array(size).fill(7) });
 
 describe.each([
@@ -36,9 +50,12 @@ describe.each([
   ["db-postgres", () => postgres({ url: pg.url, maxConnections: 4, minConnections: 1 })],
 ] as const)("prepared on %s", (_name, make) => {
   let db: DatabasePlugin;
+  let registry: Registry;
   beforeAll(async () => {
     db = make();
-    await db.init(testPluginContext().ctx);
+    const { ctx } = testPluginContext();
+    registry = ctx.metrics;
+    await db.init(ctx);
     await migrateToLatest(db);
   });
   afterAll(() => db.close());
@@ -57,5 +74,52 @@ describe.each([
     expect([...new Uint8Array(one[0]!.content)]).toEqual([7, 7, 7, 7, 7]);
     // A value written into the query by its builder stays a parameter of its own.
     expect(await selectOne.rows(db.db(), { did: "did:plc:p", cid: "fixed" })).toEqual([]);
+  });
+
+  // SQLite runs these on the spot when it can (src/db/immediate.ts): never past a transaction that holds its one connection.
+  test("a query outside a transaction never sees what an open one has not committed", async () => {
+    const did = "did:plc:uncommitted";
+    let inserted!: () => void;
+    const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+    let finish!: () => void;
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    const failed = db.transaction(async (tx) => {
+      await insertBlocks.execute(tx, { blocks: [{ ...block("u1"), did }] });
+      // Its own query sees its own write.
+      expect(Number((await countBlocks.rows(tx, { did }))[0]!.n)).toBe(1);
+      inserted();
+      await finishing;
+      throw new Error("rolled back");
+    });
+    await insertedYet;
+    const outside = countBlocks.rows(db.db(), { did });
+    let settled = false;
+    void outside.then(() => (settled = true));
+    await Bun.sleep(20);
+    // SQLite: waits for the connection; PostgreSQL: another connection, before the commit.
+    if (db.dialect === "sqlite") expect(settled).toBe(false);
+    finish();
+    await expect(failed).rejects.toThrow("rolled back");
+    expect(Number((await outside)[0]!.n)).toBe(0);
+    expect(Number((await countBlocks.rows(db.db(), { did }))[0]!.n)).toBe(0);
+  });
+
+  test("a failing statement rejects with the plugin's error, and every run is counted", async () => {
+    const line = 'aurora_db_queries_total{operation="INSERT",table="repo_block"}';
+    const before = (await sample(registry, line)) ?? 0;
+    const row = { ...block("dup"), did: "did:plc:dup" };
+    await insertStrict.execute(db.db(), { blocks: [row] });
+    const err = await insertStrict.execute(db.db(), { blocks: [row] }).then(() => undefined, (e: unknown) => e);
+    expect(isUniqueViolation(err)).toBe(true);
+    // In a transaction too, and the transaction rolls back as usual.
+    const inTx = await db
+      .transaction(async (tx) => {
+        await insertStrict.execute(tx, { blocks: [{ ...row, cid: "dup2" }] });
+        await insertStrict.execute(tx, { blocks: [row] });
+      })
+      .then(() => undefined, (e: unknown) => e);
+    expect(isUniqueViolation(inTx)).toBe(true);
+    expect(Number((await countBlocks.rows(db.db(), { did: row.did }))[0]!.n)).toBe(1);
+    expect(await sample(registry, line)).toBe(before + 4);
   });
 });
