@@ -6,6 +6,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
+import { metricSample } from "@test/support/metrics";
 import { parseQuery } from "./metrics";
 import { migrateToLatest } from "./migrator";
 
@@ -44,10 +45,6 @@ const gauge = async (registry: Registry) => {
   const metric = await registry.getSingleMetric("aurora_db_connections")!.get();
   return Object.fromEntries(metric.values.map((v) => [v.labels.state, v.value]));
 };
-const sample = async (registry: Registry, line: string) => {
-  const match = (await registry.metrics()).split("\n").find((l) => l.startsWith(`${line} `));
-  return match === undefined ? undefined : Number(match.slice(line.length + 1));
-};
 
 describe.each([
   ["db-sqlite", () => sqlite({ path: ":memory:" }), 1],
@@ -73,13 +70,13 @@ describe.each([
     await q.deleteFrom("cache_entry").where("key", "=", "k").execute();
     await expect(sql`select * from no_such_table`.execute(q)).rejects.toThrow();
     const labels = (op: string, table = "cache_entry") => `{operation="${op}",table="${table}"}`;
-    expect(await sample(registry, `aurora_db_queries_total${labels("INSERT")}`)).toBe(1);
-    expect(await sample(registry, `aurora_db_queries_total${labels("SELECT")}`)).toBe(2);
-    expect(await sample(registry, `aurora_db_queries_total${labels("UPDATE")}`)).toBe(1);
-    expect(await sample(registry, `aurora_db_queries_total${labels("DELETE")}`)).toBe(1);
-    expect(await sample(registry, `aurora_db_queries_total${labels("SELECT", "no_such_table")}`)).toBe(1);
-    expect(await sample(registry, `aurora_db_query_duration_seconds_count${labels("SELECT")}`)).toBe(2);
-    const sum = await sample(registry, `aurora_db_query_duration_seconds_sum${labels("SELECT")}`);
+    expect(await metricSample(registry, `aurora_db_queries_total${labels("INSERT")}`)).toBe(1);
+    expect(await metricSample(registry, `aurora_db_queries_total${labels("SELECT")}`)).toBe(2);
+    expect(await metricSample(registry, `aurora_db_queries_total${labels("UPDATE")}`)).toBe(1);
+    expect(await metricSample(registry, `aurora_db_queries_total${labels("DELETE")}`)).toBe(1);
+    expect(await metricSample(registry, `aurora_db_queries_total${labels("SELECT", "no_such_table")}`)).toBe(1);
+    expect(await metricSample(registry, `aurora_db_query_duration_seconds_count${labels("SELECT")}`)).toBe(2);
+    const sum = await metricSample(registry, `aurora_db_query_duration_seconds_sum${labels("SELECT")}`);
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(5);
   });

@@ -4,6 +4,7 @@ import type { DatabasePlugin } from "@/contracts/db";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
+import { metricSample } from "@test/support/metrics";
 import { freshPostgres } from "@test/support/firehose";
 import { isUniqueViolation } from "./errors";
 import { migrateToLatest } from "./migrator";
@@ -14,11 +15,6 @@ beforeAll(async () => {
   pg = await freshPostgres();
 });
 afterAll(() => pg.drop());
-
-const sample = async (registry: Registry, line: string) => {
-  const match = (await registry.metrics()).split("\n").find((l) => l.startsWith(`${line} `));
-  return match === undefined ? undefined : Number(match.slice(line.length + 1));
-};
 
 type Block = { did: string; cid: string; rev: string; size: number; content: Uint8Array };
 let builds = 0;
@@ -106,7 +102,7 @@ describe.each([
 
   test("a failing statement rejects with the plugin's error, and every run is counted", async () => {
     const line = 'aurora_db_queries_total{operation="INSERT",table="repo_block"}';
-    const before = (await sample(registry, line)) ?? 0;
+    const before = (await metricSample(registry, line)) ?? 0;
     const row = { ...block("dup"), did: "did:plc:dup" };
     await insertStrict.execute(db.db(), { blocks: [row] });
     const err = await insertStrict.execute(db.db(), { blocks: [row] }).then(() => undefined, (e: unknown) => e);
@@ -120,6 +116,6 @@ describe.each([
       .then(() => undefined, (e: unknown) => e);
     expect(isUniqueViolation(inTx)).toBe(true);
     expect(Number((await countBlocks.rows(db.db(), { did: row.did }))[0]!.n)).toBe(1);
-    expect(await sample(registry, line)).toBe(before + 4);
+    expect(await metricSample(registry, line)).toBe(before + 4);
   });
 });

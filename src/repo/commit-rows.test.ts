@@ -6,6 +6,7 @@ import { migrateToLatest } from "@/db/migrator";
 import { postgres } from "@plugins/db-postgres";
 import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
+import { metricTotal } from "@test/support/metrics";
 import { freshPostgres } from "@test/support/firehose";
 import { storeCommitRows } from "./commit-rows";
 import { readWriteState } from "./record-rows";
@@ -46,11 +47,7 @@ async function migrated(db: DatabasePlugin): Promise<DatabasePlugin> {
  * statements SQLite runs without Kysely's executor (src/db/immediate.ts).
  */
 async function counting<T>(db: DatabasePlugin, fn: () => Promise<T>): Promise<{ value: T; statements: number }> {
-  const total = async () =>
-    (await registries.get(db)!.metrics())
-      .split("\n")
-      .filter((line) => line.startsWith("aurora_db_queries_total{"))
-      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  const total = () => metricTotal(registries.get(db)!, "aurora_db_queries_total");
   const before = await total();
   const value = await fn();
   return { value, statements: (await total()) - before };
