@@ -176,11 +176,19 @@ class BunSqliteConnection implements DatabaseConnection {
     }
   }
 
-  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+  /** The rows of `query` in chunks of `chunkSize` (one statement stepped through), each chunk handed over as it fills. */
+  async *streamQuery<R>(query: CompiledQuery, chunkSize = 1): AsyncIterableIterator<QueryResult<R>> {
     let stmt: Statement | undefined;
     try {
       stmt = this.db.prepare(query.sql);
-      for (const row of stmt.iterate(...(query.parameters as SQLQueryBindings[]))) yield { rows: [row as R] };
+      let rows: R[] = [];
+      for (const row of stmt.iterate(...(query.parameters as SQLQueryBindings[]))) {
+        rows.push(row as R);
+        if (rows.length < chunkSize) continue;
+        yield { rows };
+        rows = [];
+      }
+      if (rows.length > 0) yield { rows };
     } catch (err) {
       throw this.toError(err);
     } finally {

@@ -4,14 +4,16 @@
  * chunks (each commit deletes blocks the exported root still needs); the CAR
  * must still be the complete repository at one commit and verify. Filler
  * blocks make the export many pages long, more than the HTTP stack reads
- * ahead, so the later pages really are read after those commits.
+ * ahead, so the later pages really are read after those commits. And exports
+ * a client abandons must give their snapshot (and on PostgreSQL the cursor's
+ * connection) back.
  */
 import { expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { verifyRepoCar } from "@atproto/repo";
 import { blobCid } from "@/blob/upload";
 import { EXPORT_PAGE } from "@/repo/car-export";
-import { BACKENDS, repoHarness } from "./backends";
+import { BACKENDS, postgresS3, repoHarness, sqliteDisk } from "./backends";
 import type { TestContext } from "@test/support/context";
 
 const RECORDS = 400;
@@ -32,6 +34,45 @@ test.each(BACKENDS.map((make) => make()).map((backend) => [backend.name, backend
   60_000,
 );
 
+// A pool of 3: an abandoned export that kept its cursor's connection would leave none after a few.
+test.each([sqliteDisk, postgresS3({ maxConnections: 3 })].map((backend) => [backend.name, backend] as const))(
+  "getRepo on %s: exports abandoned after their first chunk end their snapshot and hold nothing",
+  async (_name, backend) => {
+    const ctx = await backend.open();
+    try {
+      const h = repoHarness(ctx);
+      const { did, key } = await h.newRepo();
+      await fill(ctx, did, 4 * EXPORT_PAGE);
+      for (let i = 0; i < 12; i++) {
+        const res = await ctx.request(`/xrpc/com.atproto.sync.getRepo?did=${did}`);
+        const reader = res.body!.getReader();
+        expect((await reader.read()).done).toBe(false);
+        await reader.cancel();
+      }
+      // The connections are back: writes and a whole export still run.
+      await h.repo.createRecord(did, { collection: "com.example.big", record: big() });
+      const res = await ctx.request(`/xrpc/com.atproto.sync.getRepo?did=${did}`);
+      const verified = await verifyRepoCar(new Uint8Array(await res.arrayBuffer()), did, key.did());
+      expect(verified.creates).toHaveLength(1);
+    } finally {
+      await ctx.close();
+      await backend.dispose();
+    }
+  },
+  60_000,
+);
+
+/** `count` unreferenced 1 KiB blocks of `did`: exported like any other, ignored by verification. */
+async function fill(ctx: TestContext, did: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500) {
+    const rows = Array.from({ length: Math.min(500, count - i) }, () => {
+      const content = randomBytes(1024);
+      return { did, cid: blobCid(createHash("sha256").update(content).digest()).toString(), rev: "3kaaaaaaaaaa2", size: 1024, content };
+    });
+    await ctx.db.db().insertInto("repo_block").values(rows).execute();
+  }
+}
+
 async function raceExport(ctx: TestContext): Promise<void> {
   const h = repoHarness(ctx);
   const { did, key } = await h.newRepo();
@@ -45,14 +86,7 @@ async function raceExport(ctx: TestContext): Promise<void> {
     }));
     await h.repo.applyWrites(did, { writes });
   }
-  // Unreferenced blocks of the DID: exported like any other, ignored by verification.
-  for (let i = 0; i < FILLER; i += 500) {
-    const rows = Array.from({ length: 500 }, () => {
-      const content = randomBytes(1024);
-      return { did, cid: blobCid(createHash("sha256").update(content).digest()).toString(), rev: "3kaaaaaaaaaa2", size: 1024, content };
-    });
-    await ctx.db.db().insertInto("repo_block").values(rows).execute();
-  }
+  await fill(ctx, did, FILLER);
   expect(FILLER + RECORDS).toBeGreaterThan(EXPORT_PAGE * 10);
   const startRoot = (await h.repo.reader.getRoot(did))!;
 
