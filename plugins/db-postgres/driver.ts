@@ -194,10 +194,7 @@ class PostgresJsConnection implements DatabaseConnection {
         numAffectedRows: counted ? BigInt(result.count) : undefined,
       };
     } catch (err) {
-      const mapped = this.toError(err);
-      // Lost connection (not a lock timeout, which leaves the transaction usable for its rollback).
-      if (this.#tx && mapped instanceof DbError && mapped.reason === "unavailable") this.#broken = err;
-      throw mapped;
+      throw this.#failed(err);
     }
   }
 
@@ -205,12 +202,21 @@ class PostgresJsConnection implements DatabaseConnection {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
     const runner = this.#tx ?? this.sql;
     try {
-      for await (const rows of runner.unsafe(query.sql, query.parameters as Params).cursor(chunkSize)) {
+      const cursor = runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare }).cursor(chunkSize);
+      for await (const rows of cursor) {
         yield { rows: Array.from(rows) as R[] };
       }
     } catch (err) {
-      throw this.toError(err);
+      throw this.#failed(err);
     }
+  }
+
+  /** The error a statement of this connection failed with, as a DbError; a lost connection marks the transaction broken. */
+  #failed(err: unknown): unknown {
+    const mapped = this.toError(err);
+    // Lost connection (not a lock timeout, which leaves the transaction usable for its rollback).
+    if (this.#tx && mapped instanceof DbError && mapped.reason === "unavailable") this.#broken = err;
+    return mapped;
   }
 
   #reset(): void {

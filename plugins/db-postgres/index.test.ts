@@ -93,3 +93,36 @@ test("db-postgres connects over the Unix socket the URL names (queries and LISTE
   await server.unsafe(`drop database if exists ${own} with (force)`);
   await server.end();
 });
+
+test("streamed queries (getRepo's cursor) follow preparedStatements: none is left named on the connection when it is off", async () => {
+  const ctx = pluginContext();
+  const own = `${name}_cursor`;
+  const server = postgresjs(base, { max: 1, onnotice: () => {} });
+  await server.unsafe(`create database ${own}`);
+  const named = async (preparedStatements: boolean) => {
+    // One connection, so the catalogue read after the stream is on the stream's session.
+    const plugin = postgres({ url: Object.assign(new URL(base), { pathname: `/${own}` }).toString(), maxConnections: 1, minConnections: 1, connectTimeout: 5, preparedStatements });
+    try {
+      await plugin.init(ctx);
+      await migrateToLatest(plugin);
+      return await plugin.snapshot(async (tx) => {
+        let rows = 0;
+        for await (const _ of tx.selectFrom("account").select("did").where("did", ">", "did:").stream(10)) rows++;
+        expect(rows).toBe(0);
+        // postgres.js names a few statements of its own (its type lookup, a transaction's commit): only ours count.
+        const { rows: left } = await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements where statement like '%from "account"%'`.execute(tx);
+        return left[0]!.n;
+      });
+    } finally {
+      await plugin.close();
+    }
+  };
+  try {
+    expect(await named(false)).toBe(0);
+    expect(await named(true)).toBeGreaterThan(0);
+  } finally {
+    await server.unsafe(`drop database if exists ${own} with (force)`);
+    await server.end();
+    ctx.cleanup();
+  }
+});

@@ -112,6 +112,42 @@ describe("db-postgres outages", () => {
     expect(heard).not.toContain("while down");
   }, 30_000);
 
+  test("a streamed query (getRepo's cursor) whose connection is cut mid-stream fails unavailable, its snapshot ends, the pool goes on", async () => {
+    const dids = Array.from({ length: 50 }, (_, i) => `did:plc:stream${String(i).padStart(3, "0")}`);
+    await plugin.db().insertInto("repo_root").values(dids.map((did) => ({ did, cid: "c", rev: "1", indexed_at: now }))).execute();
+    const streamed = (tx: Parameters<Parameters<DatabasePlugin["snapshot"]>[0]>[0]) =>
+      tx.selectFrom("repo_root").select("did").where("did", "like", "did:plc:stream%").orderBy("did").stream(5);
+    const admin = postgresjs(pg.url, { max: 1, onnotice: () => {} });
+    let seen = 0;
+    try {
+      const { err, ms } = await failure(() =>
+        plugin.snapshot(async (tx) => {
+          const { rows } = await raw<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx);
+          for await (const _ of streamed(tx)) {
+            if (++seen === 5) await admin`select pg_terminate_backend(${rows[0]!.pid})`;
+          }
+        }),
+      );
+      expect(seen).toBeGreaterThanOrEqual(5);
+      expect(seen).toBeLessThan(dids.length);
+      expect(err).toBeInstanceOf(DbError);
+      expect((err as DbError).reason).toBe("unavailable");
+      expect(ms).toBeLessThan(5000);
+    } finally {
+      await admin.end();
+    }
+    await eventually(() => plugin.db().selectFrom("repo_root").select("did").execute().then(() => true, () => false), {
+      timeoutMs: 5000,
+      what: "queries after the cut",
+    });
+    const again = await plugin.snapshot(async (tx) => {
+      const out: string[] = [];
+      for await (const row of streamed(tx)) out.push(row.did);
+      return out;
+    });
+    expect(again).toEqual(dids);
+  }, 30_000);
+
   test("connections cut by pg_terminate_backend under load: every later query answers at once, none hangs or fails", async () => {
     // The plugin's own reproduction of test/faults/pg-dead-connections.ts: a plain postgres.js 3.4.9 pool fails
     // some of these queries with the dead session's 57P01 and hangs others for the whole connect_timeout.
