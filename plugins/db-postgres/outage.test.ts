@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql as raw } from "kysely";
-import { type DatabasePlugin, DbError, migrateToLatest, PluginError } from "@/plugin-kit";
+import { type DatabasePlugin, DbError, type DbTransaction, migrateToLatest, PluginError } from "@/plugin-kit";
 import { holdRepoLock, pluginContext } from "@test/conformance/database";
 import { testContext } from "@test/support/context";
 import { type Service, startPostgres } from "@test/support/services";
@@ -115,7 +115,7 @@ describe("db-postgres outages", () => {
   test("a streamed query (getRepo's cursor) whose connection is cut mid-stream fails unavailable, its snapshot ends, the pool goes on", async () => {
     const dids = Array.from({ length: 50 }, (_, i) => `did:plc:stream${String(i).padStart(3, "0")}`);
     await plugin.db().insertInto("repo_root").values(dids.map((did) => ({ did, cid: "c", rev: "1", indexed_at: now }))).execute();
-    const streamed = (tx: Parameters<Parameters<DatabasePlugin["snapshot"]>[0]>[0]) =>
+    const streamed = (tx: DbTransaction) =>
       tx.selectFrom("repo_root").select("did").where("did", "like", "did:plc:stream%").orderBy("did").stream(5);
     const admin = postgresjs(pg.url, { max: 1, onnotice: () => {} });
     let seen = 0;
