@@ -11,7 +11,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import type postgresjs from "postgres";
-import { DbError } from "@/plugin-kit";
+import { DbError, offerImmediate } from "@/plugin-kit";
 import { retryPolicy, withRetries } from "./pool";
 
 type Sql = postgresjs.Sql;
@@ -37,7 +37,12 @@ export class PostgresJsDialect implements Dialect {
     private readonly connections = 1,
   ) {}
   createAdapter() {
-    return new ExternalLockAdapter();
+    const adapter = new ExternalLockAdapter();
+    // Prepared statements outside a transaction go straight to the pool, past Kysely's executor (src/db/immediate.ts).
+    offerImmediate(adapter, {
+      run: (query, inTransaction) => (inTransaction ? undefined : poolQuery(this.sql, query, this.toError, this.prepare, this.connections)),
+    });
+    return adapter;
   }
   createDriver(): Driver {
     return new PostgresJsDriver(this.sql, this.toError, this.prepare, this.connections);
@@ -182,17 +187,9 @@ class PostgresJsConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
-    const runner = this.#tx ?? this.sql;
-    const send = () => runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare });
-    // Outside a transaction a statement stands alone, so it may be sent again when that cannot apply it twice.
-    const readOnly = query.query.kind === "SelectQueryNode";
+    if (!this.#tx) return poolQuery(this.sql, query, this.toError, this.prepare, this.connections);
     try {
-      const result = this.#tx ? await send() : await withRetries(send, retryPolicy(readOnly, this.connections));
-      const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
-      return {
-        rows: Array.from(result) as R[],
-        numAffectedRows: counted ? BigInt(result.count) : undefined,
-      };
+      return queryResult(await this.#tx.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare }));
     } catch (err) {
       throw this.#failed(err);
     }
@@ -225,6 +222,30 @@ class PostgresJsConnection implements DatabaseConnection {
     this.#settle = undefined;
     this.#done = undefined;
   }
+}
+
+/**
+ * A statement outside any transaction, on the pool (which reconnects dead connections by itself). It
+ * stands alone, so it is sent again when that cannot apply it twice (see retryPolicy).
+ */
+async function poolQuery<R>(
+  sql: Sql,
+  query: CompiledQuery,
+  toError: (err: unknown) => unknown,
+  prepare: boolean,
+  connections: number,
+): Promise<QueryResult<R>> {
+  const send = () => sql.unsafe(query.sql, query.parameters as Params, { prepare });
+  try {
+    return queryResult(await withRetries(send, retryPolicy(query.query.kind === "SelectQueryNode", connections)));
+  } catch (err) {
+    throw toError(err);
+  }
+}
+
+function queryResult<R>(result: postgresjs.RowList<postgresjs.Row[]>): QueryResult<R> {
+  const counted = ["INSERT", "UPDATE", "DELETE", "MERGE"].includes(result.command);
+  return { rows: Array.from(result) as R[], numAffectedRows: counted ? BigInt(result.count) : undefined };
 }
 
 function quote(identifier: string): string {

@@ -11,12 +11,15 @@ import type { CompiledQuery, DialectAdapter, QueryResult } from "kysely";
 export interface ImmediateRunner {
   /**
    * `query`'s result, run now; undefined when it cannot be run now and must
-   * go through Kysely instead: outside a transaction, while anyone holds or
-   * waits for the connection; inside one (`inTransaction`), unless the
-   * connection is held (by that transaction: a driver with one connection).
-   * Throws the driver's error for a statement that fails.
+   * go through Kysely instead. SQLite (one connection, synchronous) answers
+   * with the result itself, and declines outside a transaction while anyone
+   * holds or waits for the connection, inside one (`inTransaction`) unless
+   * the connection is held (by that transaction). PostgreSQL answers with a
+   * promise of the pool's result outside a transaction, and declines inside
+   * one (its connection is the transaction's, reached through Kysely).
+   * A statement that fails throws, or rejects, with the driver's error.
    */
-  run<R>(query: CompiledQuery, inTransaction: boolean): QueryResult<R> | undefined;
+  run<R>(query: CompiledQuery, inTransaction: boolean): QueryResult<R> | Promise<QueryResult<R>> | undefined;
 }
 
 /** Keyed by the dialect adapter, which each Kysely instance has one of and its transactions share. */

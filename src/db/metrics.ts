@@ -91,7 +91,7 @@ export function createDbMetrics(registry: Registry, maxConnections: number): DbM
         createAdapter: () => {
           const adapter = dialect.createAdapter();
           const runner = immediateRunner(adapter);
-          if (runner) offerImmediate(adapter, timedRunner(runner, log));
+          if (runner) offerImmediate(adapter, timedRunner(runner, log, (delta) => void (inUse += delta)));
           return adapter;
         },
         createQueryCompiler: () => dialect.createQueryCompiler(),
@@ -131,17 +131,37 @@ export function parseQuery(sql: string): QueryLabels {
   return { operation, table: name && IDENTIFIER.test(name) ? name.toLowerCase() : "none" };
 }
 
-/** Statements run by an immediate runner, counted and timed as Kysely's `log` would have them. */
-function timedRunner(runner: ImmediateRunner, log: (event: LogEvent) => void): ImmediateRunner {
+/**
+ * Statements run by an immediate runner, counted and timed as Kysely's `log` would have them; one that
+ * answers later (a promise, PostgreSQL's pool) counts as a connection in use until it settles, as a query
+ * through Kysely's driver does.
+ */
+function timedRunner(runner: ImmediateRunner, log: (event: LogEvent) => void, inUse: (delta: number) => void): ImmediateRunner {
   return {
     run<R>(query: CompiledQuery, inTransaction: boolean) {
       const started = performance.now();
+      const failed = (error: unknown) => log({ level: "error", error, query, queryDurationMillis: performance.now() - started });
       try {
         const result = runner.run<R>(query, inTransaction);
-        if (result) log({ level: "query", isStream: false, query, queryDurationMillis: performance.now() - started });
-        return result;
+        if (!(result instanceof Promise)) {
+          if (result) log({ level: "query", isStream: false, query, queryDurationMillis: performance.now() - started });
+          return result;
+        }
+        inUse(1);
+        return result.then(
+          (value) => {
+            inUse(-1);
+            log({ level: "query", isStream: false, query, queryDurationMillis: performance.now() - started });
+            return value;
+          },
+          (error: unknown) => {
+            inUse(-1);
+            failed(error);
+            throw error;
+          },
+        );
       } catch (error) {
-        log({ level: "error", error, query, queryDurationMillis: performance.now() - started });
+        failed(error);
         throw error;
       }
     },

@@ -6,7 +6,9 @@ import { sqlite } from "@plugins/db-sqlite";
 import { testPluginContext } from "@test/conformance/cache";
 import { metricSample } from "@test/support/metrics";
 import { freshPostgres } from "@test/support/firehose";
+import { sql } from "kysely";
 import { isUniqueViolation } from "./errors";
+import { immediateRunner } from "./immediate";
 import { migrateToLatest } from "./migrator";
 import { prepared } from "./prepared";
 
@@ -118,4 +120,23 @@ describe.each([
     expect(Number((await countBlocks.rows(db.db(), { did: row.did }))[0]!.n)).toBe(1);
     expect(await metricSample(registry, line)).toBe(before + 4);
   });
+});
+
+test("on db-postgres a prepared query outside a transaction goes straight to the pool, and is an active connection until it answers", async () => {
+  const db = postgres({ url: pg.url, maxConnections: 4, minConnections: 1 });
+  const { ctx } = testPluginContext();
+  await db.init(ctx);
+  try {
+    expect(immediateRunner(db.db().getExecutor().adapter)).toBeDefined();
+    const sleepy = prepared<Record<string, never>, { slept: string }>((k) => k.selectNoFrom(sql<string>`pg_sleep(0.3)::text`.as("slept")));
+    const active = () => metricSample(ctx.metrics, 'aurora_db_connections{state="active"}');
+    const running = sleepy.rows(db.db(), {});
+    await Bun.sleep(100);
+    expect(await active()).toBe(1);
+    expect(await running).toEqual([{ slept: "" }]);
+    expect(await active()).toBe(0);
+    expect(await metricSample(ctx.metrics, 'aurora_db_queries_total{operation="SELECT",table="none"}')).toBe(1);
+  } finally {
+    await db.close();
+  }
 });

@@ -44,7 +44,7 @@ type Template = { compiled: CompiledQuery; slots: (Slot | { value: unknown })[] 
  * that changes the SQL text other than array lengths belongs in a separate
  * prepared query. Compiled texts are kept per dialect adapter, that is per
  * Kysely instance (a transaction shares its parent's). A dialect that offers
- * an immediate runner (SQLite's) runs them without Kysely's executor when it
+ * an immediate runner (SQLite's, PostgreSQL's) runs them without Kysely's executor when it
  * can, with the same metrics.
  */
 export function prepared<P extends Record<string, unknown>, R>(
@@ -70,7 +70,8 @@ export function prepared<P extends Record<string, unknown>, R>(
     const adapter = db.getExecutor().adapter;
     const { compiled, slots } = template(db, adapter, args);
     const query = { ...compiled, parameters: slots.map((s) => (s instanceof Slot ? s.valueIn(args) : s.value)) };
-    // SQLite runs it on the spot when its connection is free (src/db/immediate.ts); otherwise Kysely queues it.
+    // SQLite runs it on the spot when its connection is free, PostgreSQL sends it to the pool outside a transaction
+    // (src/db/immediate.ts); otherwise it goes through Kysely's executor.
     const runner = immediateRunner(adapter);
     if (runner) {
       try {
