@@ -21,7 +21,7 @@ export type { DatabaseSchema } from "@/db/schema";
 export { DbError, type DbErrorReason, toDbError } from "@/db/errors";
 export { ChannelHub } from "@/db/channels";
 export { type DbMetrics, createDbMetrics } from "@/db/metrics";
-export { type ImmediateRunner, offerImmediate } from "@/db/immediate";
+export { type ImmediateRunner, immediateRunner, offerImmediate } from "@/db/immediate";
 export { migrateToLatest } from "@/db/migrator";
 
 // Blob stores: the contract, its errors and the key/range rules every store applies.
