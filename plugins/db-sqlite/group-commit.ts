@@ -1,4 +1,4 @@
-import { CompiledQuery, type ControlledTransaction, sql } from "kysely";
+import { CompiledQuery, type ControlledTransaction } from "kysely";
 import { type DatabaseSchema, type Db, type DbTransaction, immediateRunner } from "@/plugin-kit";
 
 /** At most this many transactions share one COMMIT, */
@@ -9,6 +9,7 @@ const MAX_GROUP_MS = 20;
 /** The group's savepoint statements, compiled once: g0 … g(MAX_GROUP - 1). */
 const SAVEPOINT = Array.from({ length: MAX_GROUP }, (_, i) => CompiledQuery.raw(`savepoint g${i}`));
 const RELEASE = Array.from({ length: MAX_GROUP }, (_, i) => CompiledQuery.raw(`release g${i}`));
+const ROLLBACK_TO = Array.from({ length: MAX_GROUP }, (_, i) => CompiledQuery.raw(`rollback to g${i}`));
 
 /**
  * `query` on the group's transaction, through the driver's immediate runner: the transaction holds the one
@@ -85,14 +86,13 @@ export class GroupCommit {
     const done: { job: Job; value: unknown }[] = [];
     while (this.queue.length > 0 && done.length < MAX_GROUP && (done.length === 0 || performance.now() - started < MAX_GROUP_MS)) {
       const job = this.queue.shift()!;
-      const savepoint = sql.raw(`g${done.length}`);
       try {
         await run(trx, SAVEPOINT[done.length]!);
         const value = await job.fn(trx);
         await run(trx, RELEASE[done.length]!);
         done.push({ job, value });
       } catch (err) {
-        if (!this.inTransaction() || !(await this.undo(trx, savepoint))) {
+        if (!this.inTransaction() || !(await this.undo(trx, done.length))) {
           // SQLite undid the whole transaction (or cannot undo this part): nothing of the group is on disk.
           await this.abandon(trx);
           job.reject(err);
@@ -112,11 +112,11 @@ export class GroupCommit {
     for (const d of done) d.job.resolve(d.value);
   }
 
-  /** Roll one transaction of the group back to its savepoint; false when that fails. */
-  private async undo(trx: DbTransaction, savepoint: ReturnType<typeof sql.raw>): Promise<boolean> {
+  /** Roll the group's transaction number `index` back to its savepoint; false when that fails. */
+  private async undo(trx: DbTransaction, index: number): Promise<boolean> {
     try {
-      await sql`rollback to ${savepoint}`.execute(trx);
-      await sql`release ${savepoint}`.execute(trx);
+      await run(trx, ROLLBACK_TO[index]!);
+      await run(trx, RELEASE[index]!);
       return true;
     } catch {
       return false;
