@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { retryPolicy } from "./pool";
-import { lastStartupPacket } from "./socket";
+import net from "node:net";
+import { closeWithError, lastStartupPacket } from "./socket";
 
 /** A StartupMessage (protocol 3.0) with one parameter, as a client sends it first. */
 function startup(user: string): Uint8Array {
@@ -53,4 +54,24 @@ test("retryPolicy: a statement never sent up to the pool's size, a lost read onc
     expect(retryPolicy(true, 3)({ code })).toBe(false);
   }
   expect(retryPolicy(true, 3)(new Error("no code"))).toBe(false);
+});
+
+test("closeWithError: a socket's error is followed in the same turn by its close (hadError), and the real close is dropped", async () => {
+  // A refused connect: Bun's socket reports the error, then closes some time later.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const socket = new net.Socket();
+  closeWithError(socket);
+  const seen: string[] = [];
+  socket.on("error", () => {
+    seen.push("error");
+    // Whatever runs between the error and the close (a statement handed to this connection) comes after it.
+    queueMicrotask(() => seen.push("microtask"));
+  });
+  socket.on("close", (hadError: boolean) => seen.push(`close ${hadError}`));
+  socket.connect(port, "127.0.0.1");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(seen).toEqual(["error", "close true", "microtask"]);
 });

@@ -64,7 +64,8 @@ interface Target {
  *
  * Returned before it connects: writes wait in the socket until then, and a
  * refused or timed-out connect reaches postgres.js as the socket's error and
- * close, as with its own sockets. Several hosts are tried in turn.
+ * close, as with its own sockets. Several hosts are tried in turn. A socket
+ * error closes it for postgres.js at once (`closeWithError`).
  */
 export function guardedSocket(): (options: Target) => net.Socket {
   let attempt = 0;
@@ -90,6 +91,7 @@ export function guardedSocket(): (options: Target) => net.Socket {
       const at = chunk instanceof Uint8Array ? lastStartupPacket(chunk) : 0;
       return write.call(this, at > 0 ? (chunk as Uint8Array).subarray(at) : chunk, ...rest);
     } as typeof socket.write;
+    closeWithError(socket);
     // postgres.js queues its first packet as soon as it has the socket and flushes it from a setImmediate;
     // judged a little after the connect and behind an immediate of our own, so that flush always came first.
     socket.once("connect", () =>
@@ -103,4 +105,32 @@ export function guardedSocket(): (options: Target) => net.Socket {
     );
     return socket;
   };
+}
+
+/**
+ * Makes a socket's `error` event followed at once by its `close` (with
+ * hadError), the later real `close` being dropped. postgres.js 3.4.9 fails
+ * the statements waiting on a connection when its socket errs, and on a
+ * close after an error fails none, taking them all for failed already; but
+ * it keeps the connection among the busy ones until the close, and hands it
+ * new statements, pipelined, in between (a failed statement's caller trying
+ * again is enough). Those waited for ever. Closed in the same turn as the
+ * error, the connection takes no statement in between.
+ */
+export function closeWithError(socket: net.Socket): void {
+  const emit = socket.emit;
+  let closed = false;
+  socket.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]) {
+    if (event === "close") {
+      if (closed) return false;
+      closed = true;
+      return emit.call(this, event, ...args);
+    }
+    const handled = emit.call(this, event, ...args);
+    if (event === "error" && !closed) {
+      closed = true;
+      emit.call(this, "close", true);
+    }
+    return handled;
+  } as typeof socket.emit;
 }
