@@ -18,34 +18,43 @@ type Sql = postgresjs.Sql;
 type TransactionSql = postgresjs.TransactionSql;
 type Params = postgresjs.ParameterOrJSON<never>[];
 
+/** The two postgres.js pools the dialect runs on (see the plugin's `statementConnections`). */
+export interface PostgresPools {
+  /** Transactions (`sql.begin`), and streamed queries, which hold their connection while a cursor is read. */
+  transactions: Sql;
+  transactionConnections: number;
+  /** Every other statement, alone in its implicit transaction: pipelined by postgres.js on a few connections. */
+  statements: Sql;
+  statementConnections: number;
+}
+
 /**
- * Kysely over a postgres.js pool. Written here rather than taken from
+ * Kysely over postgres.js pools. Written here rather than taken from
  * kysely-postgres-js, whose driver reserves a connection per query with
  * `sql.reserve()`: in postgres.js 3.4 a reserved connection that dies is put
  * back in the pool on release with no socket, and the next query on it
- * throws an uncaught TypeError and hangs. Here single queries go straight to
- * the pool (which reconnects dead connections by itself) and transactions
- * run inside `sql.begin()`, which handles a dying connection correctly.
+ * throws an uncaught TypeError and hangs. Here single statements go straight
+ * to their pool (which reconnects dead connections by itself) and
+ * transactions run inside `sql.begin()`, which handles a dying connection
+ * correctly.
  */
 export class PostgresJsDialect implements Dialect {
   constructor(
-    private readonly sql: Sql,
+    private readonly pools: PostgresPools,
     private readonly toError: (err: unknown) => unknown,
     /** Named prepared statements, cached per connection (off for PgBouncer in transaction mode). */
     private readonly prepare = true,
-    /** The pool's size: how many dead connections a statement that was never sent may meet. */
-    private readonly connections = 1,
   ) {}
   createAdapter() {
     const adapter = new ExternalLockAdapter();
     // Prepared statements outside a transaction go straight to the pool, past Kysely's executor (src/db/immediate.ts).
     offerImmediate(adapter, {
-      run: (query, inTransaction) => (inTransaction ? undefined : poolQuery(this.sql, query, this.toError, this.prepare, this.connections)),
+      run: (query, inTransaction) => (inTransaction ? undefined : poolQuery(this.pools, query, this.toError, this.prepare)),
     });
     return adapter;
   }
   createDriver(): Driver {
-    return new PostgresJsDriver(this.sql, this.toError, this.prepare, this.connections);
+    return new PostgresJsDriver(this.pools, this.toError, this.prepare);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
@@ -69,16 +78,15 @@ class ExternalLockAdapter extends PostgresAdapter {
 
 class PostgresJsDriver implements Driver {
   constructor(
-    private readonly sql: Sql,
+    private readonly pools: PostgresPools,
     private readonly toError: (err: unknown) => unknown,
     private readonly prepare: boolean,
-    private readonly connections: number,
   ) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PostgresJsConnection(this.sql, this.toError, this.prepare, this.connections);
+    return new PostgresJsConnection(this.pools, this.toError, this.prepare);
   }
 
   async releaseConnection(): Promise<void> {}
@@ -111,8 +119,9 @@ class PostgresJsDriver implements Driver {
 const ROLLBACK = Symbol("rollback");
 
 /**
- * Outside a transaction: the pool. Inside one: the transaction's connection,
- * bridged from postgres.js's callback style to Kysely's begin/commit/rollback.
+ * Outside a transaction: the statement pool. Inside one: the transaction's
+ * connection from the transaction pool, bridged from postgres.js's callback
+ * style to Kysely's begin/commit/rollback.
  */
 class PostgresJsConnection implements DatabaseConnection {
   #tx: TransactionSql | undefined;
@@ -122,10 +131,9 @@ class PostgresJsConnection implements DatabaseConnection {
   #broken: unknown;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly pools: PostgresPools,
     private readonly toError: (err: unknown) => unknown,
     private readonly prepare: boolean,
-    private readonly connections: number,
   ) {}
 
   async begin(settings: TransactionSettings): Promise<void> {
@@ -135,7 +143,7 @@ class PostgresJsConnection implements DatabaseConnection {
     ].join(" ").trim();
     try {
       // A BEGIN that was never sent (see retryPolicy) leaves nothing behind: open the transaction again.
-      await withRetries(() => this.#open(mode), retryPolicy(false, this.connections));
+      await withRetries(() => this.#open(mode), retryPolicy(false, this.pools.transactionConnections));
     } catch (err) {
       this.#reset();
       throw this.toError(err);
@@ -147,7 +155,7 @@ class PostgresJsConnection implements DatabaseConnection {
     this.#reset();
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
-    this.#done = this.sql.begin(mode, (tx) => {
+    this.#done = this.pools.transactions.begin(mode, (tx) => {
       this.#tx = tx;
       opened();
       return new Promise((resolve, reject) => {
@@ -187,7 +195,7 @@ class PostgresJsConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
-    if (!this.#tx) return poolQuery(this.sql, query, this.toError, this.prepare, this.connections);
+    if (!this.#tx) return poolQuery(this.pools, query, this.toError, this.prepare);
     try {
       return queryResult(await this.#tx.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare }));
     } catch (err) {
@@ -197,7 +205,8 @@ class PostgresJsConnection implements DatabaseConnection {
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
-    const runner = this.#tx ?? this.sql;
+    // Outside a transaction on the transaction pool too: a cursor holds its connection until it is read to the end.
+    const runner = this.#tx ?? this.pools.transactions;
     try {
       const cursor = runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare }).cursor(chunkSize);
       for await (const rows of cursor) {
@@ -225,19 +234,19 @@ class PostgresJsConnection implements DatabaseConnection {
 }
 
 /**
- * A statement outside any transaction, on the pool (which reconnects dead connections by itself). It
- * stands alone, so it is sent again when that cannot apply it twice (see retryPolicy).
+ * A statement outside any transaction, on the statement pool (which reconnects dead connections by itself).
+ * It stands alone, so it is sent again when that cannot apply it twice (see retryPolicy).
  */
 async function poolQuery<R>(
-  sql: Sql,
+  pools: PostgresPools,
   query: CompiledQuery,
   toError: (err: unknown) => unknown,
   prepare: boolean,
-  connections: number,
 ): Promise<QueryResult<R>> {
-  const send = () => sql.unsafe(query.sql, query.parameters as Params, { prepare });
+  const send = () => pools.statements.unsafe(query.sql, query.parameters as Params, { prepare });
   try {
-    return queryResult(await withRetries(send, retryPolicy(query.query.kind === "SelectQueryNode", connections)));
+    const retry = retryPolicy(query.query.kind === "SelectQueryNode", pools.statementConnections);
+    return queryResult(await withRetries(send, retry));
   } catch (err) {
     throw toError(err);
   }

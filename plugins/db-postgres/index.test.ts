@@ -100,8 +100,8 @@ test("streamed queries (getRepo's cursor) follow preparedStatements: none is lef
   const server = postgresjs(base, { max: 1, onnotice: () => {} });
   await server.unsafe(`create database ${own}`);
   const named = async (preparedStatements: boolean) => {
-    // One connection, so the catalogue read after the stream is on the stream's session.
-    const plugin = postgres({ url: Object.assign(new URL(base), { pathname: `/${own}` }).toString(), maxConnections: 1, minConnections: 1, connectTimeout: 5, preparedStatements });
+    // The catalogue read after the stream is in the same snapshot, so on the stream's session.
+    const plugin = postgres({ url: Object.assign(new URL(base), { pathname: `/${own}` }).toString(), maxConnections: 3, minConnections: 1, connectTimeout: 5, preparedStatements });
     try {
       await plugin.init(ctx);
       await migrateToLatest(plugin);
@@ -121,6 +121,44 @@ test("streamed queries (getRepo's cursor) follow preparedStatements: none is lef
     expect(await named(false)).toBe(0);
     expect(await named(true)).toBeGreaterThan(0);
   } finally {
+    await server.unsafe(`drop database if exists ${own} with (force)`);
+    await server.end();
+    ctx.cleanup();
+  }
+});
+
+test("statements outside a transaction share statementConnections connections, pipelined, and a failing one fails alone; transactions have their own", async () => {
+  const ctx = pluginContext();
+  const own = `${name}_pipeline`;
+  const server = postgresjs(base, { max: 1, onnotice: () => {} });
+  await server.unsafe(`create database ${own}`);
+  const plugin = postgres({ url: Object.assign(new URL(base), { pathname: `/${own}` }).toString(), maxConnections: 10, statementConnections: 2, minConnections: 1, connectTimeout: 5 });
+  try {
+    await plugin.init(ctx);
+    const pid = async () => (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(plugin.db())).rows[0]!.pid;
+    // A transaction holds its connection while 60 statements, one of them failing, run beside it.
+    let txPid = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const tx = plugin.transaction(async (t) => {
+      txPid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(t)).rows[0]!.pid;
+      await held;
+    });
+    while (txPid === 0) await Bun.sleep(5);
+    const failing = sql`select 1 / 0 as never`.execute(plugin.db()).catch((err) => err);
+    const pids = await Promise.all(Array.from({ length: 60 }, pid));
+    const err = await failing;
+    release();
+    await tx;
+    expect(new Set(pids).size).toBeLessThanOrEqual(2);
+    expect(pids).not.toContain(txPid);
+    expect(err).toBeInstanceOf(DbError);
+    expect((err as DbError).reason).toBe("invalid");
+    // At most half of the connections go to statements, and at least two are left for transactions.
+    expect(postgres({ url, maxConnections: 4, statementConnections: 9 }).describe()).toMatchObject({ maxConnections: 4, statementConnections: 2 });
+    expect(postgres({ url, maxConnections: 2 }).describe()).toMatchObject({ maxConnections: 3, statementConnections: 1 });
+  } finally {
+    await plugin.close();
     await server.unsafe(`drop database if exists ${own} with (force)`);
     await server.end();
     ctx.cleanup();

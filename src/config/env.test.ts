@@ -67,6 +67,7 @@ describe("fromEnv", () => {
       DATABASE_TYPE: "postgres",
       DATABASE_URL: "postgresql://aurora:pw@db:5432/aurora",
       POSTGRES_MAX_CONNECTIONS: "50",
+      POSTGRES_STATEMENT_CONNECTIONS: "3",
       POSTGRES_MIN_CONNECTIONS: "5",
       POSTGRES_CONNECT_TIMEOUT: "7",
       POSTGRES_MAX_LIFETIME: "900",
@@ -95,6 +96,7 @@ describe("fromEnv", () => {
     expect(config.db.describe()).toMatchObject({
       url: "postgresql://aurora:[redacted]@db:5432/aurora",
       maxConnections: 50,
+      statementConnections: 3,
       minConnections: 5,
       connectTimeout: 7,
       maxLifetime: 900,

@@ -137,6 +137,7 @@ function database(e: Reader): UserConfig["db"] {
   return postgres({
     url,
     maxConnections: e.int("POSTGRES_MAX_CONNECTIONS"),
+    statementConnections: e.int("POSTGRES_STATEMENT_CONNECTIONS"),
     minConnections: e.int("POSTGRES_MIN_CONNECTIONS"),
     connectTimeout: e.int("POSTGRES_CONNECT_TIMEOUT"),
     maxLifetime: e.int("POSTGRES_MAX_LIFETIME"),
