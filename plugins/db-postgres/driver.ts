@@ -12,24 +12,22 @@ import {
 } from "kysely";
 import type postgresjs from "postgres";
 import { DbError, offerImmediate } from "@/plugin-kit";
+import type { Clients } from "./clients";
 import { retryPolicy, withRetries } from "./pool";
 
-type Sql = postgresjs.Sql;
 type TransactionSql = postgresjs.TransactionSql;
 type Params = postgresjs.ParameterOrJSON<never>[];
 
-/** The two postgres.js pools the dialect runs on (see the plugin's `statementConnections`). */
+/** The two pools the dialect runs on (see the plugin's `statementConnections`). */
 export interface PostgresPools {
-  /** Transactions (`sql.begin`), and streamed queries, which hold their connection while a cursor is read. */
-  transactions: Sql;
-  transactionConnections: number;
-  /** Every other statement, alone in its implicit transaction: pipelined by postgres.js on a few connections. */
-  statements: Sql;
-  statementConnections: number;
+  /** Transactions (`sql.begin`), and streamed queries, which hold their connection while a cursor is read: clients lent. */
+  transactions: Clients;
+  /** Every other statement, alone in its implicit transaction: clients shared, pipelined by postgres.js. */
+  statements: Clients;
 }
 
 /**
- * Kysely over postgres.js pools. Written here rather than taken from
+ * Kysely over pools of postgres.js clients (clients.ts). Written here rather than taken from
  * kysely-postgres-js, whose driver reserves a connection per query with
  * `sql.reserve()`: in postgres.js 3.4 a reserved connection that dies is put
  * back in the pool on release with no socket, and the next query on it
@@ -143,25 +141,31 @@ class PostgresJsConnection implements DatabaseConnection {
     ].join(" ").trim();
     try {
       // A BEGIN that was never sent (see retryPolicy) leaves nothing behind: open the transaction again.
-      await withRetries(() => this.#open(mode), retryPolicy(false, this.pools.transactionConnections));
+      await withRetries(() => this.#open(mode), retryPolicy(false, this.pools.transactions.size));
     } catch (err) {
       this.#reset();
       throw this.toError(err);
     }
   }
 
-  /** Start `sql.begin` and resolve once its body runs, or reject with why it could not start. */
+  /** Start `sql.begin` on a client lent until it ends, and resolve once its body runs, or reject with why it could not start. */
   async #open(mode: string): Promise<void> {
     this.#reset();
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
-    this.#done = this.pools.transactions.begin(mode, (tx) => {
+    const clients = this.pools.transactions;
+    const client = await clients.acquire();
+    this.#done = client.begin(mode, (tx) => {
       this.#tx = tx;
       opened();
       return new Promise((resolve, reject) => {
         this.#settle = (commit) => (commit ? resolve(undefined) : reject(ROLLBACK));
       });
     });
+    this.#done.then(
+      () => clients.release(client),
+      () => clients.release(client),
+    );
     // Attached at once so a connection lost mid-transaction is never an unhandled rejection.
     const failed = this.#done.then(
       () => undefined,
@@ -205,8 +209,9 @@ class PostgresJsConnection implements DatabaseConnection {
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
     if (this.#broken !== undefined) throw this.toError(this.#broken);
-    // Outside a transaction on the transaction pool too: a cursor holds its connection until it is read to the end.
-    const runner = this.#tx ?? this.pools.transactions;
+    // Outside a transaction on a client lent too: a cursor holds its connection until it is read to the end.
+    const lent = this.#tx ? undefined : await this.pools.transactions.acquire();
+    const runner = this.#tx ?? lent!;
     try {
       const cursor = runner.unsafe(query.sql, query.parameters as Params, { prepare: this.prepare }).cursor(chunkSize);
       for await (const rows of cursor) {
@@ -214,6 +219,8 @@ class PostgresJsConnection implements DatabaseConnection {
       }
     } catch (err) {
       throw this.#failed(err);
+    } finally {
+      if (lent) this.pools.transactions.release(lent);
     }
   }
 
@@ -243,9 +250,9 @@ async function poolQuery<R>(
   toError: (err: unknown) => unknown,
   prepare: boolean,
 ): Promise<QueryResult<R>> {
-  const send = () => pools.statements.unsafe(query.sql, query.parameters as Params, { prepare });
+  const send = () => pools.statements.run((sql) => sql.unsafe(query.sql, query.parameters as Params, { prepare }));
   try {
-    const retry = retryPolicy(query.query.kind === "SelectQueryNode", pools.statementConnections);
+    const retry = retryPolicy(query.query.kind === "SelectQueryNode", pools.statements.size);
     return queryResult(await withRetries(send, retry));
   } catch (err) {
     throw toError(err);

@@ -12,6 +12,7 @@ import {
   redactUrl,
   toDbError,
 } from "@/plugin-kit";
+import { Clients } from "./clients";
 import { PostgresJsDialect } from "./driver";
 import { PostgresListener } from "./listener";
 import { classify, commonOptions, connectionTarget, retryPolicy, withRetries } from "./pool";
@@ -31,11 +32,12 @@ export interface PostgresOptions {
   maxConnections?: number;
   /**
    * Connections, out of `maxConnections`, for statements outside a transaction (most reads), at most half
-   * of them and at least one (POSTGRES_STATEMENT_CONNECTIONS). postgres.js sends a statement to an idle connection when there is one and pipelines it
-   * behind others otherwise, flushing each connection's queue in one write: a few connections carry
-   * concurrent reads with fewer writes and wake-ups on both sides than one connection each (getRecord
-   * over HTTP, measured: about 45 % more per second with 2 than with 20). A slow statement delays those
-   * queued behind it on its connection. Transactions have their own connections.
+   * of them and at least one (POSTGRES_STATEMENT_CONNECTIONS). Each statement goes to the one with the
+   * fewest in flight, and postgres.js pipelines it behind those, flushing each connection's queue in
+   * one write: a few connections carry concurrent reads with fewer writes and wake-ups on both sides
+   * than one connection each (getRecord over HTTP, measured: about 45 % more per second with 2 than
+   * with 20). A slow statement delays those queued behind it on its connection. Transactions have
+   * their own connections.
    * @default 4
    */
   statementConnections?: number;
@@ -93,9 +95,9 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     lockTimeout: options.lockTimeout ?? 15,
     preparedStatements: options.preparedStatements ?? true,
   };
-  /** Transactions' connections, and statements' (see `statementConnections`). */
-  let transactionPool: postgresjs.Sql | undefined;
-  let statements: postgresjs.Sql | undefined;
+  /** Transactions' connections, and statements' (see `statementConnections`): postgres.js clients of one connection each. */
+  let transactionPool: Clients | undefined;
+  let statements: Clients | undefined;
   let kysely: Db | undefined;
   let listener: PostgresListener | undefined;
   let log: PluginContext["log"] | undefined;
@@ -127,8 +129,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     async init(ctx) {
       log = ctx.log;
       const metrics = createDbMetrics(ctx.metrics, settings.maxConnections);
-      const transactionConnections = settings.maxConnections - settings.statementConnections;
-      const open = (max: number) =>
+      const client = () =>
         postgresjs(target.url, {
           // Open connections for aurora_db_connections, counted by their sockets: postgres.js has no pool
           // statistics of its own, and its `debug` hook would make it capture a stack trace for every query.
@@ -140,26 +141,20 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
             },
             target.path,
           ),
-          max,
+          max: 1,
           max_lifetime: settings.maxLifetime,
           idle_timeout: settings.idleTimeout,
           connection: { application_name: "aurora" },
         });
-      transactionPool = open(transactionConnections);
-      statements = open(settings.statementConnections);
-      const pools = { transactions: transactionPool, transactionConnections, statements, statementConnections: settings.statementConnections };
+      transactionPool = new Clients(client, settings.maxConnections - settings.statementConnections);
+      statements = new Clients(client, settings.statementConnections);
       kysely = new Kysely<DatabaseSchema>({
-        dialect: metrics.instrument(new PostgresJsDialect(pools, toError, settings.preparedStatements)),
+        dialect: metrics.instrument(new PostgresJsDialect({ transactions: transactionPool, statements }, toError, settings.preparedStatements)),
         log: metrics.log,
       });
-      // Concurrent queries each take a fresh connection while none is open yet: the statement pool whole,
-      // the transaction pool up to minConnections.
-      const warm = [
-        ...Array.from({ length: settings.statementConnections }, () => statements!),
-        ...Array.from({ length: Math.max(0, Math.min(settings.minConnections, transactionConnections)) }, () => transactionPool!),
-      ];
       try {
-        await Promise.all(warm.map((sql) => sql`select 1`));
+        // The statement pool whole, the transaction pool up to minConnections.
+        await Promise.all([statements.warm(statements.size), transactionPool.warm(settings.minConnections)]);
       } catch (cause) {
         throw new PluginError(NAME, `cannot connect to ${redactUrl(options.url)}: ${(cause as Error).message}`, {
           cause,
@@ -169,8 +164,8 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     },
     async health() {
       try {
-        const sql = statementPool();
-        await withRetries(() => sql`select 1`, retryPolicy(true, settings.statementConnections));
+        const clients = statementPool();
+        await withRetries(() => clients.run((sql) => sql`select 1`), retryPolicy(true, clients.size));
       } catch (err) {
         throw toError(err);
       }
@@ -206,7 +201,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
       await closingListener?.close();
       // Callers close after draining requests, so a short grace suffices. It is always used up
       // after an outage: postgres.js keeps a failed query on a connection that never reconnected.
-      await Promise.all(closingPools.map((sql) => sql?.end({ timeout: 1 })));
+      await Promise.all(closingPools.map((clients) => clients?.end(1)));
     },
   };
 }
