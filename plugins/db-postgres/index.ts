@@ -42,8 +42,8 @@ export interface PostgresOptions {
    */
   statementConnections?: number;
   /**
-   * Connections opened at start-up (POSTGRES_MIN_CONNECTIONS), so the first
-   * requests do not pay for connecting. postgres.js keeps no floor: a
+   * Transaction connections opened at start-up (POSTGRES_MIN_CONNECTIONS), besides the
+   * `statementConnections`, so the first requests do not pay for connecting. No floor is kept: a
    * connection idle for `idleTimeout` is closed even below this number.
    * @default 10
    */
