@@ -64,3 +64,13 @@ test("Clients.run sends a statement to the shared client with the fewest in flig
   await clients.run(async (sql) => void idle.push(id(sql)));
   expect(idle).toEqual([0]);
 });
+
+test("Clients.end fails the callers still waiting for a client, and any later acquire, with postgres.js's CONNECTION_ENDED", async () => {
+  const { open } = fakes();
+  const clients = new Clients(open, 1);
+  await clients.acquire();
+  const waiting = clients.acquire().catch((err: { code?: string }) => err.code);
+  await clients.end(1);
+  expect(await waiting).toBe("CONNECTION_ENDED");
+  expect(await clients.acquire().catch((err: { code?: string }) => err.code)).toBe("CONNECTION_ENDED");
+});

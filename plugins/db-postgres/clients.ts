@@ -24,8 +24,9 @@ export class Clients {
   readonly #all: Sql[] = [];
   /** Lent clients given back, the most recent last: reused first, so the others can reach their idle timeout. */
   readonly #idle: Sql[] = [];
-  readonly #waiting: ((client: Sql) => void)[] = [];
+  readonly #waiting: { resolve: (client: Sql) => void; reject: (err: Error) => void }[] = [];
   readonly #inFlight = new Map<Sql, number>();
+  #ended = false;
 
   constructor(
     /** A new client of one connection (`max: 1`); it connects on its first statement. */
@@ -34,17 +35,18 @@ export class Clients {
     readonly size: number,
   ) {}
 
-  /** A client for the caller alone until `release`; waits while all `size` are lent. */
+  /** A client for the caller alone until `release`; waits while all `size` are lent. Fails once the pool has ended. */
   acquire(): Promise<Sql> {
+    if (this.#ended) return Promise.reject(ended());
     const idle = this.#idle.pop() ?? this.#grow();
     if (idle) return Promise.resolve(idle);
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   /** Give back a client from `acquire`. */
   release(client: Sql): void {
     const next = this.#waiting.shift();
-    if (next) next(client);
+    if (next) next.resolve(client);
     else this.#idle.push(client);
   }
 
@@ -70,8 +72,10 @@ export class Clients {
     }
   }
 
-  /** End every client; statements still running get `timeout` seconds. */
+  /** End every client; statements still running get `timeout` seconds, callers still waiting for a client fail at once. */
   async end(timeout: number): Promise<void> {
+    this.#ended = true;
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(ended());
     await Promise.all(this.#all.map((sql) => sql.end({ timeout })));
   }
 
@@ -92,4 +96,9 @@ export class Clients {
     if (fewest === 0 && best) return best;
     return this.#grow() ?? best!;
   }
+}
+
+/** What a caller still waiting for a client gets when the pool ends: postgres.js's own code for an ended pool (classify: unavailable). */
+function ended(): Error {
+  return Object.assign(new Error("the PostgreSQL pool has ended"), { code: "CONNECTION_ENDED" });
 }
