@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostingStatus } from "@/account/store";
 import type { CacheAside } from "@/cache/aside";
 import type { Db, DbTransaction } from "@/contracts/db";
+import { prepared } from "@/db/prepared";
 import { ACCESS_TTL_SECONDS, type AccessScope, SCOPE, type TokenSigner } from "./tokens";
 import type { AccountStatus } from "./types";
 
@@ -97,6 +98,39 @@ export interface SessionStore {
   accountStatus(did: string): Promise<AccountStatus | null>;
 }
 
+/** A session with its account's status, compiled once (src/db/prepared.ts): every authenticated request runs it on a cache miss. */
+const sessionQuery = prepared<
+  { id: string },
+  { did: string; app_password_name: string | null; expires_at: string; account_did: string | null; deactivated_at: string | null; takedown_ref: string | null }
+>((db, $) =>
+  db
+    .selectFrom("refresh_token")
+    .leftJoin("account", "account.did", "refresh_token.did")
+    .select(["refresh_token.did", "refresh_token.app_password_name", "refresh_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
+    .where("refresh_token.id", "=", $("id")),
+);
+
+/** The same for an OAuth session. */
+const oauthSessionQuery = prepared<
+  { id: string },
+  {
+    did: string;
+    client_id: string;
+    scope: string;
+    dpop_jkt: string;
+    expires_at: string;
+    account_did: string | null;
+    deactivated_at: string | null;
+    takedown_ref: string | null;
+  }
+>((db, $) =>
+  db
+    .selectFrom("oauth_token")
+    .leftJoin("account", "account.did", "oauth_token.did")
+    .select(["oauth_token.did", "oauth_token.client_id", "oauth_token.scope", "oauth_token.dpop_jkt", "oauth_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
+    .where("oauth_token.id", "=", $("id")),
+);
+
 export function createSessionStore(deps: {
   db: () => Db;
   transaction: <T>(fn: (tx: DbTransaction) => Promise<T>) => Promise<T>;
@@ -115,13 +149,7 @@ export function createSessionStore(deps: {
 
   // The account's status comes in the same query (and cache entry) as the session: no extra round trip per request.
   const loadSession = async (id: string): Promise<SessionInfo | null> => {
-    const row = await deps
-      .db()
-      .selectFrom("refresh_token")
-      .leftJoin("account", "account.did", "refresh_token.did")
-      .select(["refresh_token.did", "refresh_token.app_password_name", "refresh_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
-      .where("refresh_token.id", "=", id)
-      .executeTakeFirst();
+    const [row] = await sessionQuery.rows(deps.db(), { id });
     if (!row) return null;
     const status = row.account_did === null ? null : hostingStatus(row);
     return { did: row.did, appPasswordName: row.app_password_name, expiresAt: row.expires_at, status };
@@ -251,13 +279,7 @@ export function createSessionStore(deps: {
 
     async lookupOAuth(tokenId) {
       const load = async (): Promise<OAuthSessionInfo | null> => {
-        const row = await deps
-          .db()
-          .selectFrom("oauth_token")
-          .leftJoin("account", "account.did", "oauth_token.did")
-          .select(["oauth_token.did", "oauth_token.client_id", "oauth_token.scope", "oauth_token.dpop_jkt", "oauth_token.expires_at", "account.did as account_did", "account.deactivated_at", "account.takedown_ref"])
-          .where("oauth_token.id", "=", tokenId)
-          .executeTakeFirst();
+        const [row] = await oauthSessionQuery.rows(deps.db(), { id: tokenId });
         if (!row) return null;
         const status = row.account_did === null ? null : hostingStatus(row);
         return { did: row.did, clientId: row.client_id, scope: row.scope, dpopJkt: row.dpop_jkt, expiresAt: row.expires_at, status };
