@@ -1,4 +1,4 @@
-import { Kysely, sql as raw } from "kysely";
+import { CompiledQuery, Kysely, sql as raw } from "kysely";
 import postgresjs from "postgres";
 import {
   ChannelHub,
@@ -114,10 +114,10 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     return statements;
   };
   const transaction = <T>(fn: (tx: DbTransaction) => Promise<T>): Promise<T> => db().transaction().execute(fn);
+  const lockTimeoutMs = String(settings.lockTimeout * 1000);
+  // Every write takes a lock: its statement is written once, not built by Kysely per call.
   const lock = async (tx: DbTransaction, name: string) => {
-    // set_config in a CTE runs first; `true` scopes lock_timeout to this transaction.
-    await raw`with t as (select set_config('lock_timeout', ${String(settings.lockTimeout * 1000)}, true))
-      select pg_advisory_xact_lock(${LOCK_SPACE}::int4, ${lockKey(name)}::int4) from t`.execute(tx);
+    await tx.executeQuery(CompiledQuery.raw(LOCK_SQL, [lockTimeoutMs, LOCK_SPACE, lockKey(name)]));
   };
 
   return {
@@ -205,6 +205,13 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     },
   };
 }
+
+/**
+ * A transaction-level advisory lock, waiting at most $1 ms: set_config in a CTE runs first, and `true`
+ * scopes lock_timeout to this transaction. $2/$3 the lock's keys.
+ */
+const LOCK_SQL = `with t as (select set_config('lock_timeout', $1, true))
+  select pg_advisory_xact_lock($2::int4, $3::int4) from t`;
 
 /** A lock name as the second int4 key of an advisory lock; a collision only makes two names share a lock. */
 function lockKey(name: string): number {
