@@ -31,10 +31,13 @@ test("Clients lends each client to one caller at a time, opening no more than it
   expect(id(await fourth)).toBe(0);
   expect(order).toEqual([3, 4]);
   expect(made.length).toBe(2);
+  expect(clients.inUse).toBe(2);
   // The most recently given back is lent first, so the other may sit idle long enough to close.
   clients.release(await third);
   clients.release(await fourth);
+  expect(clients.inUse).toBe(0);
   expect(id(await clients.acquire())).toBe(0);
+  expect(clients.inUse).toBe(1);
   await clients.end(1);
   expect(made.every((c) => c.ended)).toBe(true);
 });
@@ -52,6 +55,8 @@ test("Clients.run sends a statement to the shared client with the fewest in flig
   const running = [hold(), hold(), hold(), hold(), hold()];
   expect(made.length).toBe(3);
   expect(used).toEqual([0, 1, 2, 0, 1]);
+  // Connections in use, not statements in flight.
+  expect(clients.inUse).toBe(3);
   gates[2]!(); // client 2's only statement ends
   await running[2];
   const next = hold();

@@ -27,6 +27,8 @@ export class Clients {
   readonly #waiting: { resolve: (client: Sql) => void; reject: (err: Error) => void }[] = [];
   readonly #inFlight = new Map<Sql, number>();
   #ended = false;
+  /** Clients lent and not given back. */
+  #lent = 0;
 
   constructor(
     /** A new client of one connection (`max: 1`); it connects on its first statement. */
@@ -39,15 +41,27 @@ export class Clients {
   acquire(): Promise<Sql> {
     if (this.#ended) return Promise.reject(ended());
     const idle = this.#idle.pop() ?? this.#grow();
-    if (idle) return Promise.resolve(idle);
+    if (idle) {
+      this.#lent++;
+      return Promise.resolve(idle);
+    }
+    // Handed over by `release`, still lent.
     return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   /** Give back a client from `acquire`. */
   release(client: Sql): void {
     const next = this.#waiting.shift();
-    if (next) next.resolve(client);
-    else this.#idle.push(client);
+    if (next) return next.resolve(client);
+    this.#lent--;
+    this.#idle.push(client);
+  }
+
+  /** Connections in use: the clients lent, and the shared ones with a statement in flight. */
+  get inUse(): number {
+    let busy = 0;
+    for (const n of this.#inFlight.values()) if (n > 0) busy++;
+    return this.#lent + busy;
   }
 
   /** `fn` on the shared client with the fewest statements in flight (a new one while fewer than `size` exist and all are busy). */
@@ -63,8 +77,7 @@ export class Clients {
 
   /** Open `count` connections now (each client's first statement connects it), so the first requests do not wait for them. */
   async warm(count: number): Promise<void> {
-    const clients: Sql[] = [];
-    for (let i = 0; i < Math.min(count, this.size); i++) clients.push(this.#idle.pop() ?? this.#grow()!);
+    const clients = await Promise.all(Array.from({ length: Math.min(count, this.size) }, () => this.acquire()));
     try {
       await Promise.all(clients.map((sql) => sql`select 1`));
     } finally {

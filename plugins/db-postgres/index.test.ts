@@ -6,6 +6,7 @@ import { errorResponse } from "@/http/respond";
 import { sql } from "kysely";
 import { postgres } from "./index";
 import { connectionTarget } from "./pool";
+import { metricSample } from "@test/support/metrics";
 
 const base = process.env.AURORA_TEST_POSTGRES_URL;
 if (!base) throw new Error("AURORA_TEST_POSTGRES_URL unset: run via scripts/with-services.ts");
@@ -152,6 +153,15 @@ test("statements outside a transaction share statementConnections connections, p
     await tx;
     expect(new Set(pids).size).toBeLessThanOrEqual(2);
     expect(pids).not.toContain(txPid);
+    // aurora_db_connections counts connections, not statements: ten sleeping statements share the two.
+    const sleeping = Promise.all(Array.from({ length: 10 }, () => sql`select pg_sleep(0.3)`.execute(plugin.db())));
+    await Bun.sleep(100);
+    const active = await metricSample(ctx.metrics, 'aurora_db_connections{state="active"}');
+    const total = await metricSample(ctx.metrics, 'aurora_db_connections{state="total"}');
+    await sleeping;
+    expect(active).toBe(2);
+    expect(total).toBeLessThanOrEqual(10);
+    expect(await metricSample(ctx.metrics, 'aurora_db_connections{state="active"}')).toBe(0);
     expect(err).toBeInstanceOf(DbError);
     expect((err as DbError).reason).toBe("invalid");
     // At most half of the connections go to statements, and at least two are left for transactions.

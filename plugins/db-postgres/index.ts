@@ -128,7 +128,7 @@ export function postgres(options: PostgresOptions): DatabasePlugin {
     db,
     async init(ctx) {
       log = ctx.log;
-      const metrics = createDbMetrics(ctx.metrics, settings.maxConnections);
+      const metrics = createDbMetrics(ctx.metrics, settings.maxConnections, () => (transactionPool?.inUse ?? 0) + (statements?.inUse ?? 0));
       const client = () =>
         postgresjs(target.url, {
           // Open connections for aurora_db_connections, counted by their sockets: postgres.js has no pool

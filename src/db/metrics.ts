@@ -30,7 +30,11 @@ export interface DbMetrics {
 
 type QueryLabels = { operation: string; table: string };
 
-export function createDbMetrics(registry: Registry, maxConnections: number): DbMetrics {
+/**
+ * `inUse`, when the plugin knows better, says how many connections are in use: on PostgreSQL several
+ * statements share a connection (pipelined), so statements in flight are not connections in use.
+ */
+export function createDbMetrics(registry: Registry, maxConnections: number, inUseOf?: () => number): DbMetrics {
   const labelNames = ["operation", "table"] as const;
   // Every query updates these two: the cheaper kind of metric (util/labelled-metrics.ts).
   const queries = single(registry, "aurora_db_queries_total", () => new LabelledCounter(registry, {
@@ -47,7 +51,10 @@ export function createDbMetrics(registry: Registry, maxConnections: number): DbM
   let open = 0;
   let inUse = 0;
   // The registry keeps the first gauge; a plugin initialised again on it (a restart in tests) takes over its source.
-  sources.set(registry, () => ({ active: inUse, total: Math.max(open, inUse), max: maxConnections }));
+  sources.set(registry, () => {
+    const active = inUseOf ? inUseOf() : inUse;
+    return { active, total: Math.max(open, active), max: maxConnections };
+  });
   single(registry, "aurora_db_connections", () => new Gauge({
     name: "aurora_db_connections",
     help: "Database connections by state: active (in use), idle, total (open) and max (pool size)",
